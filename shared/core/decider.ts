@@ -1,0 +1,663 @@
+import {
+  type Json,
+  OUTCOME_OF_STATUS,
+  type ScheduleAction,
+  TaskStatus,
+  TERMINAL_STATUSES,
+  type Transition,
+  type Workflow,
+  type WorkflowEvent,
+} from './definitions';
+import { HourglassError } from './errors';
+import type { RecordedEvent } from './events';
+import { readPath } from './path';
+import { formatInstant, MS, parseInstant } from './time';
+
+/**
+ * How a planned task stands in event time, as the replay sees it:
+ * `pending` (may still be cancelled, collapsed or updated), `fired` (its due time has
+ * passed in event time, or a worker claimed it), `cancelled`, or `finished`.
+ */
+export type PlanPhase = 'pending' | 'fired' | 'cancelled' | 'finished';
+
+/** A task as the instance's history plans it. */
+export interface PlannedTask {
+  readonly taskId: string;
+  readonly taskType: string;
+  dueAt: number;
+  deadlineAt: number | null;
+  input: Json;
+  /** The event (or outcome) that created it. */
+  readonly createdBy: string;
+  /** For a debounce: when the burst's first trigger happened. */
+  readonly burstStartedAt: number | null;
+  phase: PlanPhase;
+  cancelledBy: string | null;
+  /** Events that tried to cancel it after it had fired or started. */
+  lateCancels: string[];
+}
+
+/** What the instance's folded history amounts to at `horizon`. */
+export interface InstanceSnapshot {
+  /** Events and outcomes before this time (epoch ms) are folded into the snapshot. */
+  readonly horizon: number;
+  readonly state: string;
+  readonly context: unknown;
+  readonly tasks: readonly PlannedTask[];
+  /** How many tasks of each type the instance has created, for deterministic ids. */
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/** One workflow instance: its current state and the history that produced it. */
+export interface Instance {
+  readonly workflow: string;
+  readonly key: string;
+  readonly state: string;
+  readonly context: unknown;
+  readonly snapshot: InstanceSnapshot | null;
+  /** Events at or after the snapshot's horizon, in event-time order (ties by id). */
+  readonly events: readonly RecordedEvent[];
+}
+
+/** What the store knows about one of the instance's tasks. */
+export interface TaskFact {
+  readonly taskId: string;
+  readonly taskType: string;
+  readonly status: TaskStatus;
+  /** Attempts started so far; more than 0 means a worker claimed it at least once. */
+  readonly attempts: number;
+  readonly dueAt: number;
+  readonly deadlineAt: number | null;
+  readonly input: Json;
+  /** When a worker first claimed it, epoch ms. */
+  readonly startedAt: number | null;
+  /** When it reached a terminal status, epoch ms. */
+  readonly finishedAt: number | null;
+  /** Event ids already recorded as late cancels. */
+  readonly lateCancels: readonly string[];
+}
+
+/** A task the decider asks the store to create. */
+export interface NewTask {
+  readonly taskId: string;
+  readonly workflow: string;
+  readonly key: string;
+  readonly taskType: string;
+  readonly dueAt: number;
+  readonly deadlineAt: number | null;
+  readonly input: Json;
+  readonly createdBy: string;
+  /** Set when history already cancels it: write it CANCELLED, never run it. */
+  readonly cancelledBy: string | null;
+}
+
+/** What the decider asks the store to do. Applying a decision twice changes nothing. */
+export type Command =
+  | { readonly type: 'schedule-task'; readonly task: NewTask }
+  | {
+      readonly type: 'cancel-task';
+      readonly taskId: string;
+      readonly cancelledBy: string;
+      /** `cancelled`: an event cancelled it; `superseded`: re-ordered history no longer plans it. */
+      readonly reason: 'cancelled' | 'superseded';
+    }
+  | {
+      readonly type: 'update-task';
+      readonly taskId: string;
+      readonly dueAt: number;
+      readonly deadlineAt: number | null;
+      readonly input: Json;
+    }
+  | { readonly type: 'record-late-cancel'; readonly taskId: string; readonly cancelledBy: string }
+  | { readonly type: 'reject-event'; readonly eventId: string; readonly reason: string };
+
+/** The decider's answer: the instance's new state and history, and the commands to apply. */
+export interface Decision {
+  readonly instance: Instance;
+  readonly commands: readonly Command[];
+  /** New events that were applied. */
+  readonly accepted: readonly string[];
+  /** New events already in the history (same id): delivered again, changed nothing. */
+  readonly duplicates: readonly string[];
+}
+
+/** A history event could not be replayed: the definition changed in a way the history cannot follow. */
+export class HistoryReplayError extends HourglassError {
+  constructor(workflow: string, key: string, eventId: string, cause: unknown) {
+    super(
+      `workflow '${workflow}' key '${key}': replaying recorded event '${eventId}' failed (${(cause as Error)?.message ?? cause}); a definition change broke existing instances: make the change compatible or start a new workflow name`,
+      { cause },
+    );
+    this.name = 'HistoryReplayError';
+  }
+}
+
+/** A fresh instance of a workflow, before any event. */
+export function newInstance(workflow: Workflow, key: string): Instance {
+  return {
+    workflow: workflow.name,
+    key,
+    state: workflow.initial,
+    context: workflow.initialContext,
+    snapshot: null,
+    events: [],
+  };
+}
+
+/** Orders events by event time, ties by id: the order every decision applies them in. */
+export function compareEvents(a: RecordedEvent, b: RecordedEvent): number {
+  return a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** The id of a task: deterministic, so deciding twice writes nothing new. */
+export function taskIdFor(
+  workflow: string,
+  key: string,
+  taskType: string,
+  occurrence: string,
+): string {
+  return `${workflow}#${key}#${taskType}#${occurrence}`;
+}
+
+// Outcomes never happen before their task's due time, and a folded snapshot must not hide
+// an outcome still to come: the horizon stays this far before any unfinished task's due
+// time (covers schedules and precision windows that run slightly early).
+const HORIZON_MARGIN_MS = MS.hour;
+
+interface ReplayState {
+  state: string;
+  context: unknown;
+  tasks: PlannedTask[];
+  counters: Record<string, number>;
+}
+
+type Item =
+  | {
+      readonly kind: 'event';
+      readonly time: number;
+      readonly id: string;
+      readonly event: RecordedEvent;
+    }
+  | {
+      readonly kind: 'outcome';
+      readonly time: number;
+      readonly id: string;
+      readonly fact: TaskFact;
+    };
+
+function compareItems(a: Item, b: Item): number {
+  // At the same instant, events come before outcomes: an event at a task's due time still
+  // cancels it (the tie rule), and a completed task's outcome follows what arrived with it.
+  return (
+    a.time - b.time ||
+    (a.kind === b.kind ? 0 : a.kind === 'event' ? -1 : 1) ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
+}
+
+function isStarted(fact: TaskFact | undefined): boolean {
+  if (fact === undefined) return false;
+  if (fact.status === TaskStatus.CANCELLED) return false;
+  return fact.status !== TaskStatus.SCHEDULED || fact.attempts > 0;
+}
+
+/**
+ * Whether a task had been claimed when the item being replayed was applied. A recorded
+ * event saw the task as it was at its `appliedAt`; a new event or an outcome sees it now.
+ */
+function startedBefore(fact: TaskFact | undefined, appliedAt: number): boolean {
+  if (!isStarted(fact)) return false;
+  return fact!.startedAt === null || fact!.startedAt <= appliedAt;
+}
+
+class Replay {
+  readonly s: ReplayState;
+  /** When the item being replayed was applied: see {@link startedBefore}. */
+  private appliedAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly workflow: Workflow,
+    private readonly key: string,
+    start: ReplayState,
+    private readonly facts: ReadonlyMap<string, TaskFact>,
+  ) {
+    this.s = start;
+  }
+
+  /** Applies one item; throws what a user function threw. */
+  apply(item: Item): void {
+    for (const task of this.s.tasks) {
+      if (task.phase === 'pending' && task.dueAt < item.time) task.phase = 'fired';
+    }
+    if (item.kind === 'event') {
+      const e = item.event;
+      this.appliedAt = e.appliedAt ?? Number.POSITIVE_INFINITY;
+      this.fire(
+        e.detailType,
+        {
+          id: e.id,
+          source: e.source,
+          detailType: e.detailType,
+          time: formatInstant(e.time),
+          detail: e.detail,
+        },
+        e.time,
+      );
+    } else {
+      const fact = item.fact;
+      this.appliedAt = Number.POSITIVE_INFINITY;
+      const planned = this.s.tasks.find((t) => t.taskId === fact.taskId);
+      if (planned !== undefined) planned.phase = 'finished';
+      this.fireOutcome(
+        fact.taskId,
+        fact.taskType,
+        OUTCOME_OF_STATUS[fact.status]!,
+        fact.attempts,
+        fact.input,
+        item.time,
+      );
+    }
+  }
+
+  private fireOutcome(
+    taskId: string,
+    taskType: string,
+    outcome: string,
+    attempts: number,
+    input: Json,
+    time: number,
+  ) {
+    const trigger = `${taskType}.${outcome}`;
+    this.fire(
+      trigger,
+      {
+        id: `${taskId}.${outcome}`,
+        source: 'hourglass',
+        detailType: trigger,
+        time: formatInstant(time),
+        detail: { taskId, taskType, outcome, attempts, input },
+      },
+      time,
+    );
+  }
+
+  private fire(trigger: string, event: WorkflowEvent, time: number): void {
+    const candidates = this.workflow.states[this.s.state]?.on[trigger];
+    if (candidates === undefined) return;
+    const chosen = candidates.find(
+      (t) => t.guard === null || t.guard.test({ context: this.s.context, event }),
+    );
+    if (chosen !== undefined) this.take(chosen, event, time);
+  }
+
+  private take(transition: Transition, event: WorkflowEvent, time: number): void {
+    const s = this.s;
+    if (transition.assign !== null) s.context = transition.assign({ context: s.context, event });
+    const args = { context: s.context, event };
+    const cancelled: PlannedTask[] = [];
+    for (const type of transition.cancels) {
+      const task = this.latestOpen(type.name);
+      if (task === undefined) continue;
+      if (task.phase === 'pending' && !startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+        task.phase = 'cancelled';
+        task.cancelledBy = event.id;
+        cancelled.push(task);
+      } else if (!task.lateCancels.includes(event.id)) {
+        task.phase = task.phase === 'pending' ? 'fired' : task.phase;
+        task.lateCancels.push(event.id);
+      }
+    }
+    for (const schedule of transition.schedules) this.schedule(schedule, event, time, args);
+    for (const update of transition.updates) {
+      const task = this.pending(update.task.name);
+      if (task !== undefined) task.input = update.input(args);
+    }
+    s.state = transition.target;
+    for (const task of cancelled) {
+      this.fireOutcome(task.taskId, task.taskType, 'cancelled', 0, task.input, time);
+    }
+  }
+
+  /** The newest task of a type that has not finished and was not cancelled. */
+  private latestOpen(taskType: string): PlannedTask | undefined {
+    for (let i = this.s.tasks.length - 1; i >= 0; i--) {
+      const task = this.s.tasks[i]!;
+      if (task.taskType === taskType && (task.phase === 'pending' || task.phase === 'fired')) {
+        return task;
+      }
+    }
+    return undefined;
+  }
+
+  /** The newest task of a type that is still pending: not fired, not claimed, not cancelled. */
+  private pending(taskType: string): PlannedTask | undefined {
+    const task = this.latestOpen(taskType);
+    if (task === undefined || task.phase !== 'pending') return undefined;
+    if (startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+      task.phase = 'fired';
+      return undefined;
+    }
+    return task;
+  }
+
+  private schedule(
+    action: ScheduleAction,
+    event: WorkflowEvent,
+    time: number,
+    args: { context: unknown; event: WorkflowEvent },
+  ): void {
+    const s = this.s;
+    const type = action.task.name;
+    const input = action.input === null ? (event.detail as Json) : action.input(args);
+    const existing = action.collapse.kind === 'per-trigger' ? undefined : this.pending(type);
+    const collapse = action.collapse;
+
+    let dueAt: number;
+    if (collapse.kind === 'debounce') {
+      const burst = existing?.burstStartedAt ?? time;
+      dueAt = time + collapse.periodMs;
+      if (collapse.maxWaitMs !== null) dueAt = Math.min(dueAt, burst + collapse.maxWaitMs);
+    } else if (action.atPath !== null) {
+      dueAt = parseInstant(readPath(event, action.atPath), action.atPath);
+    } else {
+      dueAt = time + (action.afterMs ?? 0);
+    }
+    let deadlineAt: number | null = null;
+    if (action.deadline?.afterMs !== undefined) deadlineAt = time + action.deadline.afterMs;
+    else if (action.deadline?.atPath !== undefined) {
+      deadlineAt = parseInstant(readPath(event, action.deadline.atPath), action.deadline.atPath);
+    } else if (action.task.deadlineMs !== null) deadlineAt = dueAt + action.task.deadlineMs;
+
+    if (existing !== undefined) {
+      if (collapse.kind === 'keep-first') return;
+      existing.dueAt = dueAt;
+      existing.deadlineAt = deadlineAt;
+      existing.input = input;
+      return;
+    }
+    const count = (s.counters[type] ?? 0) + 1;
+    s.counters[type] = count;
+    s.tasks.push({
+      taskId: taskIdFor(
+        this.workflow.name,
+        this.key,
+        type,
+        collapse.kind === 'per-trigger' ? event.id : String(count),
+      ),
+      taskType: type,
+      dueAt,
+      deadlineAt,
+      input,
+      createdBy: event.id,
+      burstStartedAt: collapse.kind === 'debounce' ? time : null,
+      phase: 'pending',
+      cancelledBy: null,
+      lateCancels: [],
+    });
+  }
+}
+
+function startState(workflow: Workflow, snapshot: InstanceSnapshot | null): ReplayState {
+  // A deep copy: user functions must never be able to change a stored snapshot.
+  if (snapshot === null) {
+    return {
+      state: workflow.initial,
+      context: structuredClone(workflow.initialContext),
+      tasks: [],
+      counters: {},
+    };
+  }
+  return {
+    state: snapshot.state,
+    context: structuredClone(snapshot.context),
+    tasks: structuredClone(snapshot.tasks) as PlannedTask[],
+    counters: { ...snapshot.counters },
+  };
+}
+
+function outcomeItems(facts: readonly TaskFact[], horizon: number): Item[] {
+  const items: Item[] = [];
+  for (const fact of facts) {
+    // CANCELLED outcomes come from the replay itself, at the cancelling event's time.
+    if (fact.finishedAt === null || fact.status === TaskStatus.CANCELLED) continue;
+    if (!TERMINAL_STATUSES.has(fact.status) || fact.finishedAt < horizon) continue;
+    items.push({ kind: 'outcome', time: fact.finishedAt, id: fact.taskId, fact });
+  }
+  return items;
+}
+
+function jsonEqual(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Decides what one workflow instance does, as a pure function of its definition, recorded
+ * history, new events, the facts about its tasks, and the time now.
+ *
+ * It replays the whole history in event-time order (ties by id) from the last snapshot,
+ * with task outcomes at the times they happened, and compares the tasks that history
+ * plans with the tasks that exist. So the outcome is the same for any arrival order and
+ * any duplication of events, as long as each event arrives before the tasks it affects
+ * fall due; task ids are deterministic, so deciding again writes nothing new.
+ *
+ * - A cancel of a task whose due time is before the cancelling event, or that a worker
+ *   has claimed, changes nothing about it: it is recorded as a late cancel.
+ * - An event older than the snapshot horizon (see `retain`) is rejected as too late.
+ * - An event whose guard, assign or input function throws is rejected with the error.
+ *
+ * @param now - the time of the decision, epoch ms (from an injected clock)
+ * @example
+ * const { instance, commands } = decide(welcome, newInstance(welcome, 'u1'), [event], [], now);
+ */
+export function decide(
+  workflow: Workflow,
+  instance: Instance,
+  newEvents: readonly RecordedEvent[],
+  facts: readonly TaskFact[],
+  now: number,
+): Decision {
+  const commands: Command[] = [];
+  const duplicates: string[] = [];
+  const horizon = instance.snapshot?.horizon ?? Number.NEGATIVE_INFINITY;
+  const known = new Set(instance.events.map((e) => e.id));
+  let fresh: RecordedEvent[] = [];
+  for (const event of newEvents) {
+    if (known.has(event.id)) {
+      duplicates.push(event.id);
+    } else if (event.time < horizon) {
+      commands.push({
+        type: 'reject-event',
+        eventId: event.id,
+        reason: `too late: the event time ${formatInstant(event.time)} is before the history horizon ${formatInstant(horizon)} of workflow '${workflow.name}' key '${instance.key}' (it keeps events for ${workflow.retainMs / MS.day}d), so it can no longer be applied in order`,
+      });
+    } else {
+      known.add(event.id);
+      fresh.push({ ...event, appliedAt: now });
+    }
+  }
+
+  const factsById = new Map(facts.map((f) => [f.taskId, f]));
+  const outcomes = outcomeItems(facts, horizon);
+  let final: ReplayState;
+  for (;;) {
+    const freshIds = new Set(fresh.map((e) => e.id));
+    const items: Item[] = [...instance.events, ...fresh]
+      .map((event): Item => ({ kind: 'event', time: event.time, id: event.id, event }))
+      .concat(outcomes)
+      .sort(compareItems);
+    const replay = new Replay(
+      workflow,
+      instance.key,
+      startState(workflow, instance.snapshot),
+      factsById,
+    );
+    let failed: { id: string; error: unknown } | null = null;
+    for (const item of items) {
+      try {
+        replay.apply(item);
+      } catch (error) {
+        if (item.kind === 'event' && freshIds.has(item.id)) {
+          failed = { id: item.id, error };
+          break;
+        }
+        throw new HistoryReplayError(workflow.name, instance.key, item.id, error);
+      }
+    }
+    if (failed === null) {
+      final = replay.s;
+      break;
+    }
+    const failedEvent = fresh.find((e) => e.id === failed.id)!;
+    commands.push({
+      type: 'reject-event',
+      eventId: failed.id,
+      reason: `applying '${failedEvent.detailType}' to workflow '${workflow.name}' key '${instance.key}' failed: ${(failed.error as Error)?.message ?? String(failed.error)}`,
+    });
+    fresh = fresh.filter((e) => e.id !== failed.id);
+  }
+
+  commands.push(...diff(workflow, instance.key, final.tasks, factsById));
+
+  const events = [...instance.events, ...fresh].sort(compareEvents);
+  const folded = fold(workflow, instance, events, outcomes, factsById, final, now);
+  return {
+    instance: {
+      workflow: workflow.name,
+      key: instance.key,
+      state: final.state,
+      context: final.context,
+      snapshot: folded.snapshot,
+      events: folded.events,
+    },
+    commands,
+    accepted: fresh.map((e) => e.id),
+    duplicates,
+  };
+}
+
+/** Compares the tasks history plans with the tasks that exist, and says what to change. */
+function diff(
+  workflow: Workflow,
+  key: string,
+  planned: readonly PlannedTask[],
+  facts: ReadonlyMap<string, TaskFact>,
+): Command[] {
+  const commands: Command[] = [];
+  const plannedIds = new Set<string>();
+  for (const task of planned) {
+    plannedIds.add(task.taskId);
+    const fact = facts.get(task.taskId);
+    if (fact === undefined) {
+      commands.push({
+        type: 'schedule-task',
+        task: {
+          taskId: task.taskId,
+          workflow: workflow.name,
+          key,
+          taskType: task.taskType,
+          dueAt: task.dueAt,
+          deadlineAt: task.deadlineAt,
+          input: task.input,
+          createdBy: task.createdBy,
+          cancelledBy: task.phase === 'cancelled' ? task.cancelledBy : null,
+        },
+      });
+      continue;
+    }
+    if (fact.status === TaskStatus.CANCELLED) continue;
+    if (isStarted(fact) || TERMINAL_STATUSES.has(fact.status)) {
+      for (const eventId of task.lateCancels) {
+        if (!fact.lateCancels.includes(eventId)) {
+          commands.push({ type: 'record-late-cancel', taskId: task.taskId, cancelledBy: eventId });
+        }
+      }
+      continue;
+    }
+    if (task.phase === 'cancelled') {
+      commands.push({
+        type: 'cancel-task',
+        taskId: task.taskId,
+        cancelledBy: task.cancelledBy!,
+        reason: 'cancelled',
+      });
+      continue;
+    }
+    if (
+      fact.dueAt !== task.dueAt ||
+      fact.deadlineAt !== task.deadlineAt ||
+      !jsonEqual(fact.input, task.input)
+    ) {
+      commands.push({
+        type: 'update-task',
+        taskId: task.taskId,
+        dueAt: task.dueAt,
+        deadlineAt: task.deadlineAt,
+        input: task.input,
+      });
+    }
+    for (const eventId of task.lateCancels) {
+      if (!fact.lateCancels.includes(eventId)) {
+        commands.push({ type: 'record-late-cancel', taskId: task.taskId, cancelledBy: eventId });
+      }
+    }
+  }
+  for (const fact of facts.values()) {
+    if (plannedIds.has(fact.taskId) || fact.status !== TaskStatus.SCHEDULED || isStarted(fact))
+      continue;
+    commands.push({
+      type: 'cancel-task',
+      taskId: fact.taskId,
+      cancelledBy: 'history',
+      reason: 'superseded',
+    });
+  }
+  return commands;
+}
+
+/**
+ * Keeps history bounded: events older than the workflow's `retain` are folded into a
+ * snapshot, but never past an unfinished task's due time (its outcome is still to come).
+ */
+function fold(
+  workflow: Workflow,
+  instance: Instance,
+  events: RecordedEvent[],
+  outcomes: readonly Item[],
+  facts: ReadonlyMap<string, TaskFact>,
+  final: ReplayState,
+  now: number,
+): { snapshot: InstanceSnapshot | null; events: RecordedEvent[] } {
+  let horizon = now - workflow.retainMs;
+  for (const task of final.tasks) {
+    const fact = facts.get(task.taskId);
+    const finished = fact !== undefined && TERMINAL_STATUSES.has(fact.status);
+    if (task.phase !== 'cancelled' && !finished)
+      horizon = Math.min(horizon, task.dueAt - HORIZON_MARGIN_MS);
+  }
+  const old = instance.snapshot?.horizon ?? Number.NEGATIVE_INFINITY;
+  if (horizon <= old || events.length === 0 || events[0]!.time >= horizon) {
+    return { snapshot: instance.snapshot, events };
+  }
+  const kept = events.filter((e) => e.time >= horizon);
+  const items: Item[] = events
+    .filter((e) => e.time < horizon)
+    .map((event): Item => ({ kind: 'event', time: event.time, id: event.id, event }))
+    .concat(outcomes.filter((o) => o.time < horizon))
+    .sort(compareItems);
+  const replay = new Replay(workflow, instance.key, startState(workflow, instance.snapshot), facts);
+  for (const item of items) replay.apply(item);
+  // Finished and cancelled tasks need no more bookkeeping once folded.
+  const s = replay.s;
+  return {
+    snapshot: {
+      horizon,
+      state: s.state,
+      context: s.context,
+      tasks: s.tasks.filter(
+        (t) => t.phase === 'pending' || t.phase === 'fired' || t.dueAt >= horizon,
+      ),
+      counters: s.counters,
+    },
+    events: kept,
+  };
+}

@@ -1,0 +1,12 @@
+/**
+ * The Hourglass core: definitions, time parsing, event routing, the decider, the
+ * simulator, the diagram and the static check. Pure: no AWS SDK, no I/O, no clock.
+ */
+export * from './decider';
+export * from './definitions';
+export * from './errors';
+export * from './events';
+export * from './path';
+export * from './simulator';
+export type { StandardSchemaV1 } from './standard-schema';
+export * from './time';

@@ -1,0 +1,390 @@
+import { type Command, decide, type Instance, newInstance, type TaskFact } from './decider';
+import {
+  backoffMs,
+  findWorkflow,
+  type HourglassDefinitions,
+  type Json,
+  TaskStatus,
+  TERMINAL_STATUSES,
+} from './definitions';
+import { HourglassError } from './errors';
+import { type Rejection, routeEvent } from './events';
+import { formatInstant, MS } from './time';
+
+/** One event to deliver, and when it arrives. */
+export interface SimulationInput {
+  /** The raw EventBridge event: `id`, `source`, `detail-type`, `time`, `detail`. */
+  readonly event: unknown;
+  /** Arrival time, epoch ms. Events are delivered in arrival order, ties in input order. */
+  readonly arrivedAt: number;
+}
+
+/** A window in which a task type's workers are unavailable. */
+export interface Outage {
+  readonly taskType: string;
+  /** Epoch ms, inclusive. */
+  readonly from: number;
+  /** Epoch ms, exclusive: workers are back at this time. */
+  readonly to: number;
+}
+
+/** Options of {@link simulate}. */
+export interface SimulationOptions {
+  readonly definitions: HourglassDefinitions;
+  readonly events: readonly SimulationInput[];
+  /** Stop the virtual clock here, epoch ms. @default 30 days after the last event */
+  readonly until?: number;
+  /** Fail the first N attempts of every task of a type: `{ 'compress-image': 2 }`. @default none */
+  readonly failures?: Readonly<Record<string, number>>;
+  /** Windows in which a task type's workers are down. @default none */
+  readonly outages?: readonly Outage[];
+}
+
+/** A state change in a task's life. */
+export interface TimelineEntry {
+  readonly at: string;
+  readonly status: TaskStatus;
+  /** What caused it: an event id, `attempt N`, `deadline`, … */
+  readonly cause: string;
+}
+
+/** A task at the end of a simulation. Times are ISO-8601 UTC. */
+export interface SimulatedTask {
+  readonly taskId: string;
+  readonly workflow: string;
+  readonly key: string;
+  readonly taskType: string;
+  readonly status: TaskStatus;
+  readonly dueAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly attempts: number;
+  readonly input: Json;
+  /** True when an event tried to cancel it after it had fired or been claimed. */
+  readonly lateCancel: boolean;
+  readonly timeline: readonly TimelineEntry[];
+}
+
+/** An instance at the end of a simulation. */
+export interface SimulatedInstance {
+  readonly workflow: string;
+  readonly key: string;
+  readonly state: string;
+  readonly context: unknown;
+}
+
+/** One attempt a worker ran, with the idempotency key the handler would get. */
+export interface SimulatedRun {
+  readonly taskId: string;
+  readonly taskType: string;
+  readonly attempt: number;
+  readonly idempotencyKey: string;
+  readonly at: string;
+  readonly input: Json;
+  readonly succeeded: boolean;
+}
+
+/** What {@link simulate} returns. */
+export interface SimulationResult {
+  readonly tasks: SimulatedTask[];
+  readonly instances: SimulatedInstance[];
+  readonly rejected: { readonly eventId: string; readonly reason: string }[];
+  readonly runs: SimulatedRun[];
+}
+
+interface Row {
+  readonly taskId: string;
+  readonly workflow: string;
+  readonly key: string;
+  readonly taskType: string;
+  status: TaskStatus;
+  dueAt: number;
+  deadlineAt: number | null;
+  input: Json;
+  attempts: number;
+  /** When the next attempt may start (the due time, or after a retry's backoff). */
+  nextAttemptAt: number;
+  /** The last time the row was written: nothing about it can happen earlier. */
+  writtenAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  lateCancels: string[];
+  timeline: TimelineEntry[];
+}
+
+/** The simulated world: a task table, instances, and a virtual clock. */
+class World {
+  readonly rows = new Map<string, Row>();
+  readonly instances = new Map<string, Instance>();
+  readonly rejected: Rejection[] = [];
+  readonly runs: SimulatedRun[] = [];
+
+  constructor(
+    private readonly definitions: HourglassDefinitions,
+    private readonly failures: Readonly<Record<string, number>>,
+    private readonly outages: readonly Outage[],
+  ) {}
+
+  factsOf(workflow: string, key: string): TaskFact[] {
+    const facts: TaskFact[] = [];
+    for (const row of this.rows.values()) {
+      if (row.workflow !== workflow || row.key !== key) continue;
+      facts.push({
+        taskId: row.taskId,
+        taskType: row.taskType,
+        status: row.status,
+        attempts: row.attempts,
+        dueAt: row.dueAt,
+        deadlineAt: row.deadlineAt,
+        input: row.input,
+        startedAt: row.startedAt,
+        finishedAt: row.finishedAt,
+        lateCancels: row.lateCancels,
+      });
+    }
+    return facts;
+  }
+
+  decideFor(workflowName: string, key: string, events: Parameters<typeof decide>[2], now: number) {
+    const workflow = findWorkflow(this.definitions, workflowName);
+    const id = `${workflowName}\u0000${key}`;
+    const instance = this.instances.get(id) ?? newInstance(workflow, key);
+    const decision = decide(workflow, instance, events, this.factsOf(workflowName, key), now);
+    this.instances.set(id, decision.instance);
+    for (const command of decision.commands) this.apply(command, workflowName, now);
+  }
+
+  private apply(command: Command, workflow: string, now: number): void {
+    const at = formatInstant(now);
+    switch (command.type) {
+      case 'schedule-task': {
+        const t = command.task;
+        if (this.rows.has(t.taskId)) return;
+        const cancelled = t.cancelledBy !== null;
+        this.rows.set(t.taskId, {
+          taskId: t.taskId,
+          workflow: t.workflow,
+          key: t.key,
+          taskType: t.taskType,
+          status: cancelled ? TaskStatus.CANCELLED : TaskStatus.SCHEDULED,
+          dueAt: t.dueAt,
+          deadlineAt: t.deadlineAt,
+          input: t.input,
+          attempts: 0,
+          nextAttemptAt: t.dueAt,
+          writtenAt: now,
+          startedAt: null,
+          finishedAt: cancelled ? now : null,
+          lateCancels: [],
+          timeline: [
+            { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
+            ...(cancelled ? [{ at, status: TaskStatus.CANCELLED, cause: t.cancelledBy! }] : []),
+          ],
+        });
+        return;
+      }
+      case 'cancel-task': {
+        const row = this.rows.get(command.taskId);
+        if (row === undefined || row.status !== TaskStatus.SCHEDULED || row.attempts > 0) return;
+        row.status = TaskStatus.CANCELLED;
+        row.finishedAt = now;
+        row.writtenAt = now;
+        row.timeline.push({ at, status: TaskStatus.CANCELLED, cause: command.cancelledBy });
+        return;
+      }
+      case 'update-task': {
+        const row = this.rows.get(command.taskId);
+        if (row === undefined || row.status !== TaskStatus.SCHEDULED || row.attempts > 0) return;
+        row.dueAt = command.dueAt;
+        row.nextAttemptAt = command.dueAt;
+        row.deadlineAt = command.deadlineAt;
+        row.input = command.input;
+        row.writtenAt = now;
+        return;
+      }
+      case 'record-late-cancel': {
+        const row = this.rows.get(command.taskId);
+        if (row !== undefined && !row.lateCancels.includes(command.cancelledBy)) {
+          row.lateCancels.push(command.cancelledBy);
+        }
+        return;
+      }
+      case 'reject-event':
+        this.rejected.push({ eventId: command.eventId, workflow, reason: command.reason });
+        return;
+    }
+  }
+
+  /** When the workers of a type can next take work, from `time` on. */
+  private availableFrom(taskType: string, time: number): number {
+    let at = time;
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const o of this.outages) {
+        if (o.taskType === taskType && at >= o.from && at < o.to) {
+          at = o.to;
+          moved = true;
+        }
+      }
+    }
+    return at;
+  }
+
+  /** The next thing that happens to a SCHEDULED row: it runs, or it expires. */
+  nextAction(row: Row): { at: number; kind: 'run' | 'expire' } {
+    const ready = Math.max(row.nextAttemptAt, row.writtenAt);
+    const start = this.availableFrom(row.taskType, ready);
+    if (row.deadlineAt !== null && start > row.deadlineAt) {
+      return { at: Math.max(row.deadlineAt, row.writtenAt), kind: 'expire' };
+    }
+    return { at: start, kind: 'run' };
+  }
+
+  /** Runs or expires a row at `now`, then lets its instance see the outcome. */
+  act(row: Row, kind: 'run' | 'expire', now: number): void {
+    const at = formatInstant(now);
+    row.writtenAt = now;
+    if (kind === 'expire') {
+      row.status = TaskStatus.EXPIRED;
+      row.finishedAt = now;
+      row.timeline.push({ at, status: TaskStatus.EXPIRED, cause: 'deadline' });
+    } else {
+      const type = this.definitions.taskTypes.find((t) => t.name === row.taskType)!;
+      row.attempts += 1;
+      row.startedAt ??= now;
+      row.timeline.push({ at, status: TaskStatus.RUNNING, cause: `attempt ${row.attempts}` });
+      const succeeded = row.attempts > (this.failures[row.taskType] ?? 0);
+      this.runs.push({
+        taskId: row.taskId,
+        taskType: row.taskType,
+        attempt: row.attempts,
+        idempotencyKey: `${row.taskId}:${row.attempts}`,
+        at,
+        input: row.input,
+        succeeded,
+      });
+      if (succeeded) {
+        row.status = TaskStatus.COMPLETED;
+        row.finishedAt = now;
+        row.timeline.push({ at, status: TaskStatus.COMPLETED, cause: `attempt ${row.attempts}` });
+      } else if (row.attempts >= type.retry.maxAttempts) {
+        row.status = TaskStatus.FAILED;
+        row.finishedAt = now;
+        row.timeline.push({
+          at,
+          status: TaskStatus.FAILED,
+          cause: `attempt ${row.attempts} failed`,
+        });
+      } else {
+        row.status = TaskStatus.SCHEDULED;
+        row.nextAttemptAt = now + backoffMs(type.retry, row.attempts);
+        row.timeline.push({
+          at,
+          status: TaskStatus.SCHEDULED,
+          cause: `retry after attempt ${row.attempts}`,
+        });
+        return;
+      }
+    }
+    this.decideFor(row.workflow, row.key, [], now);
+  }
+}
+
+/**
+ * Runs definitions over a stream of events on a virtual clock: the decider, a task table
+ * and workers that succeed at the due time unless told to fail or be down. Use it in
+ * tests of your own workflows, or through `hourglass simulate`.
+ *
+ * @example
+ * const result = await simulate({
+ *   definitions,
+ *   events: [{ event: userRegistered, arrivedAt: Date.parse(userRegistered.time) }],
+ * });
+ * expect(result.tasks[0]?.status).toBe('COMPLETED');
+ */
+export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
+  const world = new World(options.definitions, options.failures ?? {}, options.outages ?? []);
+  for (const name of Object.keys(options.failures ?? {})) assertTaskType(options, name, 'failures');
+  for (const outage of options.outages ?? []) assertTaskType(options, outage.taskType, 'outages');
+
+  const arrivals = options.events
+    .map((input, order) => ({ ...input, order }))
+    .sort((a, b) => a.arrivedAt - b.arrivedAt || a.order - b.order);
+  const lastArrival = arrivals.at(-1)?.arrivedAt ?? 0;
+  const until = options.until ?? lastArrival + 30 * MS.day;
+
+  let next = 0;
+  for (;;) {
+    let due: { row: Row; at: number; kind: 'run' | 'expire' } | null = null;
+    for (const row of world.rows.values()) {
+      if (row.status !== TaskStatus.SCHEDULED) continue;
+      const action = world.nextAction(row);
+      if (
+        due === null ||
+        action.at < due.at ||
+        (action.at === due.at && row.taskId < due.row.taskId)
+      ) {
+        due = { row, ...action };
+      }
+    }
+    const arrival = arrivals[next];
+    // At the same instant, deliveries come first: an event that arrives when a task falls
+    // due is seen before a worker claims it.
+    if (arrival !== undefined && (due === null || arrival.arrivedAt <= due.at)) {
+      if (arrival.arrivedAt > until) break;
+      next += 1;
+      const routing = await routeEvent(options.definitions, arrival.event);
+      world.rejected.push(...routing.rejected);
+      for (const routed of routing.routed) {
+        world.decideFor(routed.workflow.name, routed.key, [routed.event], arrival.arrivedAt);
+      }
+      continue;
+    }
+    if (due === null || due.at > until) break;
+    world.act(due.row, due.kind, due.at);
+  }
+
+  return {
+    tasks: [...world.rows.values()].map((row) => ({
+      taskId: row.taskId,
+      workflow: row.workflow,
+      key: row.key,
+      taskType: row.taskType,
+      status: row.status,
+      dueAt: formatInstant(row.dueAt),
+      startedAt: row.startedAt === null ? null : formatInstant(row.startedAt),
+      finishedAt: row.finishedAt === null ? null : formatInstant(row.finishedAt),
+      attempts: row.attempts,
+      input: row.input,
+      lateCancel: row.lateCancels.length > 0,
+      timeline: row.timeline,
+    })),
+    instances: [...world.instances.values()].map((i) => ({
+      workflow: i.workflow,
+      key: i.key,
+      state: i.state,
+      context: i.context,
+    })),
+    rejected: world.rejected.map((r) => ({
+      eventId: r.eventId,
+      reason:
+        r.workflow === null || r.reason.includes(`'${r.workflow}'`)
+          ? r.reason
+          : `${r.workflow}: ${r.reason}`,
+    })),
+    runs: world.runs,
+  };
+}
+
+function assertTaskType(options: SimulationOptions, name: string, field: string): void {
+  if (!options.definitions.taskTypes.some((t) => t.name === name)) {
+    throw new HourglassError(
+      `${field} names task type '${name}', which is not defined; the task types are: ${options.definitions.taskTypes.map((t) => t.name).join(', ')}`,
+    );
+  }
+}
+
+/** True when a simulated task has reached a terminal status. */
+export function isFinished(task: Pick<SimulatedTask, 'status'>): boolean {
+  return TERMINAL_STATUSES.has(task.status);
+}

@@ -1,0 +1,33 @@
+import { defineHourglass } from '../shared/core';
+import { abandonedCheckout } from './abandoned-checkout';
+import { campaignMail } from './campaign-mail';
+import { discountExpiry, productPublish } from './catalog';
+import { imageCompression } from './image-compression';
+import * as taskTypes from './task-types';
+import { welcomeDiscount } from './welcome-discount';
+
+export * from './events';
+export * from './task-types';
+export {
+  abandonedCheckout,
+  campaignMail,
+  discountExpiry,
+  imageCompression,
+  productPublish,
+  welcomeDiscount,
+};
+
+/** The example journeys J1–J5: what the demo runs, the tests hold and the stack deploys. */
+const definitions = defineHourglass({
+  taskTypes: Object.values(taskTypes),
+  workflows: [
+    welcomeDiscount,
+    abandonedCheckout,
+    imageCompression,
+    productPublish,
+    discountExpiry,
+    campaignMail,
+  ],
+});
+
+export default definitions;
