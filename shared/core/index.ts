@@ -2,8 +2,11 @@
  * The Hourglass core: definitions, time parsing, event routing, the decider, the
  * simulator, the diagram and the static check. Pure: no AWS SDK, no I/O, no clock.
  */
+
+export * from './check';
 export * from './decider';
 export * from './definitions';
+export * from './diagram';
 export * from './errors';
 export * from './events';
 export * from './path';

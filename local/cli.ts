@@ -1,0 +1,314 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  check,
+  diagram,
+  findWorkflow,
+  formatInstant,
+  type HourglassDefinitions,
+  HourglassError,
+  MS,
+  type Outage,
+  parseInstant,
+  type SimulationInput,
+  type SimulationResult,
+  simulate,
+} from '../shared/core';
+
+/** Exit codes: 0 fine, 1 `check` found errors, 2 bad input or usage. */
+export const ExitCode = { ok: 0, findings: 1, badInput: 2 } as const;
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  readonly cwd: string;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+/** Bad input or usage: printed as one line, exit 2. */
+export class UsageError extends HourglassError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const USAGE = `usage:
+  hourglass check [--workflows MODULE]
+  hourglass graph WORKFLOW [--workflows MODULE]
+  hourglass simulate --events FILE.jsonl [--workflows MODULE] [--until ISO]
+                     [--fail TASKTYPE=N]... [--down TASKTYPE@FROM..TO]... [--json]
+
+MODULE defaults to the project's workflows/ (its index exports defineHourglass(...)).`;
+
+interface Args {
+  readonly positional: string[];
+  readonly flags: Map<string, string[]>;
+}
+
+const FLAGS_WITH_VALUES = new Set(['--workflows', '--events', '--until', '--fail', '--down']);
+const BOOLEAN_FLAGS = new Set(['--json', '--help']);
+
+function parseArgs(argv: readonly string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.startsWith('--')
+      ? (arg.split(/=(.*)/s, 2) as [string, string?])
+      : [arg];
+    if (FLAGS_WITH_VALUES.has(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new UsageError(`${name} needs a value`);
+      flags.set(name, [...(flags.get(name) ?? []), value]);
+    } else if (BOOLEAN_FLAGS.has(name)) {
+      flags.set(name, ['true']);
+    } else if (arg.startsWith('--')) {
+      throw new UsageError(`unknown option ${name}; see hourglass --help`);
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { positional, flags };
+}
+
+function one(args: Args, name: string): string | undefined {
+  const values = args.flags.get(name);
+  if (values !== undefined && values.length > 1) throw new UsageError(`${name} may be given once`);
+  return values?.[0];
+}
+
+/** Loads the definitions a module exports (default export, or `definitions`). */
+export async function loadDefinitions(
+  module: string | undefined,
+  cwd: string,
+): Promise<HourglassDefinitions> {
+  const path = resolve(cwd, module ?? 'workflows/index.ts');
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = await import(isAbsolute(path) ? pathToFileURL(path).href : path);
+  } catch (error) {
+    const message = (error as Error).message?.split('\n')[0];
+    throw new UsageError(`cannot load workflows module ${path}: ${message}`);
+  }
+  const candidate = (loaded.default ?? loaded.definitions) as HourglassDefinitions | undefined;
+  if (candidate?.kind !== 'hourglass') {
+    throw new UsageError(
+      `${path} does not export definitions: add "export default defineHourglass({ taskTypes, workflows })"`,
+    );
+  }
+  return candidate;
+}
+
+function parseTime(value: string, what: string): number {
+  try {
+    return parseInstant(value, what);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Reads a JSON Lines file of EventBridge events, each with an optional `arrivedAt`. */
+export async function readEvents(file: string, cwd: string): Promise<SimulationInput[]> {
+  let text: string;
+  try {
+    text = await readFile(resolve(cwd, file), 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  const inputs: SimulationInput[] = [];
+  let previousArrival: number | undefined;
+  const lines = text.split('\n');
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    const where = `${file}:${index + 1}`;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(line);
+    } catch (error) {
+      throw new UsageError(`${where}: not valid JSON (${(error as Error).message})`);
+    }
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+      throw new UsageError(`${where}: each line must be one JSON object (an EventBridge event)`);
+    }
+    let arrivedAt: number | undefined;
+    if (event.arrivedAt !== undefined) {
+      try {
+        arrivedAt = parseInstant(event.arrivedAt, 'arrivedAt');
+      } catch (error) {
+        throw new UsageError(`${where}: ${(error as Error).message}`);
+      }
+    } else {
+      // An unreadable `time` is the event's problem (it is rejected with a reason), not
+      // the file's: it arrives with the line before it.
+      try {
+        arrivedAt = parseInstant(event.time, 'time');
+      } catch {
+        arrivedAt = previousArrival;
+      }
+    }
+    const { arrivedAt: _ignored, ...raw } = event;
+    inputs.push({ event: raw, arrivedAt: arrivedAt ?? Number.NaN });
+    previousArrival = arrivedAt ?? previousArrival;
+  }
+  const first = inputs.find((i) => !Number.isNaN(i.arrivedAt))?.arrivedAt ?? 0;
+  return inputs.map((i) => (Number.isNaN(i.arrivedAt) ? { ...i, arrivedAt: first } : i));
+}
+
+function parseFailures(values: readonly string[], definitions: HourglassDefinitions) {
+  const failures: Record<string, number> = {};
+  for (const value of values) {
+    const match = /^([^=]+)=(\d+)$/.exec(value);
+    if (!match)
+      throw new UsageError(`--fail must be TASKTYPE=N with N a whole number, got "${value}"`);
+    assertTaskType(match[1]!, definitions, '--fail');
+    failures[match[1]!] = Number(match[2]);
+  }
+  return failures;
+}
+
+function parseOutages(values: readonly string[], definitions: HourglassDefinitions): Outage[] {
+  return values.map((value) => {
+    const match = /^([^@]+)@(.+)\.\.(.+)$/.exec(value);
+    if (!match)
+      throw new UsageError(`--down must be TASKTYPE@FROM..TO with ISO times, got "${value}"`);
+    assertTaskType(match[1]!, definitions, '--down');
+    const from = parseTime(match[2]!, '--down FROM');
+    const to = parseTime(match[3]!, '--down TO');
+    if (to <= from) throw new UsageError(`--down ${value}: TO must be after FROM`);
+    return { taskType: match[1]!, from, to };
+  });
+}
+
+function assertTaskType(name: string, definitions: HourglassDefinitions, flag: string) {
+  if (!definitions.taskTypes.some((t) => t.name === name)) {
+    throw new UsageError(
+      `${flag}: unknown task type '${name}'; the task types are: ${definitions.taskTypes.map((t) => t.name).join(', ')}`,
+    );
+  }
+}
+
+/** The `--json` output: exactly the documented fields. */
+export function toJson(result: SimulationResult) {
+  return {
+    tasks: result.tasks.map((t) => ({
+      taskId: t.taskId,
+      workflow: t.workflow,
+      key: t.key,
+      taskType: t.taskType,
+      status: t.status,
+      dueAt: t.dueAt,
+      startedAt: t.startedAt,
+      finishedAt: t.finishedAt,
+      attempts: t.attempts,
+      input: t.input,
+      lateCancel: t.lateCancel,
+    })),
+    instances: result.instances.map((i) => ({
+      workflow: i.workflow,
+      key: i.key,
+      state: i.state,
+      context: i.context,
+    })),
+    rejected: result.rejected,
+  };
+}
+
+/** A readable timeline: every task state change in time order, then the totals. */
+export function toTimeline(result: SimulationResult): string {
+  const rows = result.tasks.flatMap((t) => t.timeline.map((entry) => ({ ...entry, task: t })));
+  rows.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const lines = rows.map(
+    (r) =>
+      `${r.at}  ${r.status.padEnd(9)}  ${r.task.taskType.padEnd(20)} ${r.task.workflow}/${r.task.key}  (${r.cause})`,
+  );
+  const counts = new Map<string, number>();
+  for (const t of result.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  lines.push(
+    '',
+    `tasks: ${result.tasks.length}${[...counts].map(([s, n]) => `, ${n} ${s}`).join('')}; late cancels: ${result.tasks.filter((t) => t.lateCancel).length}`,
+  );
+  for (const i of result.instances) lines.push(`instance ${i.workflow}/${i.key}: ${i.state}`);
+  for (const r of result.rejected) lines.push(`rejected ${r.eventId}: ${r.reason}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function runSimulate(args: Args, io: CliIo): Promise<number> {
+  const file = one(args, '--events');
+  if (file === undefined) throw new UsageError('simulate needs --events FILE.jsonl');
+  const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
+  const events = await readEvents(file, io.cwd);
+  const untilText = one(args, '--until');
+  const lastEvent = Math.max(0, ...events.map((e) => e.arrivedAt));
+  const until = untilText === undefined ? lastEvent + 30 * MS.day : parseTime(untilText, '--until');
+  const result = await simulate({
+    definitions,
+    events,
+    until,
+    failures: parseFailures(args.flags.get('--fail') ?? [], definitions),
+    outages: parseOutages(args.flags.get('--down') ?? [], definitions),
+  });
+  if (args.flags.has('--json')) {
+    io.out(`${JSON.stringify(toJson(result))}\n`);
+  } else {
+    io.out(`simulated until ${formatInstant(until)}\n`);
+    io.out(toTimeline(result));
+  }
+  return ExitCode.ok;
+}
+
+/**
+ * Runs the `hourglass` command line and returns its exit code.
+ *
+ * @example
+ * process.exitCode = await main(process.argv.slice(2), { cwd: process.cwd(), out, err });
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const args = parseArgs(argv);
+    const [command, ...rest] = args.positional;
+    if (command === undefined || args.flags.has('--help') || command === 'help') {
+      io.out(`${USAGE}\n`);
+      return command === undefined && !args.flags.has('--help') ? ExitCode.badInput : ExitCode.ok;
+    }
+    switch (command) {
+      case 'check': {
+        const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
+        const findings = check(definitions);
+        for (const f of findings) io.out(`${f.severity.padEnd(7)} ${f.code}: ${f.message}\n`);
+        const errors = findings.filter((f) => f.severity === 'error').length;
+        const warnings = findings.length - errors;
+        io.out(
+          `${definitions.workflows.length} workflows, ${definitions.taskTypes.length} task types: ${errors} errors, ${warnings} warnings\n`,
+        );
+        return errors > 0 ? ExitCode.findings : ExitCode.ok;
+      }
+      case 'graph': {
+        const name = rest[0];
+        if (name === undefined) throw new UsageError('graph needs a WORKFLOW name');
+        const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
+        try {
+          io.out(diagram(findWorkflow(definitions, name)));
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        return ExitCode.ok;
+      }
+      case 'simulate':
+        return await runSimulate(args, io);
+      default:
+        throw new UsageError(
+          `unknown command '${command}'; the commands are check, graph, simulate`,
+        );
+    }
+  } catch (error) {
+    if (error instanceof HourglassError) {
+      io.err(`hourglass: ${error.message.split('\n')[0]}\n`);
+      return ExitCode.badInput;
+    }
+    throw error;
+  }
+}

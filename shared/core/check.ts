@@ -1,0 +1,122 @@
+import type { HourglassDefinitions, Workflow } from './definitions';
+import { describeSchedule } from './diagram';
+import { formatDuration } from './time';
+
+/** How serious a finding is: errors fail `hourglass check` (exit 1), warnings do not. */
+export const Severity = { error: 'error', warning: 'warning' } as const;
+/** One of {@link Severity}. */
+export type Severity = (typeof Severity)[keyof typeof Severity];
+
+/** One problem the static check found. */
+export interface Finding {
+  readonly severity: Severity;
+  /** A stable code, e.g. `unreachable-state`. */
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Task types that may still be pending on entry to each state (a may-analysis to a fixpoint). */
+function pendingOnEntry(workflow: Workflow): Map<string, Set<string>> {
+  const pending = new Map<string, Set<string>>([[workflow.initial, new Set()]]);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const t of workflow.transitions) {
+      const before = pending.get(t.source);
+      if (before === undefined) continue;
+      const after = new Set(before);
+      for (const task of t.cancels) after.delete(task.name);
+      if (t.trigger.includes('.')) after.delete(t.trigger.slice(0, t.trigger.lastIndexOf('.')));
+      for (const s of t.schedules) after.add(s.task.name);
+      const target = pending.get(t.target) ?? new Set<string>();
+      const size = target.size;
+      for (const task of after) target.add(task);
+      if (!pending.has(t.target) || target.size !== size) changed = true;
+      pending.set(t.target, target);
+    }
+  }
+  return pending;
+}
+
+/**
+ * Statically analyses all definitions. Errors: unreachable states, task types no workflow
+ * schedules, events no workflow consumes, final states entered while a task may still be
+ * pending, deadlines at or before their delay. Warnings: task types no event ever cancels.
+ *
+ * @example
+ * const findings = check(definitions);
+ * if (findings.some((f) => f.severity === 'error')) process.exitCode = 1;
+ */
+export function check(definitions: HourglassDefinitions): Finding[] {
+  const findings: Finding[] = [];
+  const error = (code: string, message: string) =>
+    findings.push({ severity: 'error', code, message });
+  const warning = (code: string, message: string) =>
+    findings.push({ severity: 'warning', code, message });
+
+  const scheduled = new Set<string>();
+  for (const workflow of definitions.workflows) {
+    const where = `workflow '${workflow.name}'`;
+    const pending = pendingOnEntry(workflow);
+    for (const state of Object.values(workflow.states)) {
+      if (!pending.has(state.name)) {
+        error(
+          'unreachable-state',
+          `${where}: state '${state.name}' cannot be reached from '${workflow.initial}'; add a transition into it or remove it`,
+        );
+      } else if (state.final && pending.get(state.name)!.size > 0) {
+        const tasks = [...pending.get(state.name)!].join(', ');
+        error(
+          'final-state-leaves-tasks-pending',
+          `${where}: final state '${state.name}' can be entered while ${tasks} may still be pending; cancel it on the transitions into '${state.name}'`,
+        );
+      }
+    }
+    const cancelled = new Set(workflow.transitions.flatMap((t) => t.cancels.map((c) => c.name)));
+    for (const t of workflow.transitions) {
+      for (const s of t.schedules) {
+        scheduled.add(s.task.name);
+        const delay = s.afterMs ?? 0;
+        const at = `${where} state '${t.source}' on '${t.trigger}'`;
+        if (s.deadline?.afterMs !== undefined && s.atPath === null && s.deadline.afterMs <= delay) {
+          error(
+            'deadline-not-after-delay',
+            `${at}: ${s.task.name}'s deadline (${formatDuration(s.deadline.afterMs)} after the event) is at or before its delay (${formatDuration(delay)}), so it always expires; make the deadline later`,
+          );
+        } else if (s.deadline === null && s.task.deadlineMs === 0) {
+          error(
+            'deadline-not-after-delay',
+            `${at}: task type '${s.task.name}' has a deadline of 0s after its due time (${describeSchedule(s)}), so it always expires; give it a longer deadline`,
+          );
+        }
+      }
+    }
+    for (const task of new Set(
+      workflow.transitions.flatMap((t) => t.schedules.map((s) => s.task.name)),
+    )) {
+      if (!cancelled.has(task)) {
+        warning(
+          'task-never-cancelled',
+          `${where}: no event ever cancels ${task}; if that is intended, ignore this warning`,
+        );
+      }
+    }
+  }
+  for (const task of definitions.taskTypes) {
+    if (!scheduled.has(task.name)) {
+      error(
+        'task-never-scheduled',
+        `task type '${task.name}' is never scheduled by any workflow; schedule it or remove it from taskTypes`,
+      );
+    }
+  }
+  for (const event of definitions.events) {
+    const consumed = definitions.workflows.some((w) => w.events.includes(event));
+    if (!consumed) {
+      error(
+        'event-not-consumed',
+        `event '${event.detailType}' from '${event.source}' is consumed by no workflow; add it to a workflow's events or remove it`,
+      );
+    }
+  }
+  return findings;
+}
