@@ -1,0 +1,244 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../local/cli';
+import { at, minutes, shopEvent } from '../support/events';
+
+const root = resolve(import.meta.dirname, '../..');
+
+async function run(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { cwd: root, out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+async function eventsFile(lines: string[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'hourglass-cli-'));
+  const file = join(dir, 'events.jsonl');
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+const line = (event: object, extra: object = {}) => JSON.stringify({ ...event, ...extra });
+
+describe('hourglass check', () => {
+  it('finds no problems in the journeys and exits 0', async () => {
+    const { code, out } = await run('check');
+    expect(code).toBe(0);
+    expect(out).toBe('6 workflows, 7 task types: 0 errors, 0 warnings\n');
+  });
+
+  it('prints errors and warnings and exits 1 when there are errors', async () => {
+    const { code, out } = await run('check', '--workflows', 'test/fixtures/flawed-workflows.ts');
+    expect(code).toBe(1);
+    expect(out).toContain(
+      "error   unreachable-state: workflow 'flawed': state 'lonely' cannot be reached from 'a'",
+    );
+    expect(out).toContain('warning task-never-cancelled');
+    expect(out).toContain('1 errors, 1 warnings');
+  });
+
+  it('exits 2 with one line when the module exports no definitions', async () => {
+    const { code, err } = await run('check', '--workflows', 'test/fixtures/broken-workflows.ts');
+    expect(code).toBe(2);
+    expect(err).toMatch(
+      /^hourglass: .*broken-workflows\.ts does not export definitions: add "export default defineHourglass\(\{ taskTypes, workflows \}\)"\n$/,
+    );
+  });
+
+  it('exits 2 when the module cannot be loaded', async () => {
+    const { code, err } = await run('check', '--workflows', 'test/fixtures/missing.ts');
+    expect(code).toBe(2);
+    expect(err).toMatch(/^hourglass: cannot load workflows module .*missing\.ts/);
+  });
+});
+
+describe('hourglass graph', () => {
+  it('prints the Mermaid diagram of a workflow', async () => {
+    const { code, out } = await run('graph', 'welcome-discount');
+    expect(code).toBe(0);
+    expect(out).toMatch(/^stateDiagram-v2\n/);
+    expect(out).toContain('cancel send-discount-code');
+  });
+
+  it('exits 2 naming the workflows there are when the name is unknown', async () => {
+    const { code, err } = await run('graph', 'nope');
+    expect(code).toBe(2);
+    expect(err).toBe(
+      "hourglass: unknown workflow 'nope'; the workflows are: welcome-discount, abandoned-checkout, image-compression, product-publish, discount-expiry, campaign-mail\n",
+    );
+  });
+
+  it('exits 2 without a workflow name', async () => {
+    expect((await run('graph')).err).toBe('hourglass: graph needs a WORKFLOW name\n');
+  });
+});
+
+describe('hourglass simulate', () => {
+  it('prints the documented JSON: tasks, instances and rejected events', async () => {
+    const file = await eventsFile([
+      line(shopEvent('UserRegistered', { userId: 'u1', email: 'u1@x.io' }, 0, 'r1')),
+      line(shopEvent('OrderPlaced', { userId: 'u1', orderId: 'o', total: 1 }, minutes(10), 'o1')),
+      line(shopEvent('OrderPlaced', { userId: 'u1' }, minutes(11), 'bad')),
+    ]);
+    const { code, out } = await run('simulate', '--events', file, '--json');
+
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toEqual({
+      tasks: [
+        {
+          taskId: 'welcome-discount#u1#send-discount-code#1',
+          workflow: 'welcome-discount',
+          key: 'u1',
+          taskType: 'send-discount-code',
+          status: 'CANCELLED',
+          dueAt: at(minutes(30)),
+          startedAt: null,
+          finishedAt: at(minutes(10)),
+          attempts: 0,
+          input: { userId: 'u1', email: 'u1@x.io' },
+          lateCancel: false,
+        },
+      ],
+      instances: [{ workflow: 'welcome-discount', key: 'u1', state: 'converted', context: {} }],
+      rejected: [
+        { eventId: 'bad', reason: expect.stringContaining("invalid detail for 'OrderPlaced'") },
+      ],
+    });
+  });
+
+  it('delivers events in arrivedAt order and honours --fail and --down', async () => {
+    const file = await eventsFile([
+      line(shopEvent('ImageUploaded', { imageId: 'i1', url: 'u', bytes: 1 }, 0, 'up')),
+      line(shopEvent('UserRegistered', { userId: 'u1', email: 'u1@x.io' }, 0, 'r1'), {
+        arrivedAt: at(0),
+      }),
+    ]);
+    const { out } = await run(
+      'simulate',
+      '--events',
+      file,
+      '--json',
+      '--fail',
+      'compress-image=2',
+      '--down',
+      `send-discount-code@${at(0)}..${at(minutes(200))}`,
+      '--until',
+      at(minutes(300)),
+    );
+    const tasks = JSON.parse(out).tasks;
+    expect(tasks).toEqual([
+      expect.objectContaining({ taskType: 'compress-image', status: 'COMPLETED', attempts: 3 }),
+      expect.objectContaining({ taskType: 'send-discount-code', status: 'EXPIRED', attempts: 0 }),
+    ]);
+  });
+
+  it('prints a readable timeline without --json', async () => {
+    const file = await eventsFile([
+      line(shopEvent('UserRegistered', { userId: 'u1', email: 'u1@x.io' }, 0, 'r1')),
+    ]);
+    const { out } = await run('simulate', '--events', file, '--until', at(minutes(40)));
+    expect(out).toContain(
+      `${at(minutes(30))}  COMPLETED  send-discount-code   welcome-discount/u1  (attempt 1)`,
+    );
+    expect(out).toContain('tasks: 2, 1 COMPLETED, 1 SCHEDULED; late cancels: 0');
+    expect(out).toContain('instance welcome-discount/u1: nudged');
+  });
+
+  it.each([
+    [
+      'a malformed line, naming the file and line',
+      ['{"id":"a"}', '{nope'],
+      /^hourglass: .*events\.jsonl:2: not valid JSON/,
+    ],
+    [
+      'a line that is not an object',
+      ['[1,2]'],
+      /^hourglass: .*events\.jsonl:1: each line must be one JSON object/,
+    ],
+    [
+      'a bad arrivedAt',
+      ['{"id":"a","arrivedAt":"soon"}'],
+      /^hourglass: .*events\.jsonl:1: arrivedAt must be an ISO-8601 time/,
+    ],
+  ])('exits 2 on %s', async (_, lines, message) => {
+    const file = await eventsFile(lines);
+    const { code, err } = await run('simulate', '--events', file);
+    expect(code).toBe(2);
+    expect(err).toMatch(message);
+  });
+
+  it.each([
+    ['no --events', [], 'hourglass: simulate needs --events FILE.jsonl\n'],
+    [
+      'an unreadable file',
+      ['--events', 'nowhere.jsonl'],
+      'hourglass: cannot read nowhere.jsonl: ENOENT\n',
+    ],
+    [
+      'a bad --fail',
+      ['--events', 'docs/examples/journeys.jsonl', '--fail', 'compress-image'],
+      'hourglass: --fail must be TASKTYPE=N with N a whole number, got "compress-image"\n',
+    ],
+    [
+      'an unknown task type in --fail',
+      ['--events', 'docs/examples/journeys.jsonl', '--fail', 'nope=1'],
+      "hourglass: --fail: unknown task type 'nope'; the task types are: send-discount-code, discount-reminder, send-cart-reminder, compress-image, publish-product, end-discount, send-group-email\n",
+    ],
+    [
+      'a bad --down',
+      ['--events', 'docs/examples/journeys.jsonl', '--down', 'compress-image@soon'],
+      'hourglass: --down must be TASKTYPE@FROM..TO with ISO times, got "compress-image@soon"\n',
+    ],
+    [
+      'a backwards --down',
+      ['--events', 'docs/examples/journeys.jsonl', '--down', `compress-image@${at(5)}..${at(0)}`],
+      `hourglass: --down compress-image@${at(5)}..${at(0)}: TO must be after FROM\n`,
+    ],
+    [
+      'a bad --until',
+      ['--events', 'docs/examples/journeys.jsonl', '--until', 'tomorrow'],
+      'hourglass: --until must be an ISO-8601 time with a UTC offset, such as "2026-11-22T09:30:00Z" or "2026-11-22T10:30:00+01:00", got "tomorrow" (string)\n',
+    ],
+  ])('exits 2 on %s', async (_, args, message) => {
+    const { code, err } = await run('simulate', ...args);
+    expect(code).toBe(2);
+    expect(err).toBe(message);
+  });
+});
+
+describe('hourglass usage', () => {
+  it('exits 2 on an unknown command or option', async () => {
+    expect(await run('frobnicate')).toMatchObject({
+      code: 2,
+      err: "hourglass: unknown command 'frobnicate'; the commands are check, graph, simulate\n",
+    });
+    expect(await run('check', '--verbose')).toMatchObject({
+      code: 2,
+      err: 'hourglass: unknown option --verbose; see hourglass --help\n',
+    });
+    expect(await run('simulate', '--events')).toMatchObject({
+      code: 2,
+      err: 'hourglass: --events needs a value\n',
+    });
+  });
+
+  it('prints usage with --help and exits 0', async () => {
+    const { code, out } = await run('--help');
+    expect(code).toBe(0);
+    expect(out).toContain('hourglass simulate --events FILE.jsonl');
+  });
+
+  it('runs as the hourglass bin', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(root, 'bin/hourglass.mjs'), 'check'],
+      { cwd: root },
+    );
+    expect(stdout).toBe('6 workflows, 7 task types: 0 errors, 0 warnings\n');
+  });
+});

@@ -1,0 +1,528 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  type Command,
+  decide,
+  defineEvent,
+  defineTaskType,
+  defineWorkflow,
+  HistoryReplayError,
+  type Instance,
+  newInstance,
+  type RecordedEvent,
+  type TaskFact,
+} from '../../shared/core';
+import { abandonedCheckout, productPublish, welcomeDiscount } from '../../workflows';
+import { days, hours, minutes, T0 } from '../support/events';
+
+let ids = 0;
+const event = (
+  detailType: string,
+  detail: Record<string, unknown>,
+  offset: number,
+  id = `e${++ids}`,
+): RecordedEvent => ({
+  id,
+  source: 'shop',
+  detailType,
+  time: T0 + offset,
+  detail,
+});
+const registered = (offset = 0, id?: string) =>
+  event('UserRegistered', { userId: 'u1', email: 'u@x.io' }, offset, id);
+const ordered = (offset: number, id?: string) =>
+  event('OrderPlaced', { userId: 'u1', orderId: 'o', total: 1 }, offset, id);
+
+/** Facts as the store would hold them after applying commands (no worker activity). */
+function factsAfter(commands: readonly Command[], facts: TaskFact[] = []): TaskFact[] {
+  const byId = new Map(facts.map((f) => [f.taskId, { ...f }]));
+  for (const c of commands) {
+    if (c.type === 'schedule-task' && !byId.has(c.task.taskId)) {
+      byId.set(c.task.taskId, {
+        taskId: c.task.taskId,
+        taskType: c.task.taskType,
+        status: c.task.cancelledBy === null ? 'SCHEDULED' : 'CANCELLED',
+        attempts: 0,
+        dueAt: c.task.dueAt,
+        deadlineAt: c.task.deadlineAt,
+        input: c.task.input,
+        startedAt: null,
+        finishedAt: c.task.cancelledBy === null ? null : T0,
+        lateCancels: [],
+      });
+    }
+    if (c.type === 'cancel-task')
+      byId.set(c.taskId, { ...byId.get(c.taskId)!, status: 'CANCELLED', finishedAt: T0 });
+    if (c.type === 'update-task')
+      byId.set(c.taskId, {
+        ...byId.get(c.taskId)!,
+        dueAt: c.dueAt,
+        deadlineAt: c.deadlineAt,
+        input: c.input,
+      });
+  }
+  return [...byId.values()];
+}
+
+describe('decide', () => {
+  const fresh = (): Instance => newInstance(welcomeDiscount, 'u1');
+
+  it('schedules send-discount-code 30 minutes after registration, deadline 2 hours after that', () => {
+    const decision = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
+
+    expect(decision.instance.state).toBe('waiting');
+    expect(decision.accepted).toEqual(['r1']);
+    expect(decision.commands).toEqual([
+      {
+        type: 'schedule-task',
+        task: {
+          taskId: 'welcome-discount#u1#send-discount-code#1',
+          workflow: 'welcome-discount',
+          key: 'u1',
+          taskType: 'send-discount-code',
+          dueAt: T0 + minutes(30),
+          deadlineAt: T0 + minutes(30) + hours(2),
+          input: { userId: 'u1', email: 'u@x.io' },
+          createdBy: 'r1',
+          cancelledBy: null,
+        },
+      },
+    ]);
+  });
+
+  it('writes nothing new when the same decision is made again', () => {
+    const first = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
+    const again = decide(
+      welcomeDiscount,
+      first.instance,
+      [registered(0, 'r1')],
+      factsAfter(first.commands),
+      T0 + 1,
+    );
+
+    expect(again.commands).toEqual([]);
+    expect(again.duplicates).toEqual(['r1']);
+    expect(again.accepted).toEqual([]);
+  });
+
+  it('cancels the pending task when the cancelling event is at or before its due time', () => {
+    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
+    const tie = ordered(minutes(30), 'o1');
+    const second = decide(
+      welcomeDiscount,
+      first.instance,
+      [tie],
+      factsAfter(first.commands),
+      T0 + minutes(30),
+    );
+
+    expect(second.instance.state).toBe('converted');
+    expect(second.commands).toEqual([
+      {
+        type: 'cancel-task',
+        taskId: 'welcome-discount#u1#send-discount-code#1',
+        cancelledBy: 'o1',
+        reason: 'cancelled',
+      },
+    ]);
+  });
+
+  it('records a late cancel, and changes nothing about the task, when a worker already claimed it', () => {
+    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
+    const claimed = factsAfter(first.commands).map((f) => ({
+      ...f,
+      status: 'RUNNING' as const,
+      attempts: 1,
+      startedAt: T0 + minutes(30),
+    }));
+    const second = decide(
+      welcomeDiscount,
+      first.instance,
+      [ordered(minutes(10), 'o1')],
+      claimed,
+      T0 + minutes(31),
+    );
+
+    expect(second.instance.state).toBe('converted');
+    expect(second.commands).toEqual([
+      {
+        type: 'record-late-cancel',
+        taskId: 'welcome-discount#u1#send-discount-code#1',
+        cancelledBy: 'o1',
+      },
+    ]);
+  });
+
+  it('treats a cancel timed after the due time as late, even before any worker claimed the task', () => {
+    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
+    const second = decide(
+      welcomeDiscount,
+      first.instance,
+      [ordered(minutes(45), 'o1')],
+      factsAfter(first.commands),
+      T0 + minutes(45),
+    );
+
+    expect(second.commands).toEqual([
+      {
+        type: 'record-late-cancel',
+        taskId: 'welcome-discount#u1#send-discount-code#1',
+        cancelledBy: 'o1',
+      },
+    ]);
+  });
+
+  it('applies a task outcome at its real time, after a late cancel moved the instance on', () => {
+    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
+    const running = factsAfter(first.commands).map((f) => ({
+      ...f,
+      status: 'RUNNING' as const,
+      attempts: 1,
+      startedAt: T0 + minutes(30),
+    }));
+    const second = decide(
+      welcomeDiscount,
+      first.instance,
+      [ordered(minutes(31))],
+      running,
+      T0 + minutes(31),
+    );
+    const completed = running.map((f) => ({
+      ...f,
+      status: 'COMPLETED' as const,
+      finishedAt: T0 + minutes(32),
+      lateCancels: ['x'],
+    }));
+    const third = decide(welcomeDiscount, second.instance, [], completed, T0 + minutes(32));
+
+    expect(third.instance.state).toBe('converted');
+    expect(third.commands.filter((c) => c.type === 'schedule-task')).toEqual([]);
+  });
+
+  it('chains on a task outcome: the reminder is due 3 days after the code was sent', () => {
+    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
+    const done = factsAfter(first.commands).map((f) => ({
+      ...f,
+      status: 'COMPLETED' as const,
+      attempts: 1,
+      startedAt: T0 + minutes(30),
+      finishedAt: T0 + minutes(31),
+    }));
+    const second = decide(welcomeDiscount, first.instance, [], done, T0 + minutes(31));
+
+    expect(second.instance.state).toBe('nudged');
+    expect(second.commands).toEqual([
+      expect.objectContaining({
+        type: 'schedule-task',
+        task: expect.objectContaining({
+          taskId: 'welcome-discount#u1#discount-reminder#1',
+          dueAt: T0 + minutes(31) + days(3),
+          createdBy: 'welcome-discount#u1#send-discount-code#1.completed',
+        }),
+      }),
+    ]);
+  });
+
+  it('writes a task cancelled from birth when its cancel arrived first', () => {
+    const first = decide(
+      welcomeDiscount,
+      fresh(),
+      [ordered(minutes(5), 'o1')],
+      [],
+      T0 + minutes(5),
+    );
+    expect(first.commands).toEqual([]);
+    const second = decide(
+      welcomeDiscount,
+      first.instance,
+      [registered(0, 'r1')],
+      [],
+      T0 + minutes(6),
+    );
+
+    expect(second.instance.state).toBe('converted');
+    expect(second.commands).toEqual([
+      expect.objectContaining({
+        type: 'schedule-task',
+        task: expect.objectContaining({ cancelledBy: 'o1' }),
+      }),
+    ]);
+  });
+
+  it('moves a pending task earlier when an earlier trigger arrives late', () => {
+    const later = decide(
+      welcomeDiscount,
+      fresh(),
+      [registered(minutes(10), 'r2')],
+      [],
+      T0 + minutes(10),
+    );
+    const earlier = decide(
+      welcomeDiscount,
+      later.instance,
+      [registered(0, 'r1')],
+      factsAfter(later.commands),
+      T0 + minutes(11),
+    );
+
+    expect(earlier.commands).toEqual([
+      {
+        type: 'update-task',
+        taskId: 'welcome-discount#u1#send-discount-code#1',
+        dueAt: T0 + minutes(30),
+        deadlineAt: T0 + minutes(30) + hours(2),
+        input: { userId: 'u1', email: 'u@x.io' },
+      },
+    ]);
+  });
+
+  it('debounces checkouts: 20 minutes after the latest, never past 60 minutes after the first', () => {
+    const checkout = (cart: string, offset: number) =>
+      event('CheckoutStarted', { userId: 'u1', cartId: cart }, offset);
+    let instance = newInstance(abandonedCheckout, 'u1');
+    let facts: TaskFact[] = [];
+    for (const [i, offset] of [0, 15, 30, 45].entries()) {
+      const decision = decide(
+        abandonedCheckout,
+        instance,
+        [checkout(`c${i}`, minutes(offset))],
+        facts,
+        T0 + minutes(offset),
+      );
+      instance = decision.instance;
+      facts = factsAfter(decision.commands, facts);
+    }
+    expect(facts).toEqual([
+      expect.objectContaining({
+        dueAt: T0 + minutes(60),
+        input: { cartIds: ['c0', 'c1', 'c2', 'c3'] },
+      }),
+    ]);
+  });
+
+  it('keeps the reminder due when it was, with only the unpaid carts, when one of two carts is paid', () => {
+    const checkout = (cart: string, offset: number) =>
+      event('CheckoutStarted', { userId: 'u1', cartId: cart }, offset);
+    const first = decide(
+      abandonedCheckout,
+      newInstance(abandonedCheckout, 'u1'),
+      [checkout('c1', 0), checkout('c2', minutes(1))],
+      [],
+      T0 + minutes(1),
+    );
+    const payment = event('PaymentSucceeded', { userId: 'u1', cartId: 'c1' }, minutes(2));
+    const second = decide(
+      abandonedCheckout,
+      first.instance,
+      [payment],
+      factsAfter(first.commands),
+      T0 + minutes(2),
+    );
+
+    expect(second.instance.context).toEqual({ openCarts: ['c2'] });
+    expect(second.commands).toEqual([
+      expect.objectContaining({
+        type: 'update-task',
+        dueAt: T0 + minutes(21),
+        input: { cartIds: ['c2'] },
+      }),
+    ]);
+  });
+
+  it('replaces a pending task with the newer time under the replace policy', () => {
+    const publish = (publishAt: number, offset: number) =>
+      event(
+        'ProductPublishScheduled',
+        { productId: 'p1', publishAt: new Date(T0 + publishAt).toISOString() },
+        offset,
+      );
+    const first = decide(
+      productPublish,
+      newInstance(productPublish, 'p1'),
+      [publish(days(2), 0)],
+      [],
+      T0,
+    );
+    const second = decide(
+      productPublish,
+      first.instance,
+      [publish(days(3), 1)],
+      factsAfter(first.commands),
+      T0 + 1,
+    );
+
+    expect(second.commands).toEqual([
+      expect.objectContaining({
+        type: 'update-task',
+        taskId: 'product-publish#p1#publish-product#1',
+        dueAt: T0 + days(3),
+      }),
+    ]);
+  });
+
+  it('rejects an event whose workflow function throws, and applies the others', () => {
+    const Tick = defineEvent({
+      source: 'test',
+      detailType: 'Tick',
+      schema: z.object({ n: z.number() }),
+    });
+    const job = defineTaskType({ name: 'job' });
+    const fragile = defineWorkflow({
+      name: 'fragile',
+      key: 'detail.n',
+      events: [Tick],
+      initial: 'a',
+      states: {
+        a: {
+          on: {
+            Tick: {
+              schedule: {
+                task: job,
+                collapse: 'per-trigger',
+                input: ({ event }) => {
+                  if (event.detail.n < 0) throw new Error('n must not be negative');
+                  return { n: event.detail.n };
+                },
+              },
+            },
+          },
+        },
+      },
+    });
+    const tick = (n: number, id: string): RecordedEvent => ({
+      id,
+      source: 'test',
+      detailType: 'Tick',
+      time: T0,
+      detail: { n },
+    });
+    const decision = decide(
+      fragile,
+      newInstance(fragile, 'k'),
+      [tick(1, 'good'), tick(-1, 'bad')],
+      [],
+      T0,
+    );
+
+    expect(decision.accepted).toEqual(['good']);
+    expect(decision.commands).toEqual([
+      {
+        type: 'reject-event',
+        eventId: 'bad',
+        reason: "applying 'Tick' to workflow 'fragile' key 'k' failed: n must not be negative",
+      },
+      expect.objectContaining({
+        type: 'schedule-task',
+        task: expect.objectContaining({ taskId: 'fragile#k#job#good' }),
+      }),
+    ]);
+  });
+
+  it('folds events older than the retention into a snapshot, and rejects events older than it as too late', () => {
+    const first = decide(
+      welcomeDiscount,
+      fresh(),
+      [registered(0, 'r1'), ordered(minutes(1), 'o1')],
+      [],
+      T0 + minutes(1),
+    );
+    expect(first.instance.snapshot).toBeNull();
+    const facts = factsAfter(first.commands);
+    const later = decide(
+      welcomeDiscount,
+      first.instance,
+      [ordered(days(8), 'o2')],
+      facts,
+      T0 + days(8),
+    );
+
+    expect(later.instance.snapshot).toMatchObject({ horizon: T0 + days(1), state: 'converted' });
+    expect(later.instance.events.map((e) => e.id)).toEqual(['o2']);
+    expect(later.instance.state).toBe('converted');
+
+    const tooLate = decide(
+      welcomeDiscount,
+      later.instance,
+      [registered(minutes(2), 'r-old')],
+      facts,
+      T0 + days(8),
+    );
+    expect(tooLate.commands).toEqual([
+      {
+        type: 'reject-event',
+        eventId: 'r-old',
+        reason: expect.stringMatching(
+          /^too late: the event time .* is before the history horizon .* \(it keeps events for 7d\)/,
+        ),
+      },
+    ]);
+  });
+
+  it('never folds past a task whose outcome is still to come', () => {
+    const first = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
+    const stillPending = decide(
+      welcomeDiscount,
+      first.instance,
+      [],
+      factsAfter(first.commands),
+      T0 + days(30),
+    );
+    expect(stillPending.instance.snapshot).toBeNull();
+  });
+
+  it('fails loudly when a recorded event can no longer be replayed', () => {
+    const Tick = defineEvent({ source: 'test', detailType: 'Tick', schema: z.object({}) });
+    const v1 = defineWorkflow({
+      name: 'v',
+      key: 'detail.k',
+      events: [Tick],
+      initial: 'a',
+      states: { a: { on: { Tick: {} } } },
+    });
+    const v2 = defineWorkflow({
+      name: 'v',
+      key: 'detail.k',
+      events: [Tick],
+      initial: 'a',
+      states: {
+        a: {
+          on: {
+            Tick: {
+              assign: () => {
+                throw new Error('boom');
+              },
+            },
+          },
+        },
+      },
+    });
+    const tick: RecordedEvent = {
+      id: 't1',
+      source: 'test',
+      detailType: 'Tick',
+      time: T0,
+      detail: {},
+    };
+    const recorded = decide(v1, newInstance(v1, 'k'), [tick], [], T0).instance;
+    expect(() => decide(v2, recorded, [], [], T0)).toThrow(HistoryReplayError);
+  });
+
+  it('cancels a scheduled task that re-ordered history no longer plans', () => {
+    const stray: TaskFact = {
+      taskId: 'welcome-discount#u1#send-discount-code#9',
+      taskType: 'send-discount-code',
+      status: 'SCHEDULED',
+      attempts: 0,
+      dueAt: T0,
+      deadlineAt: null,
+      input: null,
+      startedAt: null,
+      finishedAt: null,
+      lateCancels: [],
+    };
+    const decision = decide(welcomeDiscount, fresh(), [], [stray], T0);
+    expect(decision.commands).toEqual([
+      { type: 'cancel-task', taskId: stray.taskId, cancelledBy: 'history', reason: 'superseded' },
+    ]);
+  });
+});
