@@ -100,6 +100,15 @@ export type Command =
       readonly cancelledBy: string;
       /** `cancelled`: an event cancelled it; `superseded`: re-ordered history no longer plans it. */
       readonly reason: 'cancelled' | 'superseded';
+      /**
+       * The due time, deadline and input history gives the task when it is cancelled
+       * (re-ordered events may both move and cancel it); absent for `superseded`.
+       */
+      readonly planned?: {
+        readonly dueAt: number;
+        readonly deadlineAt: number | null;
+        readonly input: Json;
+      };
     }
   | {
       readonly type: 'update-task';
@@ -157,6 +166,35 @@ export function taskIdFor(
   occurrence: string,
 ): string {
   return `${workflow}#${key}#${taskType}#${occurrence}`;
+}
+
+const INCARNATION = /#r(\d+)$/;
+
+/**
+ * The id of a planned task's next incarnation. A CANCELLED row is final, so when events
+ * that arrive late revive a task history had cancelled, it comes back under a new id.
+ */
+export function incarnationId(taskId: string, incarnation: number): string {
+  return incarnation <= 1 ? taskId : `${taskId}#r${incarnation}`;
+}
+
+/** Each planned task's latest incarnation among the facts, keyed by the planned id. */
+function currentFacts(
+  facts: readonly TaskFact[],
+): Map<string, { fact: TaskFact; incarnation: number }> {
+  const ids = new Set(facts.map((f) => f.taskId));
+  const current = new Map<string, { fact: TaskFact; incarnation: number }>();
+  for (const fact of facts) {
+    const match = INCARNATION.exec(fact.taskId);
+    const base = match ? fact.taskId.slice(0, match.index) : fact.taskId;
+    const revived = match !== null && ids.has(base);
+    const planned = revived ? base : fact.taskId;
+    const incarnation = revived ? Number(match![1]) : 1;
+    const known = current.get(planned);
+    if (known === undefined || incarnation > known.incarnation)
+      current.set(planned, { fact, incarnation });
+  }
+  return current;
 }
 
 // Outcomes never happen before their task's due time, and a folded snapshot must not hide
@@ -219,6 +257,7 @@ class Replay {
     private readonly workflow: Workflow,
     private readonly key: string,
     start: ReplayState,
+    /** The latest incarnation's fact of each planned task, by planned id. */
     private readonly facts: ReadonlyMap<string, TaskFact>,
   ) {
     this.s = start;
@@ -246,7 +285,7 @@ class Replay {
     } else {
       const fact = item.fact;
       this.appliedAt = Number.POSITIVE_INFINITY;
-      const planned = this.s.tasks.find((t) => t.taskId === fact.taskId);
+      const planned = this.s.tasks.find((t) => this.facts.get(t.taskId) === fact);
       if (planned !== undefined) planned.phase = 'finished';
       this.fireOutcome(
         fact.taskId,
@@ -476,7 +515,8 @@ export function decide(
     }
   }
 
-  const factsById = new Map(facts.map((f) => [f.taskId, f]));
+  const incarnations = currentFacts(facts);
+  const factsById = new Map([...incarnations].map(([id, current]) => [id, current.fact]));
   const outcomes = outcomeItems(facts, horizon);
   let final: ReplayState;
   for (;;) {
@@ -516,7 +556,7 @@ export function decide(
     fresh = fresh.filter((e) => e.id !== failed.id);
   }
 
-  commands.push(...diff(workflow, instance.key, final.tasks, factsById));
+  commands.push(...diff(workflow, instance.key, final.tasks, incarnations));
 
   const events = [...instance.events, ...fresh].sort(compareEvents);
   const folded = fold(workflow, instance, events, outcomes, factsById, final, now);
@@ -540,45 +580,55 @@ function diff(
   workflow: Workflow,
   key: string,
   planned: readonly PlannedTask[],
-  facts: ReadonlyMap<string, TaskFact>,
+  incarnations: ReadonlyMap<string, { fact: TaskFact; incarnation: number }>,
 ): Command[] {
   const commands: Command[] = [];
-  const plannedIds = new Set<string>();
+  const lateCancels = (taskId: string, task: PlannedTask, fact: TaskFact) => {
+    for (const eventId of task.lateCancels) {
+      if (!fact.lateCancels.includes(eventId)) {
+        commands.push({ type: 'record-late-cancel', taskId, cancelledBy: eventId });
+      }
+    }
+  };
+  const create = (task: PlannedTask, taskId: string) =>
+    commands.push({
+      type: 'schedule-task',
+      task: {
+        taskId,
+        workflow: workflow.name,
+        key,
+        taskType: task.taskType,
+        dueAt: task.dueAt,
+        deadlineAt: task.deadlineAt,
+        input: task.input,
+        createdBy: task.createdBy,
+        cancelledBy: task.phase === 'cancelled' ? task.cancelledBy : null,
+      },
+    });
+
   for (const task of planned) {
-    plannedIds.add(task.taskId);
-    const fact = facts.get(task.taskId);
-    if (fact === undefined) {
-      commands.push({
-        type: 'schedule-task',
-        task: {
-          taskId: task.taskId,
-          workflow: workflow.name,
-          key,
-          taskType: task.taskType,
-          dueAt: task.dueAt,
-          deadlineAt: task.deadlineAt,
-          input: task.input,
-          createdBy: task.createdBy,
-          cancelledBy: task.phase === 'cancelled' ? task.cancelledBy : null,
-        },
-      });
+    const current = incarnations.get(task.taskId);
+    if (current === undefined) {
+      create(task, task.taskId);
       continue;
     }
-    if (fact.status === TaskStatus.CANCELLED) continue;
+    const { fact, incarnation } = current;
+    if (fact.status === TaskStatus.CANCELLED) {
+      // History no longer cancels it (an earlier event arrived late): bring it back.
+      if (task.phase !== 'cancelled') create(task, incarnationId(task.taskId, incarnation + 1));
+      continue;
+    }
     if (isStarted(fact) || TERMINAL_STATUSES.has(fact.status)) {
-      for (const eventId of task.lateCancels) {
-        if (!fact.lateCancels.includes(eventId)) {
-          commands.push({ type: 'record-late-cancel', taskId: task.taskId, cancelledBy: eventId });
-        }
-      }
+      lateCancels(fact.taskId, task, fact);
       continue;
     }
     if (task.phase === 'cancelled') {
       commands.push({
         type: 'cancel-task',
-        taskId: task.taskId,
+        taskId: fact.taskId,
         cancelledBy: task.cancelledBy!,
         reason: 'cancelled',
+        planned: { dueAt: task.dueAt, deadlineAt: task.deadlineAt, input: task.input },
       });
       continue;
     }
@@ -589,21 +639,17 @@ function diff(
     ) {
       commands.push({
         type: 'update-task',
-        taskId: task.taskId,
+        taskId: fact.taskId,
         dueAt: task.dueAt,
         deadlineAt: task.deadlineAt,
         input: task.input,
       });
     }
-    for (const eventId of task.lateCancels) {
-      if (!fact.lateCancels.includes(eventId)) {
-        commands.push({ type: 'record-late-cancel', taskId: task.taskId, cancelledBy: eventId });
-      }
-    }
+    lateCancels(fact.taskId, task, fact);
   }
-  for (const fact of facts.values()) {
-    if (plannedIds.has(fact.taskId) || fact.status !== TaskStatus.SCHEDULED || isStarted(fact))
-      continue;
+  const plannedIds = new Set(planned.map((t) => t.taskId));
+  for (const [id, { fact }] of incarnations) {
+    if (plannedIds.has(id) || fact.status !== TaskStatus.SCHEDULED || isStarted(fact)) continue;
     commands.push({
       type: 'cancel-task',
       taskId: fact.taskId,

@@ -189,6 +189,11 @@ class World {
         row.status = TaskStatus.CANCELLED;
         row.finishedAt = now;
         row.writtenAt = now;
+        if (command.planned !== undefined) {
+          row.dueAt = command.planned.dueAt;
+          row.deadlineAt = command.planned.deadlineAt;
+          row.input = command.planned.input;
+        }
         row.timeline.push({ at, status: TaskStatus.CANCELLED, cause: command.cancelledBy });
         return;
       }

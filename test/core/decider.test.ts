@@ -123,8 +123,63 @@ describe('decide', () => {
         taskId: 'welcome-discount#u1#send-discount-code#1',
         cancelledBy: 'o1',
         reason: 'cancelled',
+        planned: {
+          dueAt: T0 + minutes(30),
+          deadlineAt: T0 + minutes(150),
+          input: { userId: 'u1', email: 'u@x.io' },
+        },
       },
     ]);
+  });
+
+  it('revives a cancelled task under a new id when an earlier event arrives late and undoes the cancel', () => {
+    const checkout = (cart: string, offset: number, id: string) =>
+      event('CheckoutStarted', { userId: 'u1', cartId: cart }, offset, id);
+    const first = decide(
+      abandonedCheckout,
+      newInstance(abandonedCheckout, 'u1'),
+      [checkout('c2', 0, 'c2')],
+      [],
+      T0,
+    );
+    const payment = event('PaymentSucceeded', { userId: 'u1', cartId: 'c2' }, 1_000, 'paid');
+    const second = decide(
+      abandonedCheckout,
+      first.instance,
+      [payment],
+      factsAfter(first.commands),
+      T0 + 2_000,
+    );
+    const facts = factsAfter(second.commands, factsAfter(first.commands));
+    expect(facts.map((f) => f.status)).toEqual(['CANCELLED']);
+
+    // c0's checkout happened before the payment, so one cart is still open.
+    const third = decide(
+      abandonedCheckout,
+      second.instance,
+      [checkout('c0', 0, 'c0')],
+      facts,
+      T0 + 3_000,
+    );
+    expect(third.instance.context).toEqual({ openCarts: ['c0'] });
+    expect(third.commands).toEqual([
+      expect.objectContaining({
+        type: 'schedule-task',
+        task: expect.objectContaining({
+          taskId: 'abandoned-checkout#u1#send-cart-reminder#1#r2',
+          input: { cartIds: ['c0'] },
+          dueAt: T0 + minutes(20),
+        }),
+      }),
+    ]);
+    const settled = decide(
+      abandonedCheckout,
+      third.instance,
+      [],
+      factsAfter(third.commands, facts),
+      T0 + 4_000,
+    );
+    expect(settled.commands).toEqual([]);
   });
 
   it('records a late cancel, and changes nothing about the task, when a worker already claimed it', () => {
