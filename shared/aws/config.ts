@@ -1,0 +1,168 @@
+import { ConfigError } from './errors';
+
+/** Every environment variable Hourglass reads, in one place. */
+export const ENV = {
+  tableName: 'HOURGLASS_TABLE_NAME',
+  busName: 'HOURGLASS_BUS_NAME',
+  taskQueues: 'HOURGLASS_TASK_QUEUES',
+  scheduleGroup: 'HOURGLASS_SCHEDULE_GROUP',
+  schedulerRoleArn: 'HOURGLASS_SCHEDULER_ROLE_ARN',
+  schedulerDlqArn: 'HOURGLASS_SCHEDULER_DLQ_ARN',
+  scheduleLeadSeconds: 'HOURGLASS_SCHEDULE_LEAD_SECONDS',
+  outboxBusName: 'HOURGLASS_OUTBOX_BUS_NAME',
+} as const;
+
+/** Where the timer for one task type's tasks is delivered. */
+export interface TaskQueue {
+  readonly url: string;
+  readonly arn: string;
+}
+
+/**
+ * How early a one-shot schedule fires before the due time. EventBridge Scheduler fires
+ * within a minute of its time; firing two minutes early and re-delaying in SQS gives
+ * second precision.
+ */
+export const DEFAULT_SCHEDULE_LEAD_SECONDS = 120;
+
+/** The settings the runtime reads, each parsed once on first use. */
+export interface Config {
+  readonly tableName: string;
+  readonly busName: string;
+  readonly taskQueues: Readonly<Record<string, TaskQueue>>;
+  readonly scheduleGroup: string;
+  readonly schedulerRoleArn: string;
+  readonly schedulerDlqArn: string;
+  /** @default 120 */
+  readonly scheduleLeadSeconds: number;
+  readonly outboxBusName: string;
+  /** The queue of one task type, or a ConfigError that names the missing type. */
+  taskQueue(taskType: string): TaskQueue;
+}
+
+const ARN = /^arn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:.+$/;
+
+/**
+ * Reads configuration from the environment. Each getter parses its variable on first use
+ * and caches it, so a function reads only what it needs, once per cold start; a missing or
+ * bad variable throws a ConfigError that names it and says how to set it.
+ *
+ * @example
+ * const config = loadConfig(); // at module scope, i.e. at cold start
+ * await store.load(config.tableName, …);
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Config {
+  const cache = new Map<string, unknown>();
+  const once = <T>(name: string, read: () => T): T => {
+    if (!cache.has(name)) cache.set(name, read());
+    return cache.get(name) as T;
+  };
+  const required = (variable: string, hint: string): string => {
+    const value = env[variable]?.trim();
+    if (!value) {
+      throw new ConfigError(
+        variable,
+        `is not set: ${hint}. The Hourglass CDK construct sets it; when running by hand, export it.`,
+      );
+    }
+    return value;
+  };
+  const arn = (variable: string, hint: string) => {
+    const value = required(variable, hint);
+    if (!ARN.test(value))
+      throw new ConfigError(variable, `must be an ARN (arn:aws:…), got "${value}"`);
+    return value;
+  };
+  const taskQueues = () =>
+    once(ENV.taskQueues, () => {
+      const text = required(
+        ENV.taskQueues,
+        'set it to a JSON object {"<task-type>": {"url": "…", "arn": "…"}}',
+      );
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new ConfigError(
+          ENV.taskQueues,
+          `must be JSON like {"send-discount-code": {"url": "…", "arn": "…"}}, got ${text.slice(0, 80)}`,
+        );
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new ConfigError(ENV.taskQueues, 'must be a JSON object keyed by task type');
+      }
+      for (const [type, queue] of Object.entries(parsed as Record<string, TaskQueue>)) {
+        if (typeof queue?.url !== 'string' || typeof queue?.arn !== 'string') {
+          throw new ConfigError(ENV.taskQueues, `entry "${type}" must have a "url" and an "arn"`);
+        }
+      }
+      return parsed as Record<string, TaskQueue>;
+    });
+  return {
+    get tableName() {
+      return once(ENV.tableName, () =>
+        required(ENV.tableName, 'set it to the name of the Hourglass DynamoDB table'),
+      );
+    },
+    get busName() {
+      return once(ENV.busName, () =>
+        required(ENV.busName, 'set it to the EventBridge bus that receives lifecycle events'),
+      );
+    },
+    get taskQueues() {
+      return taskQueues();
+    },
+    get scheduleGroup() {
+      return once(ENV.scheduleGroup, () =>
+        required(ENV.scheduleGroup, 'set it to the EventBridge Scheduler schedule group'),
+      );
+    },
+    get schedulerRoleArn() {
+      return once(ENV.schedulerRoleArn, () =>
+        arn(
+          ENV.schedulerRoleArn,
+          'set it to the ARN of the role EventBridge Scheduler assumes to send to the task queues',
+        ),
+      );
+    },
+    get schedulerDlqArn() {
+      return once(ENV.schedulerDlqArn, () =>
+        arn(
+          ENV.schedulerDlqArn,
+          'set it to the ARN of the SQS queue that keeps schedules that could not be delivered',
+        ),
+      );
+    },
+    get scheduleLeadSeconds() {
+      return once(ENV.scheduleLeadSeconds, () => {
+        const text = env[ENV.scheduleLeadSeconds]?.trim();
+        if (!text) return DEFAULT_SCHEDULE_LEAD_SECONDS;
+        const value = Number(text);
+        if (!Number.isInteger(value) || value < 0 || value > 840) {
+          throw new ConfigError(
+            ENV.scheduleLeadSeconds,
+            `must be a whole number of seconds from 0 to 840, got "${text}"`,
+          );
+        }
+        return value;
+      });
+    },
+    get outboxBusName() {
+      return once(ENV.outboxBusName, () =>
+        required(ENV.outboxBusName, 'set it to the EventBridge bus the outbox publishes to'),
+      );
+    },
+    taskQueue(taskType: string): TaskQueue {
+      const queue = taskQueues()[taskType];
+      if (queue === undefined) {
+        throw new ConfigError(
+          ENV.taskQueues,
+          `has no queue for task type '${taskType}'; add a worker for it (hourglass.addWorker('${taskType}', …))`,
+        );
+      }
+      return queue;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Json } from '../core/definitions';
+import type { StoreDeps } from './store';
+import type { Task, TaskContext } from './worker';
+
+/** Where the example workers record their effects: one row per task. */
+export const effectKey = (taskId: string) => ({ PK: `EFFECT#${taskId}`, SK: 'EFFECT' });
+
+/**
+ * What the example workers "send": written once per task, so tests can assert that every
+ * task's effect happened exactly once. A second effect for the same task is not written;
+ * it increments `duplicates` on the row instead, where a test will see it.
+ */
+export async function recordEffect(
+  deps: StoreDeps,
+  task: Task,
+  ctx: TaskContext,
+  summary: Json,
+): Promise<void> {
+  const now = deps.clock();
+  try {
+    await deps.dynamo.send(
+      new PutCommand({
+        TableName: deps.tableName,
+        Item: {
+          ...effectKey(task.taskId),
+          type: 'effect',
+          taskId: task.taskId,
+          taskType: task.taskType,
+          attempt: ctx.attempt,
+          idempotencyKey: ctx.idempotencyKey,
+          summary,
+          at: now,
+          duplicates: 0,
+        },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+  } catch (error) {
+    if ((error as Error)?.name !== 'ConditionalCheckFailedException') throw error;
+    await deps.dynamo.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: effectKey(task.taskId),
+        UpdateExpression: 'ADD duplicates :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+  }
+}

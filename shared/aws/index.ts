@@ -1,0 +1,16 @@
+/**
+ * The Hourglass runtime on AWS: configuration, clients, the DynamoDB store, ingest, the
+ * stream relay (outbox), the worker middleware, and the generic producer outbox.
+ */
+export * from './clients';
+export * from './config';
+export * from './effects';
+export * from './errors';
+export * from './ingest';
+export * from './outbox';
+export * from './relay';
+export * from './runtime';
+export * from './store';
+export * from './table';
+export * from './telemetry';
+export * from './worker';

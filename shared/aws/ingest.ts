@@ -1,0 +1,177 @@
+import type { HourglassDefinitions, Workflow } from '../core/definitions';
+import { HourglassError } from '../core/errors';
+import { type RecordedEvent, type Rejection, routeEvent } from '../core/events';
+import { ConflictError } from './errors';
+import { decideAndCommit, putRejections, type StoreDeps } from './store';
+import { Metric, type Telemetry } from './telemetry';
+
+/** The source of the task lifecycle events Hourglass publishes. */
+export const LIFECYCLE_SOURCE = 'hourglass';
+
+/** What ingest needs: the store, the definitions, and telemetry. */
+export interface IngestDeps extends StoreDeps {
+  readonly definitions: HourglassDefinitions;
+  readonly telemetry: Telemetry;
+}
+
+/** One queued message: an EventBridge event delivered by the bus rule to the ingest queue. */
+export interface IngestMessage {
+  readonly messageId: string;
+  readonly body: string;
+}
+
+/** The outcome of one batch: which messages go back to the queue, and what happened. */
+export interface IngestResult {
+  readonly batchItemFailures: { itemIdentifier: string }[];
+  readonly accepted: number;
+  readonly duplicates: number;
+  readonly rejected: number;
+}
+
+interface Group {
+  readonly workflow: Workflow;
+  readonly key: string;
+  readonly events: RecordedEvent[];
+  readonly messageIds: Set<string>;
+}
+
+/** Throttling and service-side faults: worth returning to the queue for another try. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof ConflictError) return true;
+  if (error instanceof HourglassError) return false;
+  const e = error as {
+    name?: string;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
+  return (
+    e?.$retryable !== undefined ||
+    /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded|ServiceUnavailable|InternalServerError|TimeoutError|ECONN/.test(
+      e?.name ?? '',
+    ) ||
+    (e?.$metadata?.httpStatusCode ?? 0) >= 500
+  );
+}
+
+/**
+ * Ingests a batch of EventBridge events: routes each to its workflow instances, decides,
+ * and commits per instance. Bad events become rejected-event rows with their reason,
+ * never a failed batch; task lifecycle events (source `hourglass`) make their instance
+ * apply the task's outcome. Only transient errors return messages as batch item failures.
+ */
+export async function ingestBatch(
+  deps: IngestDeps,
+  messages: readonly IngestMessage[],
+): Promise<IngestResult> {
+  const groups = new Map<string, Group>();
+  const rejections: { rejection: Rejection; raw: unknown; messageId: string }[] = [];
+  const group = (workflow: Workflow, key: string) => {
+    const id = `${workflow.name}\u0000${key}`;
+    let g = groups.get(id);
+    if (g === undefined) {
+      g = { workflow, key, events: [], messageIds: new Set() };
+      groups.set(id, g);
+    }
+    return g;
+  };
+
+  for (const message of messages) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(message.body);
+    } catch (error) {
+      rejections.push({
+        rejection: {
+          eventId: message.messageId,
+          workflow: null,
+          reason: `the message body is not JSON (${(error as Error).message})`,
+        },
+        raw: message.body,
+        messageId: message.messageId,
+      });
+      continue;
+    }
+    const envelope = raw as { source?: unknown; detail?: { workflow?: unknown; key?: unknown } };
+    if (envelope?.source === LIFECYCLE_SOURCE) {
+      const { workflow: name, key } = envelope.detail ?? {};
+      const workflow = deps.definitions.workflows.find((w) => w.name === name);
+      if (workflow === undefined || typeof key !== 'string') {
+        deps.telemetry.warn('lifecycle event for an unknown workflow or without a key; ignored', {
+          messageId: message.messageId,
+          workflow: name,
+        });
+        continue;
+      }
+      group(workflow, key).messageIds.add(message.messageId);
+      continue;
+    }
+    const routing = await routeEvent(deps.definitions, raw);
+    for (const rejection of routing.rejected)
+      rejections.push({ rejection, raw, messageId: message.messageId });
+    for (const routed of routing.routed) {
+      const g = group(routed.workflow, routed.key);
+      g.events.push(routed.event);
+      g.messageIds.add(message.messageId);
+    }
+  }
+
+  const failed = new Set<string>();
+  let accepted = 0;
+  let duplicates = 0;
+  let rejected = 0;
+  await Promise.all(
+    [...groups.values()].map(async (g) => {
+      try {
+        const { decision, attempts } = await decideAndCommit(deps, g.workflow, g.key, g.events);
+        accepted += decision.accepted.length;
+        duplicates += decision.duplicates.length;
+        if (attempts > 1) deps.telemetry.count(Metric.conflicts, attempts - 1);
+        for (const command of decision.commands) {
+          if (command.type === 'schedule-task')
+            deps.telemetry.count(Metric.scheduled, 1, { taskType: command.task.taskType });
+          else if (command.type === 'cancel-task') deps.telemetry.count(Metric.cancelled);
+          else if (command.type === 'record-late-cancel') deps.telemetry.count(Metric.lateCancels);
+          else if (command.type === 'reject-event') rejected += 1;
+        }
+      } catch (error) {
+        const transient = isTransient(error);
+        deps.telemetry.error(
+          transient
+            ? 'deciding failed; the messages return to the queue'
+            : 'deciding failed on a definition problem; the messages return to the queue and reach the DLQ if it persists',
+          {
+            workflow: g.workflow.name,
+            key: g.key,
+            error: (error as Error).message,
+          },
+        );
+        for (const id of g.messageIds) failed.add(id);
+      }
+    }),
+  );
+
+  try {
+    await putRejections(deps, rejections);
+    rejected += rejections.length;
+  } catch (error) {
+    deps.telemetry.error('recording rejected events failed; the messages return to the queue', {
+      error: (error as Error).message,
+    });
+    for (const r of rejections) failed.add(r.messageId);
+  }
+  for (const r of rejections)
+    deps.telemetry.warn('event rejected', {
+      eventId: r.rejection.eventId,
+      workflow: r.rejection.workflow,
+      reason: r.rejection.reason,
+    });
+  deps.telemetry.count(Metric.eventsAccepted, accepted);
+  deps.telemetry.count(Metric.eventsRejected, rejected);
+  deps.telemetry.count(Metric.duplicates, duplicates);
+  return {
+    batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })),
+    accepted,
+    duplicates,
+    rejected,
+  };
+}

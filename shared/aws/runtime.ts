@@ -1,0 +1,62 @@
+import type { HourglassDefinitions } from '../core/definitions';
+import { type Clients, createClients } from './clients';
+import { type Config, loadConfig } from './config';
+import type { IngestDeps } from './ingest';
+import type { RelayDeps } from './relay';
+import { powertoolsTelemetry, type Telemetry } from './telemetry';
+import type { WorkerDeps } from './worker';
+
+/** The process-wide pieces every function shares: config, clients, clock. */
+export interface Runtime {
+  readonly config: Config;
+  readonly clients: Clients;
+  readonly clock: () => number;
+}
+
+let shared: Runtime | undefined;
+
+/** The runtime of this process, created on first use (at cold start) and reused. */
+export function runtime(): Runtime {
+  shared ??= { config: loadConfig(), clients: createClients(), clock: Date.now };
+  return shared;
+}
+
+/** Ingest's dependencies from the environment. */
+export function defaultIngestDeps(
+  definitions: HourglassDefinitions,
+  telemetry: Telemetry = powertoolsTelemetry('hourglass-ingest'),
+): IngestDeps {
+  const { config, clients, clock } = runtime();
+  return { dynamo: clients.dynamo, tableName: config.tableName, clock, definitions, telemetry };
+}
+
+/** The relay's dependencies from the environment. */
+export function defaultRelayDeps(
+  telemetry: Telemetry = powertoolsTelemetry('hourglass-relay'),
+): RelayDeps {
+  const { config, clients, clock } = runtime();
+  return {
+    sqs: clients.sqs,
+    scheduler: clients.scheduler,
+    eventBridge: clients.eventBridge,
+    config,
+    clock,
+    telemetry,
+  };
+}
+
+/** A worker's dependencies from the environment. */
+export function defaultWorkerDeps(
+  taskType: string,
+  telemetry: Telemetry = powertoolsTelemetry(`hourglass-${taskType}`),
+): WorkerDeps {
+  const { config, clients, clock } = runtime();
+  return {
+    dynamo: clients.dynamo,
+    tableName: config.tableName,
+    clock,
+    sqs: clients.sqs,
+    queueUrl: config.taskQueue(taskType).url,
+    telemetry,
+  };
+}

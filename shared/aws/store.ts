@@ -1,0 +1,516 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+
+/** One item of a DynamoDB transaction, with plain JavaScript values. */
+export type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+import { type Command, type Decision, decide, type Instance, newInstance } from '../core/decider';
+import { type Json, TaskStatus, type Workflow } from '../core/definitions';
+import { HourglassError } from '../core/errors';
+import type { RecordedEvent, Rejection } from '../core/events';
+import { ConflictError } from './errors';
+import {
+  Indexes,
+  type InstanceItem,
+  Keys,
+  MAX_STORED_EVENT_CHARS,
+  type RejectedItem,
+  statusKeys,
+  type TaskItem,
+  type TimelineEntry,
+  toFact,
+  toInstance,
+} from './table';
+
+/** What the store needs: the table, a document client, and a clock. */
+export interface StoreDeps {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Epoch ms now. */
+  readonly clock: () => number;
+}
+
+/** DynamoDB's limit on the items of one transaction. */
+export const MAX_TRANSACTION_ITEMS = 100;
+/** How often ingest re-reads and re-decides when another writer changed the instance first. */
+export const MAX_DECISION_ATTEMPTS = 5;
+
+/** An instance as stored: its state, its tasks, and the version the next write must match. */
+export interface LoadedInstance {
+  readonly instance: Instance;
+  /** null when the instance does not exist yet. */
+  readonly version: number | null;
+  readonly tasks: readonly TaskItem[];
+}
+
+/** Reads an instance and all its tasks with one strongly consistent Query on its partition. */
+export async function loadInstance(
+  deps: StoreDeps,
+  workflow: Workflow,
+  key: string,
+): Promise<LoadedInstance> {
+  let instanceItem: InstanceItem | undefined;
+  const tasks: TaskItem[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.dynamo.send(
+      new QueryCommand({
+        TableName: deps.tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': Keys.instancePk(workflow.name, key) },
+        ConsistentRead: true,
+        ExclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      if (item.type === 'instance') instanceItem = item as InstanceItem;
+      else if (item.type === 'task') tasks.push(item as TaskItem);
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return {
+    instance: instanceItem ? toInstance(instanceItem) : newInstance(workflow, key),
+    version: instanceItem?.version ?? null,
+    tasks,
+  };
+}
+
+/** Reads one task row, strongly consistent. */
+export async function getTask(
+  deps: StoreDeps,
+  ref: { readonly workflow: string; readonly key: string; readonly taskId: string },
+): Promise<TaskItem | undefined> {
+  const { Item } = await deps.dynamo.send(
+    new GetCommand({
+      TableName: deps.tableName,
+      Key: { PK: Keys.instancePk(ref.workflow, ref.key), SK: Keys.taskSk(ref.taskId) },
+      ConsistentRead: true,
+    }),
+  );
+  return Item as TaskItem | undefined;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function isConflict(error: unknown): boolean {
+  const name = (error as { name?: string })?.name;
+  return name === 'TransactionCanceledException' || name === 'ConditionalCheckFailedException';
+}
+
+function rejectedItem(rejection: Rejection, raw: unknown, now: number): RejectedItem {
+  return {
+    PK: Keys.rejectedPk(rejection.eventId),
+    SK: Keys.rejectedSk(rejection.workflow),
+    type: 'rejected',
+    GSI2PK: Keys.rejectedDayPk(iso(now).slice(0, 10)),
+    GSI2SK: `${iso(now)}#${rejection.eventId}`,
+    eventId: rejection.eventId,
+    workflow: rejection.workflow,
+    reason: rejection.reason,
+    event: (JSON.stringify(raw) ?? String(raw)).slice(0, MAX_STORED_EVENT_CHARS),
+    receivedAt: now,
+  };
+}
+
+/** Records events that were not accepted, with their reasons (idempotent: one row per event and workflow). */
+export async function putRejections(
+  deps: StoreDeps,
+  rejections: readonly { readonly rejection: Rejection; readonly raw: unknown }[],
+): Promise<void> {
+  const now = deps.clock();
+  await Promise.all(
+    rejections.map(({ rejection, raw }) =>
+      deps.dynamo.send(
+        new PutCommand({ TableName: deps.tableName, Item: rejectedItem(rejection, raw, now) }),
+      ),
+    ),
+  );
+}
+
+interface TaskChange {
+  set: Record<string, unknown>;
+  timeline: TimelineEntry[];
+  lateCancels: string[];
+  generationBump: boolean;
+}
+
+/**
+ * Turns a decision into the items of one transaction: the instance, conditional on the
+ * version read, and every task create, cancel and update, conditional on the task still
+ * being SCHEDULED at the generation read (so a claim and a cancel can never both win).
+ */
+export function decisionWrites(
+  tableName: string,
+  loaded: LoadedInstance,
+  decision: Decision,
+  newEvents: readonly RecordedEvent[],
+  now: number,
+): TransactWriteItem[] {
+  const { instance } = decision;
+  const writes: TransactWriteItem[] = [];
+  const pk = Keys.instancePk(instance.workflow, instance.key);
+  const instanceItem: InstanceItem = {
+    PK: pk,
+    SK: 'I',
+    type: 'instance',
+    GSI2PK: Keys.workflowPk(instance.workflow),
+    GSI2SK: instance.key,
+    workflow: instance.workflow,
+    key: instance.key,
+    state: instance.state,
+    context: instance.context,
+    snapshot: instance.snapshot,
+    events: [...instance.events],
+    version: (loaded.version ?? 0) + 1,
+    updatedAt: now,
+  };
+  writes.push({
+    Put: {
+      TableName: tableName,
+      Item: instanceItem,
+      ...(loaded.version === null
+        ? { ConditionExpression: 'attribute_not_exists(PK)' }
+        : {
+            ConditionExpression: 'version = :version',
+            ExpressionAttributeValues: { ':version': loaded.version },
+          }),
+    },
+  });
+
+  const tasks = new Map(loaded.tasks.map((t) => [t.taskId, t]));
+  const changes = new Map<string, TaskChange>();
+  const change = (taskId: string) => {
+    let c = changes.get(taskId);
+    if (c === undefined) {
+      c = { set: {}, timeline: [], lateCancels: [], generationBump: false };
+      changes.set(taskId, c);
+    }
+    return c;
+  };
+  const at = iso(now);
+  for (const command of decision.commands) {
+    switch (command.type) {
+      case 'schedule-task': {
+        const t = command.task;
+        const cancelled = t.cancelledBy !== null;
+        const status = cancelled ? TaskStatus.CANCELLED : TaskStatus.SCHEDULED;
+        const item: TaskItem = {
+          PK: pk,
+          SK: Keys.taskSk(t.taskId),
+          type: 'task',
+          ...statusKeys(t.taskId, status, t.dueAt),
+          taskId: t.taskId,
+          workflow: t.workflow,
+          key: t.key,
+          taskType: t.taskType,
+          status,
+          generation: 1,
+          attempt: 0,
+          dueAt: t.dueAt,
+          runAt: t.dueAt,
+          deadlineAt: t.deadlineAt,
+          input: t.input,
+          createdBy: t.createdBy,
+          ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
+          lateCancels: [],
+          updatedAt: now,
+          timeline: [
+            { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
+            ...(cancelled ? [{ at, status: TaskStatus.CANCELLED, cause: t.cancelledBy! }] : []),
+          ],
+        };
+        writes.push({
+          Put: {
+            TableName: tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(PK)',
+          },
+        });
+        break;
+      }
+      case 'cancel-task': {
+        const c = change(command.taskId);
+        c.generationBump = true;
+        Object.assign(c.set, {
+          status: TaskStatus.CANCELLED,
+          cancelledBy: command.cancelledBy,
+          finishedAt: now,
+          ...statusKeys(
+            command.taskId,
+            TaskStatus.CANCELLED,
+            command.planned?.dueAt ?? tasks.get(command.taskId)?.runAt ?? now,
+          ),
+          ...(command.planned
+            ? {
+                dueAt: command.planned.dueAt,
+                runAt: command.planned.dueAt,
+                deadlineAt: command.planned.deadlineAt,
+                input: command.planned.input,
+              }
+            : {}),
+        });
+        c.timeline.push({
+          at,
+          status: TaskStatus.CANCELLED,
+          cause:
+            command.reason === 'superseded'
+              ? 'superseded by re-ordered history'
+              : command.cancelledBy,
+        });
+        break;
+      }
+      case 'update-task': {
+        const c = change(command.taskId);
+        c.generationBump = true;
+        Object.assign(c.set, {
+          dueAt: command.dueAt,
+          runAt: command.dueAt,
+          deadlineAt: command.deadlineAt,
+          input: command.input as Json,
+          ...statusKeys(command.taskId, TaskStatus.SCHEDULED, command.dueAt),
+        });
+        break;
+      }
+      case 'record-late-cancel': {
+        const c = change(command.taskId);
+        c.lateCancels.push(command.cancelledBy);
+        const current = tasks.get(command.taskId);
+        c.timeline.push({
+          at,
+          status: current?.status ?? TaskStatus.RUNNING,
+          cause: `cancel too late (${command.cancelledBy})`,
+        });
+        break;
+      }
+      case 'reject-event': {
+        const raw = newEvents.find((e) => e.id === command.eventId);
+        writes.push({
+          Put: {
+            TableName: tableName,
+            Item: rejectedItem(
+              { eventId: command.eventId, workflow: instance.workflow, reason: command.reason },
+              raw,
+              now,
+            ),
+          },
+        });
+        break;
+      }
+    }
+  }
+
+  for (const [taskId, c] of changes) {
+    const task = tasks.get(taskId);
+    if (task === undefined) {
+      throw new HourglassError(
+        `decision for '${taskId}' refers to a task the store did not read; this is a bug in Hourglass`,
+      );
+    }
+    const names: Record<string, string> = { '#timeline': 'timeline', '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':timeline': c.timeline, ':now': now };
+    const sets = ['#timeline = list_append(#timeline, :timeline)', '#updatedAt = :now'];
+    for (const [field, value] of Object.entries(c.set)) {
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    if (c.lateCancels.length > 0) {
+      names['#lateCancels'] = 'lateCancels';
+      values[':lateCancels'] = c.lateCancels;
+      sets.push('#lateCancels = list_append(#lateCancels, :lateCancels)');
+    }
+    if (c.generationBump) {
+      names['#generation'] = 'generation';
+      values[':one'] = 1;
+      sets.push('#generation = #generation + :one');
+    }
+    // Changing a task's life is only allowed while it is still SCHEDULED at the generation
+    // read; a late cancel only needs the row.
+    names['#status'] = 'status';
+    values[':expectedStatus'] = task.status;
+    names['#gen'] = 'generation';
+    values[':expectedGeneration'] = task.generation;
+    const condition = c.generationBump
+      ? '#status = :expectedStatus AND #gen = :expectedGeneration'
+      : 'attribute_exists(PK)';
+    if (!c.generationBump) {
+      delete names['#status'];
+      delete names['#gen'];
+      delete values[':expectedStatus'];
+      delete values[':expectedGeneration'];
+    }
+    writes.push({
+      Update: {
+        TableName: tableName,
+        Key: { PK: pk, SK: Keys.taskSk(taskId) },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    });
+  }
+  return writes;
+}
+
+function unchanged(loaded: LoadedInstance, decision: Decision): boolean {
+  if (decision.commands.length > 0 || decision.accepted.length > 0 || loaded.version === null)
+    return false;
+  const before = loaded.instance;
+  const after = decision.instance;
+  return (
+    before.state === after.state &&
+    before.snapshot === after.snapshot &&
+    JSON.stringify(before.context) === JSON.stringify(after.context)
+  );
+}
+
+/** The result of {@link decideAndCommit}. */
+export interface Committed {
+  readonly decision: Decision;
+  /** How many decisions it took (more than 1 when another writer got there first). */
+  readonly attempts: number;
+  /** False when the decision changed nothing, so nothing was written. */
+  readonly written: boolean;
+}
+
+/**
+ * Reads an instance, decides, and writes the new state with every task change in ONE
+ * conditional transaction. When another writer changed the instance or one of its tasks
+ * first, it re-reads and re-decides, up to {@link MAX_DECISION_ATTEMPTS} times, then throws
+ * a ConflictError (transient: the caller returns the batch item to its queue).
+ */
+export async function decideAndCommit(
+  deps: StoreDeps,
+  workflow: Workflow,
+  key: string,
+  events: readonly RecordedEvent[],
+): Promise<Committed> {
+  for (let attempt = 1; attempt <= MAX_DECISION_ATTEMPTS; attempt++) {
+    const loaded = await loadInstance(deps, workflow, key);
+    const now = deps.clock();
+    const decision = decide(workflow, loaded.instance, events, loaded.tasks.map(toFact), now);
+    if (unchanged(loaded, decision)) return { decision, attempts: attempt, written: false };
+    const writes = decisionWrites(deps.tableName, loaded, decision, events, now);
+    if (writes.length > MAX_TRANSACTION_ITEMS) {
+      throw new HourglassError(
+        `workflow '${workflow.name}' key '${key}': one decision needs ${writes.length} writes, over DynamoDB's transaction limit of ${MAX_TRANSACTION_ITEMS}; deliver fewer events per batch for this key or schedule fewer tasks per event`,
+      );
+    }
+    try {
+      await deps.dynamo.send(new TransactWriteCommand({ TransactItems: writes }));
+      return { decision, attempts: attempt, written: true };
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+  throw new ConflictError(workflow.name, key, MAX_DECISION_ATTEMPTS);
+}
+
+/** The guard on a task transition: what the row must still be for the write to apply. */
+export interface TaskExpectation {
+  readonly status: TaskStatus;
+  readonly generation?: number;
+  readonly attempt?: number;
+  readonly leaseUntil?: number;
+}
+
+/**
+ * Moves a task row from what the caller read to a new state, conditionally. Returns
+ * false when the row changed meanwhile (another worker, a cancel): the caller lost the race.
+ */
+export async function transitionTask(
+  deps: StoreDeps,
+  task: Pick<TaskItem, 'workflow' | 'key' | 'taskId'>,
+  expect: TaskExpectation,
+  change: {
+    readonly set: Record<string, unknown>;
+    readonly remove?: readonly string[];
+    readonly entry: TimelineEntry;
+    readonly bumpGeneration?: boolean;
+  },
+): Promise<boolean> {
+  const names: Record<string, string> = {
+    '#status': 'status',
+    '#timeline': 'timeline',
+    '#updatedAt': 'updatedAt',
+  };
+  const values: Record<string, unknown> = {
+    ':expectedStatus': expect.status,
+    ':entry': [change.entry],
+    ':now': change.set.updatedAt ?? deps.clock(),
+  };
+  const sets = ['#timeline = list_append(#timeline, :entry)', '#updatedAt = :now'];
+  const conditions = ['#status = :expectedStatus'];
+  for (const [field, value] of Object.entries(change.set)) {
+    if (field === 'updatedAt') continue;
+    names[`#${field}`] = field;
+    values[`:${field}`] = value;
+    sets.push(`#${field} = :${field}`);
+  }
+  if (change.bumpGeneration) {
+    names['#generation'] = 'generation';
+    values[':one'] = 1;
+    sets.push('#generation = #generation + :one');
+  }
+  for (const field of ['generation', 'attempt', 'leaseUntil'] as const) {
+    if (expect[field] === undefined) continue;
+    names[`#${field}`] = field;
+    values[`:expected_${field}`] = expect[field];
+    conditions.push(`#${field} = :expected_${field}`);
+  }
+  const removes = (change.remove ?? []).map((field) => {
+    names[`#${field}`] = field;
+    return `#${field}`;
+  });
+  try {
+    await deps.dynamo.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { PK: Keys.instancePk(task.workflow, task.key), SK: Keys.taskSk(task.taskId) },
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        ConditionExpression: conditions.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if ((error as { name?: string })?.name === 'ConditionalCheckFailedException') return false;
+    throw error;
+  }
+}
+
+/** Lists tasks in a status due to run before a time, across all shards of the status index. */
+export async function tasksDueBefore(
+  deps: StoreDeps,
+  status: TaskStatus,
+  before: number,
+  shards: number,
+): Promise<TaskItem[]> {
+  const pages = await Promise.all(
+    Array.from({ length: shards }, (_, shard) =>
+      deps.dynamo.send(
+        new QueryCommand({
+          TableName: deps.tableName,
+          IndexName: Indexes.byStatus,
+          KeyConditionExpression: 'GSI1PK = :pk AND GSI1SK < :before',
+          ExpressionAttributeValues: {
+            ':pk': Keys.statusPk(status, shard),
+            ':before': iso(before),
+          },
+        }),
+      ),
+    ),
+  );
+  return pages.flatMap((p) => (p.Items ?? []) as TaskItem[]).sort((a, b) => a.runAt - b.runAt);
+}
+
+export type { Command };

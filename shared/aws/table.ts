@@ -1,0 +1,157 @@
+import type { Instance, InstanceSnapshot, TaskFact } from '../core/decider';
+import type { Json, TaskStatus } from '../core/definitions';
+import type { RecordedEvent } from '../core/events';
+
+/**
+ * The single-table design. Every access pattern and the key that serves it is in
+ * docs/table.md; no hot path scans.
+ *
+ * | item | PK | SK | GSI1 (tasks by status and due) | GSI2 (by workflow / rejected by day) |
+ * |---|---|---|---|---|
+ * | instance | `I#<workflow>#<key>` | `I` | – | `WF#<workflow>` / `<key>` |
+ * | task | `I#<workflow>#<key>` | `T#<taskId>` | `TASK#<status>#<shard>` / `<runAt ISO>#<taskId>` | – |
+ * | rejected event | `R#<eventId>` | `W#<workflow or ->` | – | `REJECTED#<day>` / `<time>#<eventId>` |
+ */
+export const Keys = {
+  instancePk: (workflow: string, key: string) => `I#${workflow}#${key}`,
+  instanceSk: 'I',
+  taskSk: (taskId: string) => `T#${taskId}`,
+  taskPrefix: 'T#',
+  statusPk: (status: TaskStatus, shard: number) => `TASK#${status}#${shard}`,
+  workflowPk: (workflow: string) => `WF#${workflow}`,
+  rejectedPk: (eventId: string) => `R#${eventId}`,
+  rejectedSk: (workflow: string | null) => `W#${workflow ?? '-'}`,
+  rejectedDayPk: (isoDay: string) => `REJECTED#${isoDay}`,
+} as const;
+
+/** Index names, as the CDK construct creates them. */
+export const Indexes = { byStatus: 'GSI1', byWorkflow: 'GSI2' } as const;
+
+/**
+ * Shards of the status index: spreads "all SCHEDULED tasks" over this many partitions so
+ * no partition is hot; readers query each shard (in parallel) and merge by due time.
+ */
+export const STATUS_SHARDS = 16;
+
+/** A stable shard for a task id (FNV-1a). */
+export function shardOf(taskId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < taskId.length; i++) {
+    hash ^= taskId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % STATUS_SHARDS;
+}
+
+/** A state change in a task's life, as the CLI and dashboard show it. */
+export interface TimelineEntry {
+  readonly at: string;
+  readonly status: TaskStatus;
+  readonly cause: string;
+}
+
+/** A task row. Times are epoch milliseconds. */
+export interface TaskItem {
+  readonly PK: string;
+  readonly SK: string;
+  readonly type: 'task';
+  readonly GSI1PK: string;
+  readonly GSI1SK: string;
+  readonly taskId: string;
+  readonly workflow: string;
+  readonly key: string;
+  readonly taskType: string;
+  readonly status: TaskStatus;
+  /** Bumped by every change that makes earlier timer messages stale. */
+  readonly generation: number;
+  /** Attempts started so far. */
+  readonly attempt: number;
+  /** The due time history planned. */
+  readonly dueAt: number;
+  /** When the next attempt may start: the due time, or after a retry's backoff. */
+  readonly runAt: number;
+  readonly deadlineAt: number | null;
+  /** While RUNNING: the claim holds until then; past it, a redelivered message re-claims. */
+  readonly leaseUntil?: number;
+  readonly input: Json;
+  readonly createdBy: string;
+  readonly cancelledBy?: string;
+  readonly lateCancels: string[];
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly updatedAt: number;
+  readonly lastError?: string;
+  readonly timeline: TimelineEntry[];
+}
+
+/** An instance row. */
+export interface InstanceItem {
+  readonly PK: string;
+  readonly SK: 'I';
+  readonly type: 'instance';
+  readonly GSI2PK: string;
+  readonly GSI2SK: string;
+  readonly workflow: string;
+  readonly key: string;
+  readonly state: string;
+  readonly context: unknown;
+  readonly snapshot: InstanceSnapshot | null;
+  readonly events: RecordedEvent[];
+  /** Optimistic concurrency: every write is conditional on the version read. */
+  readonly version: number;
+  readonly updatedAt: number;
+}
+
+/** A rejected-event row: the event, and why. */
+export interface RejectedItem {
+  readonly PK: string;
+  readonly SK: string;
+  readonly type: 'rejected';
+  readonly GSI2PK: string;
+  readonly GSI2SK: string;
+  readonly eventId: string;
+  readonly workflow: string | null;
+  readonly reason: string;
+  /** The raw event as received, cut to {@link MAX_STORED_EVENT_CHARS}. */
+  readonly event: string;
+  readonly receivedAt: number;
+}
+
+/** Rejected events keep at most this much of the raw event. */
+export const MAX_STORED_EVENT_CHARS = 8_192;
+
+/** The decider's view of a task row. */
+export function toFact(item: TaskItem): TaskFact {
+  return {
+    taskId: item.taskId,
+    taskType: item.taskType,
+    status: item.status,
+    attempts: item.attempt,
+    dueAt: item.dueAt,
+    deadlineAt: item.deadlineAt,
+    input: item.input,
+    startedAt: item.startedAt ?? null,
+    finishedAt: item.finishedAt ?? null,
+    lateCancels: item.lateCancels,
+  };
+}
+
+/** The decider's view of an instance row. */
+export function toInstance(item: InstanceItem): Instance {
+  return {
+    workflow: item.workflow,
+    key: item.key,
+    state: item.state,
+    context: item.context,
+    snapshot: item.snapshot,
+    events: item.events,
+  };
+}
+
+/** The status-index keys of a task in a status, due to run at `runAt`. */
+export function statusKeys(taskId: string, status: TaskStatus, runAt: number) {
+  return {
+    GSI1PK: Keys.statusPk(status, shardOf(taskId)),
+    GSI1SK: `${new Date(runAt).toISOString()}#${taskId}`,
+  };
+}

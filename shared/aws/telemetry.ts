@@ -1,0 +1,85 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** The metric names the runtime emits (EMF, namespace `Hourglass`). */
+export const Metric = {
+  eventsAccepted: 'EventsAccepted',
+  eventsRejected: 'EventsRejected',
+  duplicates: 'DuplicateEvents',
+  conflicts: 'DecisionConflicts',
+  scheduled: 'TasksScheduled',
+  cancelled: 'TasksCancelled',
+  lateCancels: 'LateCancels',
+  completed: 'TasksCompleted',
+  failed: 'TasksFailed',
+  expired: 'TasksExpired',
+  retried: 'TaskRetries',
+  lateness: 'TimerLatenessMs',
+  timersArmed: 'TimersArmed',
+  lifecycleEvents: 'LifecycleEventsPublished',
+} as const;
+/** One of {@link Metric}. */
+export type Metric = (typeof Metric)[keyof typeof Metric];
+
+/** What the runtime logs and measures through; tests pass a recording fake. */
+export interface Telemetry {
+  count(metric: Metric, value?: number, dimensions?: Readonly<Record<string, string>>): void;
+  latency(metric: Metric, ms: number, dimensions?: Readonly<Record<string, string>>): void;
+  info(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  warn(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  error(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  /** Writes out buffered metrics; call once per invocation. */
+  flush(): void;
+}
+
+/** Telemetry through Powertools: structured JSON logs and EMF metrics. */
+export function powertoolsTelemetry(serviceName: string): Telemetry {
+  const logger = new Logger({ serviceName });
+  const metrics = new Metrics({ namespace: 'Hourglass', serviceName });
+  const emit = (
+    metric: Metric,
+    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    value: number,
+    dimensions?: Readonly<Record<string, string>>,
+  ) => {
+    if (dimensions && Object.keys(dimensions).length > 0) {
+      const single = metrics.singleMetric();
+      for (const [name, dim] of Object.entries(dimensions)) single.addDimension(name, dim);
+      single.addMetric(metric, unit, value);
+    } else {
+      metrics.addMetric(metric, unit, value);
+    }
+  };
+  return {
+    count: (metric, value = 1, dimensions) => emit(metric, MetricUnit.Count, value, dimensions),
+    latency: (metric, ms, dimensions) => emit(metric, MetricUnit.Milliseconds, ms, dimensions),
+    info: (message, fields) => logger.info(message, { ...fields }),
+    warn: (message, fields) => logger.warn(message, { ...fields }),
+    error: (message, fields) => logger.error(message, { ...fields }),
+    flush: () => metrics.publishStoredMetrics(),
+  };
+}
+
+/** Telemetry that records everything in memory: for tests and the local cloud's summaries. */
+export function memoryTelemetry() {
+  const counts: Record<string, number> = {};
+  const latencies: Record<string, number[]> = {};
+  const logs: { level: string; message: string; fields?: Readonly<Record<string, unknown>> }[] = [];
+  const telemetry: Telemetry = {
+    count: (metric, value = 1, dimensions) => {
+      const name = dimensions?.taskType ? `${metric}:${dimensions.taskType}` : metric;
+      counts[name] = (counts[name] ?? 0) + value;
+      if (name !== metric) counts[metric] = (counts[metric] ?? 0) + value;
+    },
+    latency: (metric, ms) => {
+      const list = latencies[metric] ?? [];
+      list.push(ms);
+      latencies[metric] = list;
+    },
+    info: (message, fields) => logs.push({ level: 'info', message, fields }),
+    warn: (message, fields) => logs.push({ level: 'warn', message, fields }),
+    error: (message, fields) => logs.push({ level: 'error', message, fields }),
+    flush: () => {},
+  };
+  return { telemetry, counts, latencies, logs };
+}
