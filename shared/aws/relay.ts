@@ -87,13 +87,18 @@ function atExpression(ms: number): string {
  * Restores empty maps: Lambda delivers `{"M":{}}`, but the DynamoDB Streams SDK client
  * (used by the local cloud's stream poller) turns it into a bare `{}`, which unmarshall refuses.
  */
-function normalizeImage(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(normalizeImage);
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length === 0) return { M: {} };
+function normalizeAttribute(value: unknown): unknown {
+  const attribute = value as { M?: Record<string, unknown>; L?: unknown[] } | null;
+  if (attribute === null || typeof attribute !== 'object') return value;
+  if (Object.keys(attribute).length === 0) return { M: {} };
+  if (attribute.M !== undefined) return { M: normalizeImage(attribute.M) };
+  if (attribute.L !== undefined) return { L: attribute.L.map(normalizeAttribute) };
+  return value;
+}
+
+function normalizeImage(image: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    entries.map(([k, v]) => [k, k === 'S' || k === 'N' || k === 'B' ? v : normalizeImage(v)]),
+    Object.entries(image).map(([name, value]) => [name, normalizeAttribute(value)]),
   );
 }
 

@@ -70,7 +70,7 @@ async function world() {
     telemetry,
   });
   const runs: string[] = [];
-  const handler: TaskHandler<never> = async (task, ctx) => {
+  const handler: TaskHandler<never> = async (_task, ctx) => {
     runs.push(ctx.idempotencyKey);
   };
   const messages = async (taskType: string) =>

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  countRequests,
+  createClients,
+  ENV,
+  endpointFor,
+  loadConfig,
+  requestCounts,
+  resetRequestCounts,
+} from '../../shared/aws';
+
+const queues = JSON.stringify({
+  'send-discount-code': { url: 'https://sqs/q', arn: 'arn:aws:sqs:eu-west-1:123456789012:q' },
+});
+
+describe('loadConfig', () => {
+  it('reads each variable on first use', () => {
+    const config = loadConfig({
+      [ENV.tableName]: 'hourglass',
+      [ENV.taskQueues]: queues,
+      [ENV.schedulerRoleArn]: 'arn:aws:iam::123456789012:role/scheduler',
+    });
+    expect(config.tableName).toBe('hourglass');
+    expect(config.taskQueue('send-discount-code').url).toBe('https://sqs/q');
+    expect(config.schedulerRoleArn).toBe('arn:aws:iam::123456789012:role/scheduler');
+    expect(config.scheduleLeadSeconds).toBe(120);
+  });
+
+  it.each([
+    [
+      'a missing table name',
+      {},
+      (c: ReturnType<typeof loadConfig>) => c.tableName,
+      'HOURGLASS_TABLE_NAME is not set: set it to the name of the Hourglass DynamoDB table. The Hourglass CDK construct sets it; when running by hand, export it.',
+    ],
+    [
+      'task queues that are not JSON',
+      { [ENV.taskQueues]: '{nope' },
+      (c: ReturnType<typeof loadConfig>) => c.taskQueues,
+      'HOURGLASS_TASK_QUEUES must be JSON like {"send-discount-code": {"url": "…", "arn": "…"}}',
+    ],
+    [
+      'a task queue without an arn',
+      { [ENV.taskQueues]: '{"a":{"url":"u"}}' },
+      (c: ReturnType<typeof loadConfig>) => c.taskQueues,
+      'HOURGLASS_TASK_QUEUES entry "a" must have a "url" and an "arn"',
+    ],
+    [
+      'a task type without a queue',
+      { [ENV.taskQueues]: queues },
+      (c: ReturnType<typeof loadConfig>) => c.taskQueue('compress-image'),
+      "HOURGLASS_TASK_QUEUES has no queue for task type 'compress-image'; add a worker for it (hourglass.addWorker('compress-image', …))",
+    ],
+    [
+      'a role that is not an ARN',
+      { [ENV.schedulerRoleArn]: 'scheduler-role' },
+      (c: ReturnType<typeof loadConfig>) => c.schedulerRoleArn,
+      'HOURGLASS_SCHEDULER_ROLE_ARN must be an ARN (arn:aws:…), got "scheduler-role"',
+    ],
+    [
+      'a lead time out of range',
+      { [ENV.scheduleLeadSeconds]: '900' },
+      (c: ReturnType<typeof loadConfig>) => c.scheduleLeadSeconds,
+      'HOURGLASS_SCHEDULE_LEAD_SECONDS must be a whole number of seconds from 0 to 840, got "900"',
+    ],
+  ])('names the variable and the fix for %s', (_, env, read, message) => {
+    const config = loadConfig(env);
+    expect(() => read(config)).toThrow(ConfigError);
+    expect(() => read(config)).toThrow(message);
+  });
+});
+
+describe('clients', () => {
+  it('takes a service endpoint before the general one', () => {
+    expect(
+      endpointFor('SQS', { AWS_ENDPOINT_URL: 'http://a', AWS_ENDPOINT_URL_SQS: 'http://b' }),
+    ).toBe('http://b');
+    expect(endpointFor('DYNAMODB', { AWS_ENDPOINT_URL: 'http://a' })).toBe('http://a');
+    expect(endpointFor('DYNAMODB', {})).toBeUndefined();
+  });
+
+  it('creates clients pointed at the configured endpoints', async () => {
+    const clients = createClients({ AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9' });
+    const endpoint = await clients.sqs.config.endpoint?.();
+    expect(endpoint?.hostname).toBe('127.0.0.1');
+  });
+
+  it('counts requests by command and the capacity DynamoDB reports', async () => {
+    resetRequestCounts();
+    const stack: Array<(next: unknown, context: unknown) => (args: unknown) => Promise<unknown>> =
+      [];
+    const client = { middlewareStack: { add: (m: never) => stack.push(m) } };
+    countRequests(client, 'DynamoDB');
+    const next = async () => ({
+      output: { ConsumedCapacity: [{ CapacityUnits: 2 }, { CapacityUnits: 1.5 }] },
+    });
+    await stack[0]!(next, { commandName: 'TransactWriteItemsCommand' })({});
+    expect(requestCounts.requests).toEqual({ 'DynamoDB.TransactWriteItemsCommand': 1 });
+    expect(requestCounts.capacityUnits).toEqual({ 'DynamoDB.TransactWriteItemsCommand': 3.5 });
+  });
+});

@@ -1,0 +1,219 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  ingestBatch,
+  isTransient,
+  memoryTelemetry,
+  NonRetryableError,
+  processTaskBatch,
+  RetryAfterError,
+  type TaskItem,
+  type WorkerDeps,
+} from '../../shared/aws';
+import { ConflictError } from '../../shared/aws/errors';
+import { defineTaskType } from '../../shared/core';
+import definitions, { compressImage } from '../../workflows';
+import { shopEvent, T0 } from '../support/events';
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+beforeEach(() => dynamo.reset());
+
+describe('ingestBatch with a mocked table', () => {
+  const deps = () => ({
+    dynamo: documentClient,
+    tableName: 't',
+    clock: () => T0,
+    definitions,
+    telemetry: memoryTelemetry().telemetry,
+  });
+  const message = (body: unknown, id = 'm1') => ({
+    messageId: id,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+  it('returns the messages of an instance as failures when its writes keep conflicting', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo
+      .on(TransactWriteCommand)
+      .rejects(Object.assign(new Error('conflict'), { name: 'TransactionCanceledException' }));
+    const result = await ingestBatch(deps(), [
+      message(shopEvent('UserRegistered', { userId: 'u1', email: 'a@b.co' })),
+    ]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(5);
+  });
+
+  it('returns a message when its rejection cannot be recorded', async () => {
+    dynamo
+      .on(PutCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    const result = await ingestBatch(deps(), [message('not json', 'm9')]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm9' }]);
+  });
+
+  it('tells transient errors from the rest', () => {
+    expect(isTransient(new ConflictError('w', 'k', 5))).toBe(true);
+    expect(
+      isTransient(
+        Object.assign(new Error('x'), { name: 'ProvisionedThroughputExceededException' }),
+      ),
+    ).toBe(true);
+    expect(isTransient(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } }))).toBe(
+      true,
+    );
+    expect(isTransient(new Error('a bug'))).toBe(false);
+  });
+});
+
+describe('the worker with a mocked table', () => {
+  const sqs = mockClient(SQSClient);
+  const item = (overrides: Partial<TaskItem> = {}): TaskItem => ({
+    PK: 'I#image-compression#i1',
+    SK: 'T#t1',
+    type: 'task',
+    GSI1PK: 'x',
+    GSI1SK: 'y',
+    taskId: 't1',
+    workflow: 'image-compression',
+    key: 'i1',
+    taskType: 'compress-image',
+    status: 'SCHEDULED',
+    generation: 1,
+    attempt: 0,
+    dueAt: T0,
+    runAt: T0,
+    deadlineAt: null,
+    input: {},
+    createdBy: 'e',
+    lateCancels: [],
+    updatedAt: T0,
+    timeline: [],
+    ...overrides,
+  });
+  const event = (...bodies: unknown[]): SQSEvent => ({
+    Records: bodies.map((body, i) => ({
+      messageId: `m${i}`,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    })) as SQSEvent['Records'],
+  });
+  const timer = {
+    taskId: 't1',
+    workflow: 'image-compression',
+    key: 'i1',
+    taskType: 'compress-image',
+    generation: 1,
+    runAt: T0,
+  };
+  const deps = (): WorkerDeps => ({
+    dynamo: documentClient,
+    tableName: 't',
+    clock: () => T0,
+    sqs: new SQSClient({ region: 'us-east-1' }),
+    queueUrl: 'q',
+    telemetry: memoryTelemetry().telemetry,
+  });
+  const updates = () =>
+    dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues);
+
+  beforeEach(() => {
+    sqs.reset();
+    dynamo.on(GetCommand).resolves({ Item: item() });
+    dynamo.on(UpdateCommand).resolves({});
+  });
+
+  it('leaves a message that is not a timer, or is for another task type, to the DLQ', async () => {
+    const result = await processTaskBatch(
+      deps(),
+      compressImage,
+      async () => {},
+      event('garbage', { ...timer, taskType: 'other' }),
+    );
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }, { itemIdentifier: 'm1' }]);
+  });
+
+  it('returns a message to the queue when the table cannot be read', async () => {
+    dynamo.on(GetCommand).rejects(new Error('network down'));
+    expect(
+      (await processTaskBatch(deps(), compressImage, async () => {}, event(timer)))
+        .batchItemFailures,
+    ).toEqual([{ itemIdentifier: 'm0' }]);
+  });
+
+  it('fails at once on a NonRetryableError', async () => {
+    await processTaskBatch(
+      deps(),
+      compressImage,
+      async () => {
+        throw new NonRetryableError('image is corrupt');
+      },
+      event(timer),
+    );
+    expect(updates().at(-1)).toMatchObject({
+      ':status': 'FAILED',
+      ':lastError': 'NonRetryableError: image is corrupt',
+    });
+  });
+
+  it('waits the delay a RetryAfterError asks for', async () => {
+    await processTaskBatch(
+      deps(),
+      compressImage,
+      async () => {
+        throw new RetryAfterError('rate limited', 45_000);
+      },
+      event(timer),
+    );
+    expect(updates().at(-1)).toMatchObject({ ':status': 'SCHEDULED', ':runAt': T0 + 45_000 });
+  });
+
+  it('aborts an attempt at the task type timeout and retries it', async () => {
+    const quick = defineTaskType({
+      name: 'compress-image',
+      timeout: '1s',
+      retry: { maxAttempts: 2 },
+    });
+    let aborted = false;
+    await processTaskBatch(
+      deps(),
+      quick,
+      async (_task, ctx) => {
+        await new Promise<void>((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve();
+          }),
+        );
+        await new Promise((r) => setTimeout(r, 50));
+      },
+      event(timer),
+    );
+    expect(aborted).toBe(true);
+    expect(updates().at(-1)).toMatchObject({
+      ':status': 'SCHEDULED',
+      ':lastError': expect.stringContaining('TaskTimeoutError'),
+    });
+  });
+
+  it('fails a task whose attempts all ended without a result', async () => {
+    dynamo
+      .on(GetCommand)
+      .resolves({ Item: item({ status: 'RUNNING', attempt: 5, leaseUntil: T0 - 1 }) });
+    await processTaskBatch(deps(), compressImage, async () => {}, event(timer));
+    expect(updates()[0]).toMatchObject({
+      ':status': 'FAILED',
+      ':lastError': 'every attempt ended without a result (worker crash or timeout)',
+    });
+  });
+});
