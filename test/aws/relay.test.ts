@@ -176,12 +176,10 @@ describe('relayBatch', () => {
   });
 
   it('reports the record whose lifecycle event EventBridge refused', async () => {
-    eventBridge
-      .on(PutEventsCommand)
-      .resolves({
-        FailedEntryCount: 1,
-        Entries: [{ EventId: '1' }, { ErrorCode: 'InternalFailure' }],
-      });
+    eventBridge.on(PutEventsCommand).resolves({
+      FailedEntryCount: 1,
+      Entries: [{ EventId: '1' }, { ErrorCode: 'InternalFailure' }],
+    });
     const a = record(
       task({ taskId: 'a', status: 'RUNNING' }),
       task({ taskId: 'a', status: 'COMPLETED', finishedAt: T0 }),
