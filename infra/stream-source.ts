@@ -1,0 +1,47 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+
+/** Options of {@link addStreamSource}. */
+export interface StreamSourceOptions {
+  readonly tableArn: string;
+  readonly streamArn: string;
+  readonly onFailure: sqs.IQueue;
+  readonly filters: Record<string, unknown>[];
+}
+
+/**
+ * Connects a function to a table stream with partial batch responses, bisect on error, a
+ * retry cap and an on-failure destination. Unlike CDK's DynamoEventSource it grants stream
+ * reads on this table's streams only (DynamoEventSource grants dynamodb:ListStreams on "*").
+ */
+export function addStreamSource(
+  fn: lambda.Function,
+  options: StreamSourceOptions,
+): lambda.EventSourceMapping {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: [
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ListStreams',
+      ],
+      resources: [`${options.tableArn}/stream/*`],
+    }),
+  );
+  const destination = new SqsDlq(options.onFailure);
+  return fn.addEventSourceMapping('TableStream', {
+    eventSourceArn: options.streamArn,
+    startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+    batchSize: 100,
+    maxBatchingWindow: Duration.seconds(1),
+    bisectBatchOnError: true,
+    retryAttempts: 10,
+    reportBatchItemFailures: true,
+    onFailure: destination,
+    filters: options.filters,
+  });
+}

@@ -1,0 +1,366 @@
+import { join, resolve } from 'node:path';
+import { App, Aspects, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Hourglass, ingestPatterns, Outbox } from '../../infra';
+import { suppressAcceptedFindings } from '../../infra/nag';
+import definitions from '../../workflows';
+
+const root = resolve(import.meta.dirname, '../..');
+const workerEntry = (taskType: string) => join(root, `functions/workers/${taskType}.ts`);
+
+/** A fresh stack; bundling is skipped unless asked for (the full-stack test bundles for real). */
+function newStack(bundle = false) {
+  const app = new App({ context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
+  return {
+    app,
+    stack: new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } }),
+  };
+}
+
+/** Template JSON is untyped: the tests read it as plain data. */
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template properties are arbitrary JSON.
+type Json = any;
+type Resources = Record<
+  string,
+  { Type: string; Properties: Record<string, Json>; Metadata?: Json }
+>;
+
+describe('the Hourglass construct, with every worker of J1–J5', () => {
+  let template: Template;
+  let resources: Resources;
+  let stack: Stack;
+
+  beforeAll(() => {
+    const built = newStack(true);
+    stack = built.stack;
+    const hourglass = new Hourglass(stack, 'Hourglass', { workflows: definitions });
+    for (const t of definitions.taskTypes)
+      hourglass.addWorker(t.name, { entry: workerEntry(t.name) });
+    suppressAcceptedFindings([hourglass]);
+    Aspects.of(stack).add(new AwsSolutionsChecks());
+    Aspects.of(stack).add(new ServerlessChecks());
+    built.app.synth();
+    template = Template.fromStack(stack);
+    resources = template.toJSON().Resources;
+  }, 120_000);
+
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  it('creates the table with its stream, indexes, point-in-time recovery and encryption', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'PK', KeyType: 'HASH' },
+        { AttributeName: 'SK', KeyType: 'RANGE' },
+      ],
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'GSI1',
+          KeySchema: [
+            { AttributeName: 'GSI1PK', KeyType: 'HASH' },
+            { AttributeName: 'GSI1SK', KeyType: 'RANGE' },
+          ],
+        }),
+        Match.objectLike({
+          IndexName: 'GSI2',
+          KeySchema: [
+            { AttributeName: 'GSI2PK', KeyType: 'HASH' },
+            { AttributeName: 'GSI2SK', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+    });
+  });
+
+  it('routes exactly the events the workflows consume to the ingest queue', () => {
+    const patterns = ofType('AWS::Events::Rule').map(([, r]) => r.Properties.EventPattern);
+    expect(patterns).toEqual(ingestPatterns(definitions));
+    expect(patterns[0]).toEqual({
+      source: ['shop'],
+      'detail-type': [
+        'CheckoutStarted',
+        'DiscountApplied',
+        'DiscountRemoved',
+        'GroupEmailCancelled',
+        'GroupEmailScheduled',
+        'ImageDeleted',
+        'ImageUploaded',
+        'OrderPlaced',
+        'PaymentSucceeded',
+        'ProductPublishCancelled',
+        'ProductPublishScheduled',
+        'UserRegistered',
+      ],
+    });
+    expect(patterns[1]).toEqual({
+      source: ['hourglass'],
+      'detail-type': ['TaskCompleted', 'TaskExpired', 'TaskFailed'],
+      detail: {
+        workflow: [
+          'campaign-mail',
+          'discount-expiry',
+          'image-compression',
+          'product-publish',
+          'welcome-discount',
+        ],
+      },
+    });
+  });
+
+  it('runs every function on nodejs22.x, arm64, bundled with source maps', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions).toHaveLength(2 + definitions.taskTypes.length);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+      });
+      expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+    }
+  });
+
+  it('maps the stream to the relay with a task filter, partial batches, bisect, a retry cap and an on-failure queue', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('HourglassTable'), 'StreamArn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      StartingPosition: 'TRIM_HORIZON',
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+      FilterCriteria: {
+        Filters: [
+          { Pattern: JSON.stringify({ dynamodb: { NewImage: { type: { S: ['task'] } } } }) },
+        ],
+      },
+    });
+  });
+
+  it('gives every worker a queue with a DLQ, a visibility timeout of at least 6× its timeout, and a partial-batch mapping', () => {
+    const functions = Object.fromEntries(ofType('AWS::Lambda::Function'));
+    const queues = Object.fromEntries(ofType('AWS::SQS::Queue'));
+    const mappings = ofType('AWS::Lambda::EventSourceMapping')
+      .map(([, m]) => m.Properties)
+      .filter((m) => m.EventSourceArn['Fn::GetAtt']?.[1] === 'Arn');
+    for (const taskType of definitions.taskTypes) {
+      const id = taskType.name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
+      const fnId = Object.keys(functions).find(
+        (k) => k.startsWith(`Hourglass${id}Worker`) && !k.includes('Logs'),
+      )!;
+      const queueId = Object.keys(queues).find((k) => k.startsWith(`Hourglass${id}Queue`))!;
+      const fn = functions[fnId]!.Properties;
+      const queue = queues[queueId]!.Properties;
+      expect(fn.Timeout * 1000).toBeGreaterThanOrEqual(taskType.timeoutMs);
+      expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Timeout);
+      expect(queue.RedrivePolicy).toMatchObject({ maxReceiveCount: 5 });
+      expect(queue.SqsManagedSseEnabled).toBe(true);
+      const mapping = mappings.find((m) => m.EventSourceArn['Fn::GetAtt'][0] === queueId)!;
+      expect(mapping).toMatchObject({
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: 5,
+      });
+      if (taskType.concurrency !== null)
+        expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: taskType.concurrency });
+      else expect(mapping.ScalingConfig).toBeUndefined();
+    }
+  });
+
+  it('lets the scheduler role send only to the task queues and its DLQ', () => {
+    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'Test-Hourglass' });
+    const [roleId] = ofType('AWS::IAM::Role').find(([, r]) =>
+      JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
+    )!;
+    const policies = ofType('AWS::IAM::Policy').filter(([, p]) =>
+      p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId),
+    );
+    const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    expect(statements).toHaveLength(1 + definitions.taskTypes.length);
+    for (const s of statements) {
+      expect([s.Action].flat()).toEqual(expect.arrayContaining(['sqs:SendMessage']));
+      expect([s.Action].flat().every((a: string) => a.startsWith('sqs:'))).toBe(true);
+      expect(JSON.stringify(s.Resource)).toMatch(/Queue|DLQ/);
+    }
+  });
+
+  it('scopes every DynamoDB, SQS, Scheduler and PassRole permission to named resources', () => {
+    const statements = ofType('AWS::IAM::Policy').flatMap(
+      ([, p]) => p.Properties.PolicyDocument.Statement,
+    );
+    const scoped = statements.filter((s) =>
+      [s.Action].flat().some((a: string) => /^(dynamodb|sqs|scheduler):|^iam:PassRole$/.test(a)),
+    );
+    expect(scoped.length).toBeGreaterThan(10);
+    for (const s of scoped) expect([s.Resource].flat()).not.toContain('*');
+    const starred = statements.filter((s) => [s.Resource].flat().includes('*'));
+    for (const s of starred)
+      expect([s.Action].flat().every((a: string) => a.startsWith('xray:'))).toBe(true);
+    const passRole = statements.find((s) => s.Action === 'iam:PassRole')!;
+    expect(passRole.Condition).toEqual({
+      StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+    });
+  });
+
+  it('alarms on DLQ depth, oldest message age and stream iterator age, and has a dashboard', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.MetricName);
+    const dlqs = 3 + definitions.taskTypes.length;
+    expect(alarms.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(dlqs);
+    expect(alarms.filter((m) => m === 'ApproximateAgeOfOldestMessage')).toHaveLength(
+      1 + definitions.taskTypes.length,
+    );
+    expect(alarms.filter((m) => m === 'IteratorAge')).toHaveLength(1);
+    const body = JSON.stringify(
+      ofType('AWS::CloudWatch::Dashboard')[0]![1].Properties.DashboardBody,
+    );
+    for (const metric of ['TasksCompleted', 'LateCancels', 'TimerLatenessMs', 'EventsRejected'])
+      expect(body).toContain(metric);
+  });
+
+  it('passes cdk-nag AwsSolutions and Serverless checks with no unsuppressed errors', () => {
+    const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('.*'));
+    expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('\n')[0]}`)).toEqual([]);
+  });
+
+  it('gives every suppression a reason', () => {
+    const suppressions = Object.values(resources).flatMap(
+      (r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? [],
+    );
+    expect(suppressions.length).toBeGreaterThan(0);
+    for (const s of suppressions) expect(s.reason.length).toBeGreaterThan(40);
+  });
+});
+
+describe('Hourglass validation', () => {
+  it('fails synthesis naming a task type that has no worker', () => {
+    const { app, stack } = newStack();
+    const hourglass = new Hourglass(stack, 'Hourglass', { workflows: definitions });
+    hourglass.addWorker('send-discount-code', { entry: workerEntry('send-discount-code') });
+    expect(() => app.synth()).toThrow(
+      /task type 'discount-reminder' has no worker; add hourglass.addWorker\('discount-reminder'/,
+    );
+  });
+
+  it.each([
+    [
+      'definitions that are not from defineHourglass',
+      () => new Hourglass(newStack().stack, 'H', { workflows: {} as never }),
+      'props.workflows must be the result of defineHourglass',
+    ],
+    [
+      'a lead time out of range',
+      () =>
+        new Hourglass(newStack().stack, 'H', { workflows: definitions, scheduleLeadSeconds: 900 }),
+      'props.scheduleLeadSeconds must be a whole number from 0 to 840, got 900',
+    ],
+    [
+      'an unknown task type',
+      () =>
+        new Hourglass(newStack().stack, 'H', { workflows: definitions }).addWorker('nope', {
+          entry: 'x.ts',
+        }),
+      "addWorker: 'nope' is not a task type of these workflows",
+    ],
+    [
+      'a batch size over 10',
+      () =>
+        new Hourglass(newStack().stack, 'H', { workflows: definitions }).addWorker('end-discount', {
+          entry: workerEntry('end-discount'),
+          batchSize: 11,
+        }),
+      "addWorker('end-discount'): options.batchSize must be a whole number from 1 to 10, got 11",
+    ],
+    [
+      'a concurrency of 1',
+      () =>
+        new Hourglass(newStack().stack, 'H', { workflows: definitions }).addWorker('end-discount', {
+          entry: workerEntry('end-discount'),
+          concurrency: 1,
+        }),
+      'options.concurrency must be a whole number from 2 to 1000, got 1',
+    ],
+    [
+      'a timeout shorter than the task type',
+      () =>
+        new Hourglass(newStack().stack, 'H', { workflows: definitions }).addWorker(
+          'send-group-email',
+          { entry: workerEntry('send-group-email'), timeout: Duration.seconds(60) },
+        ),
+      "options.timeout (60s) is shorter than the task type's timeout (300s)",
+    ],
+    [
+      'a missing entry',
+      () =>
+        new Hourglass(newStack().stack, 'H', { workflows: definitions }).addWorker('end-discount', {
+          entry: '',
+        }),
+      "options.entry must be the path of the worker's handler file",
+    ],
+  ])('refuses %s, naming the prop', (_, build, message) => {
+    expect(build).toThrow(message);
+  });
+
+  it('refuses a second worker for a task type', () => {
+    const hourglass = new Hourglass(newStack().stack, 'H', { workflows: definitions });
+    hourglass.addWorker('end-discount', { entry: workerEntry('end-discount') });
+    expect(() =>
+      hourglass.addWorker('end-discount', { entry: workerEntry('end-discount') }),
+    ).toThrow("task type 'end-discount' already has a worker");
+  });
+
+  it('uses a bus it is given instead of creating one', () => {
+    const { stack } = newStack();
+    const bus = new events.EventBus(stack, 'Shop');
+    const hourglass = new Hourglass(stack, 'H', { workflows: definitions, bus });
+    for (const t of definitions.taskTypes)
+      hourglass.addWorker(t.name, { entry: workerEntry(t.name) });
+    expect(hourglass.bus).toBe(bus);
+    Template.fromStack(stack).resourceCountIs('AWS::Events::EventBus', 1);
+  });
+});
+
+describe('Outbox', () => {
+  it("publishes a producer table's outbox items to the bus, reading only that table's stream", () => {
+    const { stack } = newStack();
+    const table = new dynamodb.Table(stack, 'Orders', {
+      partitionKey: { name: 'PK', type: dynamodb.AttributeType.STRING },
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
+    });
+    const bus = new events.EventBus(stack, 'Bus');
+    new Outbox(stack, 'Outbox', { table, bus });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      FilterCriteria: {
+        Filters: [
+          {
+            Pattern: JSON.stringify({
+              eventName: ['INSERT'],
+              dynamodb: { NewImage: { outboxEvent: { M: [{ exists: true }] } } },
+            }),
+          },
+        ],
+      },
+    });
+    const statements = Object.values(template.toJSON().Resources as Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements.some((s) => s.Action === 'events:PutEvents')).toBe(true);
+    for (const s of statements.filter((s) => JSON.stringify(s.Action).includes('dynamodb:')))
+      expect([s.Resource].flat()).not.toContain('*');
+  });
+
+  it('refuses a table without a stream', () => {
+    const { stack } = newStack();
+    const table = new dynamodb.Table(stack, 'Orders', {
+      partitionKey: { name: 'PK', type: dynamodb.AttributeType.STRING },
+    });
+    expect(
+      () => new Outbox(stack, 'Outbox', { table, bus: new events.EventBus(stack, 'Bus') }),
+    ).toThrow('props.table must have a stream');
+  });
+});
