@@ -64,9 +64,10 @@ async function waitFor(
   timeoutMs: number,
   process?: ChildProcess,
 ): Promise<void> {
-  const started = Date.now();
+  // Real time, not Date.now: the local cloud may already run a virtual clock.
+  const started = performance.now();
   let lastError: unknown;
-  while (Date.now() - started < timeoutMs) {
+  while (performance.now() - started < timeoutMs) {
     if (process && process.exitCode !== null)
       throw new HourglassError(`${what} exited with code ${process.exitCode} while starting`);
     try {

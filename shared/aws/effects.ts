@@ -7,6 +7,19 @@ import type { Task, TaskContext } from './worker';
 export const effectKey = (taskId: string) => ({ PK: `EFFECT#${taskId}`, SK: 'EFFECT' });
 
 /**
+ * A fault the local cloud's fault tests inject into the example workers, run before the
+ * effect: throw to fail the attempt, or wait on `ctx.signal` to run past the timeout.
+ */
+export type EffectFault = (task: Task, ctx: TaskContext) => Promise<void>;
+
+let injectedFault: EffectFault | null = null;
+
+/** Sets (or clears, with null) the fault the example workers run before their effect. */
+export function injectEffectFault(fault: EffectFault | null): void {
+  injectedFault = fault;
+}
+
+/**
  * What the example workers "send": written once per task, so tests can assert that every
  * task's effect happened exactly once. A second effect for the same task is not written;
  * it increments `duplicates` on the row instead, where a test will see it.
@@ -17,6 +30,7 @@ export async function recordEffect(
   ctx: TaskContext,
   summary: Json,
 ): Promise<void> {
+  if (injectedFault !== null) await injectedFault(task, ctx);
   const now = deps.clock();
   try {
     await deps.dynamo.send(

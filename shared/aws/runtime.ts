@@ -17,7 +17,8 @@ let shared: Runtime | undefined;
 
 /** The runtime of this process, created on first use (at cold start) and reused. */
 export function runtime(): Runtime {
-  shared ??= { config: loadConfig(), clients: createClients(), clock: Date.now };
+  // Read Date.now at each call (not a captured reference), so a replaced clock is honoured.
+  shared ??= { config: loadConfig(), clients: createClients(), clock: () => Date.now() };
   return shared;
 }
 

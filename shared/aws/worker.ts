@@ -107,6 +107,46 @@ async function runWithTimeout(
 }
 
 /**
+ * Claims a task for one attempt: SCHEDULED (or RUNNING with an expired lease, when
+ * `reclaim`) at the generation read → RUNNING with a lease, conditionally. False when
+ * another worker or a cancel changed the row first.
+ */
+export async function claimTask(
+  deps: StoreDeps,
+  taskType: TaskType,
+  task: TaskItem,
+  now: number,
+  reclaim: boolean,
+): Promise<boolean> {
+  const attempt = task.attempt + 1;
+  return transitionTask(
+    deps,
+    task,
+    {
+      status: task.status,
+      generation: task.generation,
+      ...(reclaim ? { leaseUntil: task.leaseUntil } : {}),
+    },
+    {
+      set: {
+        status: TaskStatus.RUNNING,
+        attempt,
+        leaseUntil: now + taskType.timeoutMs + LEASE_MARGIN_MS,
+        startedAt: task.startedAt ?? now,
+        ...statusKeys(task.taskId, TaskStatus.RUNNING, task.runAt),
+      },
+      entry: {
+        at: iso(now),
+        status: TaskStatus.RUNNING,
+        cause: reclaim
+          ? `attempt ${attempt} (re-claimed after a lost attempt)`
+          : `attempt ${attempt}`,
+      },
+    },
+  );
+}
+
+/**
  * Handles one timer message for a task: load the row; skip it when cancelled, finished or
  * stale; re-delay it when early; expire it past its deadline; claim it with a conditional
  * write; run the handler; then complete it, or reschedule it after the backoff, or fail it.
@@ -185,22 +225,7 @@ export async function processTaskMessage(
     if (won) deps.telemetry.count(Metric.failed, 1, { taskType: task.taskType });
     return won ? 'failed' : 'lost-race';
   }
-  const claimed = await transitionTask(deps, task, expect, {
-    set: {
-      status: TaskStatus.RUNNING,
-      attempt,
-      leaseUntil: now + taskType.timeoutMs + LEASE_MARGIN_MS,
-      startedAt: task.startedAt ?? now,
-      ...statusKeys(task.taskId, TaskStatus.RUNNING, task.runAt),
-    },
-    entry: {
-      at: iso(now),
-      status: TaskStatus.RUNNING,
-      cause: reclaim
-        ? `attempt ${attempt} (re-claimed after a lost attempt)`
-        : `attempt ${attempt}`,
-    },
-  });
+  const claimed = await claimTask(deps, taskType, task, now, reclaim);
   if (!claimed) return 'lost-race';
   deps.telemetry.latency(Metric.lateness, Math.max(0, now - task.runAt), {
     taskType: task.taskType,
