@@ -44,6 +44,11 @@ const BUS = 'hourglass-local';
 const GROUP = 'hourglass-local';
 /** Real ms between the local cloud's polls; at scale S, one poll interval is S× that in virtual time. */
 export const POLL_INTERVAL_MS = 15;
+/**
+ * Real ms every poller must stay quiet before time may jump. DynamoDB Local surfaces stream
+ * records a little after the write, so a shorter window could skip past a pending record.
+ */
+export const QUIET_WINDOW_MS = 250;
 /** The relay's and ingest's function timeouts in the stack (seconds); their queues' visibility follows. */
 const INGEST_TIMEOUT_S = 30;
 const RELAY_TIMEOUT_S = 60;
@@ -70,6 +75,8 @@ export interface Faults {
     readonly from: number;
     readonly to: number;
   }[];
+  /** Fails chosen attempts: `(taskId, attempt) => true` makes that attempt throw. */
+  readonly failAttempt?: (taskId: string, attempt: number) => boolean;
   /** Random source, for repeatable runs. @default Math.random */
   readonly random?: () => number;
 }
@@ -129,6 +136,14 @@ export interface LocalCloud {
   at(time: number, action: () => Promise<void> | void): void;
   /** Resolves once nothing is in flight, nothing is due before `until`, and no `at` action is pending before it. */
   settle(options?: { readonly until?: number; readonly timeoutMs?: number }): Promise<void>;
+  /** Takes a task type's workers away for a window of virtual time. */
+  down(taskType: string, from: number, to: number): void;
+  /** Schedules the pump has fired into their targets (or dead-lettered). */
+  readonly schedules: { readonly delivered: number; readonly deadLettered: number };
+  /** Every instance row: workflow, key, state, context. */
+  instances(): Promise<
+    { workflow: string; key: string; state: string; context: unknown; events: { id: string }[] }[]
+  >;
   /** Every task row (a scan: for reports and tests, never a hot path). */
   tasks(): Promise<TaskItem[]>;
   /** Every example-worker effect row. */
@@ -287,7 +302,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const workerEntry =
       options.workerEntry ?? ((t: string) => join(ROOT, `functions/workers/${t}.ts`));
 
-    const effectFault: EffectFault = async (_task, ctx: TaskContext) => {
+    const effectFault: EffectFault = async (task, ctx: TaskContext) => {
+      if (faults.failAttempt?.(task.taskId, ctx.attempt))
+        throw new Error(`injected failure of attempt ${ctx.attempt}`);
       if (chance(faults.workerErrorRate)) throw new Error('injected worker error');
       if (chance(faults.workerTimeoutRate)) {
         await new Promise<void>((resolve) =>
@@ -296,7 +313,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         throw new Error('injected hang, aborted');
       }
     };
-    const anyWorkerFault = (faults.workerErrorRate ?? 0) > 0 || (faults.workerTimeoutRate ?? 0) > 0;
+    const anyWorkerFault =
+      (faults.workerErrorRate ?? 0) > 0 ||
+      (faults.workerTimeoutRate ?? 0) > 0 ||
+      faults.failAttempt !== undefined;
     injectEffectFault(anyWorkerFault ? effectFault : null);
     stoppers.push(async () => injectEffectFault(null));
 
@@ -342,10 +362,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         onError: report('relay'),
       }),
     );
+    const outages = [...(faults.outages ?? [])];
     const down = (taskType: string) =>
-      (faults.outages ?? []).some(
-        (o) => o.taskType === taskType && Date.now() >= o.from && Date.now() < o.to,
-      );
+      outages.some((o) => o.taskType === taskType && Date.now() >= o.from && Date.now() < o.to);
     for (const type of definitions.taskTypes) {
       const real = (await import(workerEntry(type.name))).handler as Handler;
       const handler = workerWithFaults(type, real, {
@@ -377,6 +396,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const schedulerClient = new SchedulerClient({ ...base, endpoint: schedulerEmulator.endpoint });
     const queueUrls = new Map<string, string>();
     let pumpNext: number | null = null;
+    const fired = { delivered: 0, deadLettered: 0 };
     let pumping = true;
     const pump = (async () => {
       while (pumping) {
@@ -392,6 +412,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             queueUrls,
           );
           pumpNext = pass.nextAt;
+          fired.delivered += pass.delivered;
+          fired.deadLettered += pass.deadLettered;
         } catch (error) {
           report('scheduler-pump')(error);
         }
@@ -420,14 +442,25 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         const v = p.nextVisibleAt();
         if (v !== null) candidates.push(v);
       }
-      for (const o of faults.outages ?? []) if (o.to > Date.now()) candidates.push(o.to);
+      for (const o of outages) if (o.to > Date.now()) candidates.push(o.to);
       const tasks = await scanTasks(dynamo);
       for (const t of tasks) {
         if (t.status === 'SCHEDULED') candidates.push(t.runAt);
         if (t.status === 'RUNNING' && t.leaseUntil !== undefined) candidates.push(t.leaseUntil);
       }
-      return candidates.length === 0 ? null : Math.min(...candidates);
+      // Only what is still to come: a task already due waits on a paused worker or is in flight.
+      const future = candidates.filter((t) => t > Date.now());
+      return future.length === 0 ? null : Math.min(...future);
     };
+    /** Work that is due and should be happening: a task due to run (its workers up), or running. */
+    const workPending = async (until: number) =>
+      (await scanTasks(dynamo)).some(
+        (t) =>
+          (t.status === 'SCHEDULED' &&
+            t.runAt <= Math.min(until, Date.now()) &&
+            !down(t.taskType)) ||
+          t.status === 'RUNNING',
+      );
     let driving = true;
     const driver = (async () => {
       while (driving) {
@@ -439,12 +472,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           lastActivity = performance.now();
           marker = null;
         } else if (skipIdle) {
-          if (marker !== null && performance.now() - marker >= POLL_INTERVAL_MS * 4) {
+          if (marker !== null && performance.now() - marker >= QUIET_WINDOW_MS) {
             if (quietSince(marker)) {
               // Nothing is in flight anywhere: jump to the next thing that falls due.
               const due = await nextDue().catch(() => null);
-              const target = due === null ? null : Math.min(due, skipLimit);
-              if (target !== null && target > Date.now() && quietSince(marker)) {
+              const target = Math.min(due ?? Number.POSITIVE_INFINITY, skipLimit);
+              if (Number.isFinite(target) && target > Date.now() && quietSince(marker)) {
                 virtual.skipTo(target);
                 lastActivity = performance.now();
               }
@@ -507,8 +540,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         const deadline = performance.now() + limit;
         while (performance.now() < deadline) {
           const since = performance.now();
-          await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS * 4));
+          await new Promise((r) => setTimeout(r, QUIET_WINDOW_MS));
           if (!quietSince(since)) continue;
+          if (await workPending(until)) continue;
           const pendingAction = actions.some((a) => a.time <= until);
           const due = await nextDue().catch(() => 0);
           const dueBeforeUntil = due !== null && due <= until;
@@ -519,6 +553,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         throw new Error(`the local cloud did not settle within ${limit} ms`);
       },
       tasks: () => scanTasks(dynamo),
+      down(taskType, from, to) {
+        outages.push({ taskType, from, to });
+      },
+      schedules: fired,
+      instances: async () => (await scanAll(dynamo, 'instance')) as never,
       async effects() {
         const items = await scanAll(dynamo, 'effect');
         return items.map((i) => ({

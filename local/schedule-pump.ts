@@ -39,6 +39,10 @@ export function fireTime(expression: string, timezone: string | undefined): numb
 
 const MAX_IMMEDIATE_TRIES = 3;
 
+function getSchedule(scheduler: SchedulerClient, name: string, group: string) {
+  return scheduler.send(new GetScheduleCommand({ Name: name, GroupName: group }));
+}
+
 /**
  * One pass of the schedule pump: lists the group's schedules, fires every one-shot
  * schedule that is due into its SQS target (retrying, then sending to the schedule's DLQ),
@@ -73,9 +77,13 @@ export async function pumpSchedules(
     NextToken = page.NextToken;
     for (const summary of page.Schedules ?? []) {
       if (summary.State === 'DISABLED') continue;
-      const schedule = await scheduler.send(
-        new GetScheduleCommand({ Name: summary.Name, GroupName: group }),
-      );
+      let schedule: Awaited<ReturnType<typeof getSchedule>>;
+      try {
+        schedule = await getSchedule(scheduler, summary.Name!, group);
+      } catch (error) {
+        if ((error as Error).name === 'ResourceNotFoundException') continue; // deleted since it was listed
+        throw error;
+      }
       const at = fireTime(schedule.ScheduleExpression ?? '', schedule.ScheduleExpressionTimezone);
       if (at === null) {
         options.onFire?.(

@@ -335,15 +335,19 @@ class Replay {
     const args = { context: s.context, event };
     const cancelled: PlannedTask[] = [];
     for (const type of transition.cancels) {
-      const task = this.latestOpen(type.name);
-      if (task === undefined) continue;
-      if (task.phase === 'pending' && !startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
-        task.phase = 'cancelled';
-        task.cancelledBy = event.id;
-        cancelled.push(task);
-      } else if (!task.lateCancels.includes(event.id)) {
-        task.phase = task.phase === 'pending' ? 'fired' : task.phase;
-        task.lateCancels.push(event.id);
+      // Every open task of the type: unclaimed ones are cancelled (whatever their due time);
+      // claimed ones keep running and record the cancel as too late.
+      for (const task of this.s.tasks) {
+        if (task.taskType !== type.name || (task.phase !== 'pending' && task.phase !== 'fired'))
+          continue;
+        if (!startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+          task.phase = 'cancelled';
+          task.cancelledBy = event.id;
+          cancelled.push(task);
+        } else if (!task.lateCancels.includes(event.id)) {
+          task.phase = 'fired';
+          task.lateCancels.push(event.id);
+        }
       }
     }
     for (const schedule of transition.schedules) this.schedule(schedule, event, time, args);
@@ -479,8 +483,8 @@ function jsonEqual(a: unknown, b: unknown): boolean {
  * any duplication of events, as long as each event arrives before the tasks it affects
  * fall due; task ids are deterministic, so deciding again writes nothing new.
  *
- * - A cancel of a task whose due time is before the cancelling event, or that a worker
- *   has claimed, changes nothing about it: it is recorded as a late cancel.
+ * - A cancel cancels every open task of its type that no worker had claimed when the
+ *   event arrived; for a claimed task it changes nothing and is recorded as a late cancel.
  * - An event older than the snapshot horizon (see `retain`) is rejected as too late.
  * - An event whose guard, assign or input function throws is rejected with the error.
  *
