@@ -25,7 +25,6 @@ import { claimTask, type TaskContext } from '../shared/aws/worker';
 import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
 import { installVirtualClock, type VirtualClock } from './clock';
 import { type BusEvent, startEventBridge } from './emulators/eventbridge';
-import type { Emulator } from './emulators/http';
 import { startScheduler } from './emulators/scheduler';
 import { type Handler, type Poller, pollQueue, pollStream } from './runner';
 import { pumpSchedules } from './schedule-pump';

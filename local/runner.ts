@@ -19,7 +19,7 @@ import type { StreamRecord } from '../shared/aws/relay';
 export type Handler = (
   event: never,
   context: Context,
-) => Promise<{ batchItemFailures?: { itemIdentifier: string }[] } | undefined | void>;
+) => Promise<{ batchItemFailures?: { itemIdentifier: string }[] } | undefined>;
 
 /** A Lambda-like context: request id, function name, remaining time. */
 export function lambdaContext(functionName: string, timeoutMs: number): Context {

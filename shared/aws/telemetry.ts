@@ -36,6 +36,7 @@ export interface Telemetry {
 export function powertoolsTelemetry(serviceName: string): Telemetry {
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: 'Hourglass', serviceName });
+  let recorded = false;
   const emit = (
     metric: Metric,
     unit: (typeof MetricUnit)[keyof typeof MetricUnit],
@@ -47,6 +48,7 @@ export function powertoolsTelemetry(serviceName: string): Telemetry {
       for (const [name, dim] of Object.entries(dimensions)) single.addDimension(name, dim);
       single.addMetric(metric, unit, value);
     } else {
+      recorded = true;
       metrics.addMetric(metric, unit, value);
     }
   };
@@ -56,7 +58,12 @@ export function powertoolsTelemetry(serviceName: string): Telemetry {
     info: (message, fields) => logger.info(message, { ...fields }),
     warn: (message, fields) => logger.warn(message, { ...fields }),
     error: (message, fields) => logger.error(message, { ...fields }),
-    flush: () => metrics.publishStoredMetrics(),
+    // Publishing nothing makes Powertools warn on every invocation; only flush what was recorded.
+    flush: () => {
+      if (!recorded) return;
+      recorded = false;
+      metrics.publishStoredMetrics();
+    },
   };
 }
 
