@@ -39,6 +39,7 @@ const USAGE = `usage:
   hourglass graph WORKFLOW [--workflows MODULE]
   hourglass simulate --events FILE.jsonl [--workflows MODULE] [--until ISO]
                      [--fail TASKTYPE=N]... [--down TASKTYPE@FROM..TO]... [--json]
+  hourglass emit DETAIL_TYPE 'DETAIL_JSON' [--source shop]   (to the bus of \`npm run dev\`)
 
 MODULE defaults to the project's workflows/ (its index exports defineHourglass(...)).`;
 
@@ -47,7 +48,14 @@ interface Args {
   readonly flags: Map<string, string[]>;
 }
 
-const FLAGS_WITH_VALUES = new Set(['--workflows', '--events', '--until', '--fail', '--down']);
+const FLAGS_WITH_VALUES = new Set([
+  '--workflows',
+  '--events',
+  '--until',
+  '--fail',
+  '--down',
+  '--source',
+]);
 const BOOLEAN_FLAGS = new Set(['--json', '--help']);
 
 function parseArgs(argv: readonly string[]): Args {
@@ -260,6 +268,66 @@ async function runSimulate(args: Args, io: CliIo): Promise<number> {
   return ExitCode.ok;
 }
 
+/** Puts one event on the local cloud's bus (the one `npm run dev` started). */
+async function runEmit(rest: readonly string[], source: string, io: CliIo): Promise<number> {
+  const [detailType, detailText] = rest;
+  if (detailType === undefined || detailText === undefined) {
+    throw new UsageError(
+      `emit needs DETAIL_TYPE and DETAIL_JSON, e.g. hourglass emit UserRegistered '{"userId":"u1","email":"a@b.c"}'`,
+    );
+  }
+  let detail: unknown;
+  try {
+    detail = JSON.parse(detailText);
+  } catch (error) {
+    throw new UsageError(`DETAIL_JSON is not valid JSON (${(error as Error).message})`);
+  }
+  const { readFile: read } = await import('node:fs/promises');
+  const { DEV_STATE_FILE } = await import('./dev-state');
+  let state: { eventbridge: string; busName: string };
+  try {
+    state = JSON.parse(await read(DEV_STATE_FILE, 'utf8'));
+  } catch {
+    throw new UsageError(
+      'no local cloud is running: start it with "npm run dev" in another terminal',
+    );
+  }
+  const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
+  const client = new EventBridgeClient({
+    endpoint: state.eventbridge,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    const result = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: state.busName,
+            Source: source,
+            DetailType: detailType,
+            Detail: JSON.stringify(detail),
+          },
+        ],
+      }),
+    );
+    const entry = result.Entries?.[0];
+    if (entry?.ErrorCode)
+      throw new UsageError(
+        `the bus refused the event: ${entry.ErrorCode} ${entry.ErrorMessage ?? ''}`,
+      );
+    io.out(`sent ${detailType} from ${source} as event ${entry?.EventId}\n`);
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(
+      `cannot reach the local cloud at ${state.eventbridge} (${(error as Error).message}); is "npm run dev" still running?`,
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
 /**
  * Runs the `hourglass` command line and returns its exit code.
  *
@@ -299,9 +367,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
       case 'simulate':
         return await runSimulate(args, io);
+      case 'emit':
+        return await runEmit(rest, one(args, '--source') ?? 'shop', io);
       default:
         throw new UsageError(
-          `unknown command '${command}'; the commands are check, graph, simulate`,
+          `unknown command '${command}'; the commands are check, graph, simulate, emit`,
         );
     }
   } catch (error) {

@@ -1,0 +1,98 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import definitions from '../workflows';
+import { startLocalCloud } from './cloud';
+import { DEV_STATE_FILE } from './dev-state';
+
+/** The contents of {@link DEV_STATE_FILE}. */
+export interface DevState {
+  readonly eventbridge: string;
+  readonly busName: string;
+  readonly pid: number;
+}
+
+async function main() {
+  const scaleText = process.env.HOURGLASS_TIME_SCALE;
+  const timeScale = scaleText === undefined ? 1 : Number(scaleText);
+  if (!(timeScale >= 1))
+    throw new Error(`HOURGLASS_TIME_SCALE must be a number ≥ 1, got "${scaleText}"`);
+  const dataDir = process.argv.includes('--persist')
+    ? resolve(import.meta.dirname, '..', '.hourglass', 'data')
+    : undefined;
+  if (dataDir) await mkdir(dataDir, { recursive: true });
+  process.stdout.write('Starting the Hourglass local cloud…\n');
+  const cloud = await startLocalCloud({
+    definitions,
+    timeScale,
+    dataDir,
+    onError: (where, error) => process.stderr.write(`[${where}] ${(error as Error).message}\n`),
+  });
+  const state: DevState = {
+    eventbridge: cloud.endpoints.eventbridge,
+    busName: cloud.busName,
+    pid: process.pid,
+  };
+  await mkdir(join(DEV_STATE_FILE, '..'), { recursive: true });
+  await writeFile(DEV_STATE_FILE, JSON.stringify(state, null, 2));
+
+  process.stdout.write(
+    [
+      '',
+      'Hourglass local cloud is running (all on 127.0.0.1):',
+      `  DynamoDB Local          ${cloud.endpoints.dynamodb}   table ${cloud.tableName}`,
+      `  SQS (fauxqs)            ${cloud.endpoints.sqs}`,
+      `  EventBridge (emulated)  ${cloud.endpoints.eventbridge}   bus ${cloud.busName}`,
+      `  Scheduler (emulated)    ${cloud.endpoints.scheduler}`,
+      `  time scale ${timeScale}×${timeScale > 1 ? ', idle gaps skipped' : ' (real time)'}${dataDir ? `; data kept in ${dataDir}` : '; data in memory'}`,
+      '',
+      'Send an event from another terminal:',
+      `  npx hourglass emit UserRegistered '{"userId":"u1","email":"a@b.c"}'`,
+      '  npx hourglass emit OrderPlaced \'{"userId":"u1","orderId":"o1","total":25}\'',
+      '',
+      'Events on the bus are printed below. Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+  let printed = 0;
+  const reported = new Set<string>();
+  const rejections = setInterval(async () => {
+    for (const r of await cloud.rejected().catch(() => [])) {
+      if (reported.has(`${r.eventId}/${r.workflow}`)) continue;
+      reported.add(`${r.eventId}/${r.workflow}`);
+      process.stdout.write(
+        `${new Date(Date.now()).toISOString()}  REJECTED ${r.eventId}: ${r.reason}\n`,
+      );
+    }
+  }, 1_000);
+  const ticker = setInterval(() => {
+    for (const event of cloud.busEvents.slice(printed)) {
+      const detail = event.detail as Record<string, unknown>;
+      const what =
+        event.source === 'hourglass'
+          ? `${detail.taskType} ${detail.taskId} (attempt ${detail.attempt})`
+          : JSON.stringify(detail);
+      process.stdout.write(
+        `${new Date(Date.now()).toISOString()}  ${event.source}  ${event['detail-type']}  ${what}\n`,
+      );
+    }
+    printed = cloud.busEvents.length;
+  }, 250);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(ticker);
+    clearInterval(rejections);
+    process.stdout.write('\nStopping the local cloud…\n');
+    await cloud.stop();
+    await rm(DEV_STATE_FILE, { force: true });
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error) => {
+  process.stderr.write(`hourglass dev: ${(error as Error).message}\n`);
+  process.exit(1);
+});
