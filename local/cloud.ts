@@ -13,14 +13,20 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../infra/hourglass';
 import { ingestPatterns } from '../infra/patterns';
 import { ENV } from '../shared/aws/config';
 import { type EffectFault, injectEffectFault } from '../shared/aws/effects';
 import type { StreamRecord } from '../shared/aws/relay';
 import { getTask } from '../shared/aws/store';
-import type { RejectedItem, TaskItem } from '../shared/aws/table';
+import {
+  Indexes,
+  Keys,
+  type RejectedItem,
+  STATUS_SHARDS,
+  type TaskItem,
+} from '../shared/aws/table';
 import { claimTask, type TaskContext } from '../shared/aws/worker';
 import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
 import { installVirtualClock, type VirtualClock } from './clock';
@@ -156,8 +162,10 @@ function handlerEnvironment(
   endpoints: LocalCloud['endpoints'],
   queues: Record<string, { url: string; arn: string }>,
   schedulerDlqArn: string,
+  timeScale: number,
 ) {
   return {
+    [ENV.timeScale]: String(timeScale),
     [ENV.tableName]: TABLE,
     [ENV.busName]: BUS,
     [ENV.outboxBusName]: BUS,
@@ -290,7 +298,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
 
     const savedEnv = { ...process.env };
-    Object.assign(process.env, handlerEnvironment(endpoints, taskQueues, schedulerDlq.arn));
+    Object.assign(process.env, handlerEnvironment(endpoints, taskQueues, schedulerDlq.arn, scale));
     stoppers.push(async () => {
       for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
       Object.assign(process.env, savedEnv);
@@ -442,8 +450,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         if (v !== null) candidates.push(v);
       }
       for (const o of outages) if (o.to > Date.now()) candidates.push(o.to);
-      const tasks = await scanTasks(dynamo);
-      for (const t of tasks) {
+      for (const t of await openTasks(dynamo, Date.now())) {
         if (t.status === 'SCHEDULED') candidates.push(t.runAt);
         if (t.status === 'RUNNING' && t.leaseUntil !== undefined) candidates.push(t.leaseUntil);
       }
@@ -453,7 +460,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
     /** Work that is due and should be happening: a task due to run (its workers up), or running. */
     const workPending = async (until: number) =>
-      (await scanTasks(dynamo)).some(
+      (await openTasks(dynamo, Date.now())).some(
         (t) =>
           (t.status === 'SCHEDULED' &&
             t.runAt <= Math.min(until, Date.now()) &&
@@ -596,6 +603,36 @@ async function scanAll(
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
   return items;
+}
+
+/**
+ * The tasks that matter for what happens next, from the status index (never a scan): all
+ * RUNNING tasks, SCHEDULED tasks already due, and the next few SCHEDULED per shard.
+ */
+async function openTasks(dynamo: DynamoDBDocumentClient, now: number): Promise<TaskItem[]> {
+  const query = (status: 'SCHEDULED' | 'RUNNING', shard: number, before?: number, limit?: number) =>
+    dynamo
+      .send(
+        new QueryCommand({
+          TableName: TABLE,
+          IndexName: Indexes.byStatus,
+          KeyConditionExpression:
+            before === undefined ? 'GSI1PK = :pk' : 'GSI1PK = :pk AND GSI1SK < :before',
+          ExpressionAttributeValues: {
+            ':pk': Keys.statusPk(status, shard),
+            ...(before === undefined ? {} : { ':before': new Date(before).toISOString() }),
+          },
+          ...(limit ? { Limit: limit } : {}),
+        }),
+      )
+      .then((page) => (page.Items ?? []) as TaskItem[]);
+  const shards = Array.from({ length: STATUS_SHARDS }, (_, i) => i);
+  const pages = await Promise.all([
+    ...shards.map((shard) => query('RUNNING', shard)),
+    ...shards.map((shard) => query('SCHEDULED', shard, now + 1)),
+    ...shards.map((shard) => query('SCHEDULED', shard, undefined, 3)),
+  ]);
+  return pages.flat();
 }
 
 const scanTasks = async (dynamo: DynamoDBDocumentClient) =>

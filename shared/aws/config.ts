@@ -10,6 +10,7 @@ export const ENV = {
   schedulerDlqArn: 'HOURGLASS_SCHEDULER_DLQ_ARN',
   scheduleLeadSeconds: 'HOURGLASS_SCHEDULE_LEAD_SECONDS',
   outboxBusName: 'HOURGLASS_OUTBOX_BUS_NAME',
+  timeScale: 'HOURGLASS_TIME_SCALE',
 } as const;
 
 /** Where the timer for one task type's tasks is delivered. */
@@ -36,6 +37,11 @@ export interface Config {
   /** @default 120 */
   readonly scheduleLeadSeconds: number;
   readonly outboxBusName: string;
+  /**
+   * How many times faster than real time the clock runs: 1 on AWS; the local cloud
+   * compresses time and sets it, so timers (a task's timeout) shrink with the clock. @default 1
+   */
+  readonly timeScale: number;
   /** The queue of one task type, or a ConfigError that names the missing type. */
   taskQueue(taskType: string): TaskQueue;
 }
@@ -153,6 +159,20 @@ export function loadConfig(
       return once(ENV.outboxBusName, () =>
         required(ENV.outboxBusName, 'set it to the EventBridge bus the outbox publishes to'),
       );
+    },
+    get timeScale() {
+      return once(ENV.timeScale, () => {
+        const text = env[ENV.timeScale]?.trim();
+        if (!text) return 1;
+        const value = Number(text);
+        if (!(value >= 1) || !Number.isFinite(value)) {
+          throw new ConfigError(
+            ENV.timeScale,
+            `must be a number ≥ 1 (how much faster than real time the local clock runs), got "${text}"`,
+          );
+        }
+        return value;
+      });
     },
     taskQueue(taskType: string): TaskQueue {
       const queue = taskQueues()[taskType];

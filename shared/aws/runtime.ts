@@ -59,5 +59,6 @@ export function defaultWorkerDeps(
     sqs: clients.sqs,
     queueUrl: config.taskQueue(taskType).url,
     telemetry,
+    timeScale: config.timeScale,
   };
 }

@@ -50,6 +50,8 @@ export interface WorkerDeps extends StoreDeps {
   /** The task type's own queue, for re-delaying an early message. */
   readonly queueUrl: string;
   readonly telemetry: Telemetry;
+  /** How much faster than real time the clock runs (the local cloud's compression). @default 1 */
+  readonly timeScale?: number;
 }
 
 /** What became of one message. */
@@ -89,6 +91,7 @@ async function runWithTimeout(
   task: Task<never>,
   ctx: Omit<TaskContext, 'signal'>,
   timeoutMs: number,
+  timeScale: number,
 ) {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -97,7 +100,7 @@ async function runWithTimeout(
       const error = new TaskTimeoutError(task.taskId, timeoutMs);
       controller.abort(error);
       reject(error);
-    }, timeoutMs);
+    }, timeoutMs / timeScale);
   });
   try {
     await Promise.race([handler(task, { ...ctx, signal: controller.signal }), timedOut]);
@@ -251,6 +254,7 @@ export async function processTaskMessage(
         lambda,
       },
       taskType.timeoutMs,
+      deps.timeScale ?? 1,
     );
   } catch (error) {
     const done = deps.clock();
