@@ -20,6 +20,7 @@ import { ENV } from '../shared/aws/config';
 import { type EffectFault, injectEffectFault } from '../shared/aws/effects';
 import type { StreamRecord } from '../shared/aws/relay';
 import { getTask } from '../shared/aws/store';
+import { SWEEP_GRACE_MS, sweepStuckTasks } from '../shared/aws/sweeper';
 import {
   Indexes,
   Keys,
@@ -145,6 +146,8 @@ export interface LocalCloud {
   down(taskType: string, from: number, to: number): void;
   /** Schedules the pump has fired into their targets (or dead-lettered). */
   readonly schedules: { readonly delivered: number; readonly deadLettered: number };
+  /** Tasks whose lost timer the sweeper re-sent. */
+  readonly swept: readonly string[];
   /** Every instance row: workflow, key, state, context. */
   instances(): Promise<
     { workflow: string; key: string; state: string; context: unknown; events: { id: string }[] }[]
@@ -404,6 +407,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const queueUrls = new Map<string, string>();
     let pumpNext: number | null = null;
     const fired = { delivered: 0, deadLettered: 0 };
+    const sweptTasks: string[] = [];
     let pumping = true;
     const pump = (async () => {
       while (pumping) {
@@ -451,8 +455,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }
       for (const o of outages) if (o.to > Date.now()) candidates.push(o.to);
       for (const t of await openTasks(dynamo, Date.now())) {
-        if (t.status === 'SCHEDULED') candidates.push(t.runAt);
-        if (t.status === 'RUNNING' && t.leaseUntil !== undefined) candidates.push(t.leaseUntil);
+        // The sweeper's moments too: a task whose timer was lost is re-sent after the grace.
+        if (t.status === 'SCHEDULED') candidates.push(t.runAt, t.runAt + SWEEP_GRACE_MS + 1);
+        if (t.status === 'RUNNING' && t.leaseUntil !== undefined)
+          candidates.push(t.leaseUntil, t.leaseUntil + SWEEP_GRACE_MS + 1);
       }
       // Only what is still to come: a task already due waits on a paused worker or is in flight.
       const future = candidates.filter((t) => t > Date.now());
@@ -468,8 +474,22 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           t.status === 'RUNNING',
       );
     let driving = true;
+    let lastSweep = performance.now();
     const driver = (async () => {
       while (driving) {
+        if (performance.now() - lastSweep > 1_000) {
+          // As a deployed sweeper would: re-send timers of tasks whose timer was lost.
+          lastSweep = performance.now();
+          const swept = await sweepStuckTasks({
+            ...storeDeps,
+            sqs,
+            taskQueue: (t) => taskQueues[t]!,
+          }).catch(() => []);
+          if (swept.length > 0) {
+            sweptTasks.push(...swept.map((t) => t.taskId));
+            lastActivity = performance.now();
+          }
+        }
         const now = Date.now();
         const ready = actions.filter((a) => a.time <= now).sort((a, b) => a.time - b.time);
         if (ready.length > 0) {
@@ -563,6 +583,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         outages.push({ taskType, from, to });
       },
       schedules: fired,
+      swept: sweptTasks,
       instances: async () => (await scanAll(dynamo, 'instance')) as never,
       async effects() {
         const items = await scanAll(dynamo, 'effect');

@@ -11,6 +11,7 @@ export * from './outbox';
 export * from './relay';
 export * from './runtime';
 export * from './store';
+export * from './sweeper';
 export * from './table';
 export * from './telemetry';
 export * from './worker';

@@ -495,22 +495,29 @@ export async function tasksDueBefore(
   before: number,
   shards: number,
 ): Promise<TaskItem[]> {
-  const pages = await Promise.all(
-    Array.from({ length: shards }, (_, shard) =>
-      deps.dynamo.send(
+  const shard = async (n: number) => {
+    const items: TaskItem[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await deps.dynamo.send(
         new QueryCommand({
           TableName: deps.tableName,
           IndexName: Indexes.byStatus,
           KeyConditionExpression: 'GSI1PK = :pk AND GSI1SK < :before',
           ExpressionAttributeValues: {
-            ':pk': Keys.statusPk(status, shard),
-            ':before': iso(before),
+            ':pk': Keys.statusPk(status, n),
+            ':before': iso(Math.min(before, 8.64e15)),
           },
+          ExclusiveStartKey,
         }),
-      ),
-    ),
-  );
-  return pages.flatMap((p) => (p.Items ?? []) as TaskItem[]).sort((a, b) => a.runAt - b.runAt);
+      );
+      items.push(...((page.Items ?? []) as TaskItem[]));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  };
+  const pages = await Promise.all(Array.from({ length: shards }, (_, n) => shard(n)));
+  return pages.flat().sort((a, b) => a.runAt - b.runAt);
 }
 
 export type { Command };

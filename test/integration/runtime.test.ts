@@ -15,6 +15,8 @@ import {
   processTaskMessage,
   type RelayDeps,
   relayBatch,
+  SWEEP_GRACE_MS,
+  sweepStuckTasks,
   type TaskMessage,
   transitionTask,
   type WorkerDeps,
@@ -297,6 +299,35 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
       await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, message!),
     ).toBe('completed');
     expect(w.runs).toEqual([`${message!.taskId}:2`]);
+  });
+
+  it('sweeps a task whose timer was lost: the message is sent again and the task re-claimed', async () => {
+    await w.ingest(shopEvent('ImageUploaded', { imageId: 'i3', url: 's3://b/i3', bytes: 5 }));
+    await w.relay();
+    const [message] = await w.messages('compress-image'); // taken, and never to come back
+    const task = (await getTask(w.store, {
+      workflow: 'image-compression',
+      key: 'i3',
+      taskId: message!.taskId,
+    }))!;
+    await transitionTask(
+      w.store,
+      task,
+      { status: 'SCHEDULED', generation: task.generation },
+      {
+        set: { status: 'RUNNING', attempt: 1, leaseUntil: T0 + 90_000, startedAt: T0 },
+        entry: { at: new Date(T0).toISOString(), status: 'RUNNING', cause: 'attempt 1' },
+      },
+    );
+    const sweepDeps = { ...w.store, sqs: w.sqs, taskQueue: (t: string) => w.queues[t]! };
+
+    expect(await sweepStuckTasks(sweepDeps)).toEqual([]);
+    w.clock.now = T0 + 90_000 + SWEEP_GRACE_MS + 1;
+    expect((await sweepStuckTasks(sweepDeps)).map((t) => t.taskId)).toEqual([message!.taskId]);
+    const [again] = await w.messages('compress-image');
+    expect(
+      await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, again!),
+    ).toBe('completed');
   });
 
   it('retries a failed attempt through the row: a new generation, a new timer, the old message stale', async () => {

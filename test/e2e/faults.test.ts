@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { demoStream, seededRandom, summarize } from '../../local/demo';
+import definitions from '../../workflows';
+
+const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
+const T0 = Date.parse('2026-11-02T08:00:00Z');
+const random = seededRandom(20261122);
+
+let cloud: LocalCloud;
+let result: Awaited<ReturnType<typeof summarize>>;
+const sentIds = new Set<string>();
+const malformed: string[] = [];
+
+beforeAll(async () => {
+  cloud = await startLocalCloud({
+    definitions,
+    timeScale: 60,
+    origin: T0,
+    faults: {
+      random,
+      workerErrorRate: 0.15,
+      workerTimeoutRate: 0.03,
+      crashAfterClaimRate: 0.04,
+      duplicateMessageRate: 0.1,
+      duplicateStreamBatchRate: 0.1,
+      relayFailureRate: 0.05,
+      schedulerLateByMs: 90_000,
+    },
+  });
+  const stream = demoStream(T0 + MIN, { users: 420, random });
+  const deliveries: { at: number; event: unknown }[] = [];
+  stream.forEach((e, i) => {
+    const event = {
+      version: '0',
+      id: `fault-${i}`,
+      source: e.source,
+      'detail-type': e.detailType,
+      account: '000000000000',
+      time: new Date(e.time).toISOString(),
+      region: 'us-east-1',
+      resources: [],
+      detail: e.detail,
+    };
+    sentIds.add(event.id);
+    // Reordered: each event arrives up to 3 minutes late; duplicated: 10% arrive twice.
+    deliveries.push({ at: e.arriveAt + Math.round(random() * 3 * MIN), event });
+    if (random() < 0.1) deliveries.push({ at: e.arriveAt + Math.round(random() * 5 * MIN), event });
+  });
+  for (let i = 0; i < 10; i++) {
+    const id = `malformed-${i}`;
+    malformed.push(id);
+    const event =
+      i % 2 === 0
+        ? {
+            id,
+            source: 'shop',
+            'detail-type': 'OrderPlaced',
+            time: new Date(T0 + 2 * MIN).toISOString(),
+            detail: { userId: 'user-1', orderId: 'o', total: 'lots' },
+          }
+        : {
+            id,
+            source: 'shop',
+            'detail-type': 'ProductPublishScheduled',
+            time: 'yesterday',
+            detail: { productId: 'p', publishAt: 'soon' },
+          };
+    deliveries.push({ at: T0 + 2 * MIN + i * 1_000, event });
+  }
+  for (const d of deliveries) cloud.at(d.at, () => cloud.deliverRaw([d.event]));
+  await cloud.settle({ until: T0 + 5 * DAY, timeoutMs: 420_000 });
+  result = await summarize(cloud);
+}, 480_000);
+
+afterAll(async () => {
+  await cloud?.stop();
+});
+
+describe('the local cloud under faults (1,000+ tasks)', () => {
+  it('handled more than a thousand tasks', () => {
+    const total = Object.values(result.summary.tasks).reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThan(1_000);
+  });
+
+  it('lost nothing: every task reached a terminal state and every event was applied or rejected', async () => {
+    expect(result.problems).toEqual([]);
+    expect(result.summary.lost).toBe(0);
+    expect(result.summary.tasks.SCHEDULED).toBe(0);
+    const instances = await cloud.instances();
+    const applied = new Set(instances.flatMap((i) => i.events.map((e) => e.id)));
+    const rejected = new Set((await cloud.rejected()).map((r) => r.eventId));
+    const unaccounted = [...sentIds].filter((id) => !applied.has(id) && !rejected.has(id));
+    expect(unaccounted).toEqual([]);
+  });
+
+  it('completed nothing twice, despite duplicated messages, stream records and crashes', async () => {
+    expect(result.summary.duplicateRuns).toBe(0);
+    const effects = await cloud.effects();
+    expect(effects.every((e) => e.duplicates === 0)).toBe(true);
+    expect(effects.length).toBe(result.summary.tasks.COMPLETED);
+  });
+
+  it('ran nothing after a cancel that was written before its claim', async () => {
+    const tasks = await cloud.tasks();
+    const withEffect = new Set((await cloud.effects()).map((e) => e.taskId));
+    for (const task of tasks.filter((t) => t.status === 'CANCELLED')) {
+      expect(withEffect.has(task.taskId)).toBe(false);
+      expect(task.timeline.some((e) => e.status === 'RUNNING')).toBe(false);
+    }
+  });
+
+  it('recovered from the injected faults: retries, re-claims after crashes, and expiries or failures only where attempts ran out', async () => {
+    const tasks = await cloud.tasks();
+    expect(tasks.some((t) => t.timeline.some((e) => e.cause.includes('re-claimed')))).toBe(true);
+    expect(tasks.some((t) => t.status === 'COMPLETED' && t.attempt > 1)).toBe(true);
+    for (const t of tasks.filter((t) => t.status === 'FAILED')) {
+      const maxAttempts = definitions.taskTypes.find((type) => type.name === t.taskType)!.retry
+        .maxAttempts;
+      expect(t.attempt).toBeGreaterThanOrEqual(maxAttempts);
+    }
+  });
+
+  it('recorded every malformed event with a reason that names the field', async () => {
+    const rejected = await cloud.rejected();
+    for (const id of malformed) {
+      const row = rejected.find((r) => r.eventId === id);
+      expect(row?.reason).toMatch(/detail\.total|time must be/);
+    }
+  });
+});
