@@ -8,8 +8,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -17,6 +16,7 @@ import { ENV } from '../shared/aws/config';
 import { TABLE_SCHEMA } from '../shared/aws/table';
 import { Metric } from '../shared/aws/telemetry';
 import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
+import { bundled } from './function';
 import { suppressDeadLetterQueueFindings } from './nag';
 import { ingestPatterns } from './patterns';
 import { addStreamSource } from './stream-source';
@@ -67,36 +67,6 @@ export interface Worker {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly function: NodejsFunction;
-}
-
-function bundled(
-  scope: Construct,
-  id: string,
-  entry: string,
-  props: Partial<ConstructorParameters<typeof NodejsFunction>[2]> = {},
-) {
-  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
-    retention: logs.RetentionDays.ONE_MONTH,
-  });
-  return new NodejsFunction(scope, id, {
-    entry,
-    runtime: lambda.Runtime.NODEJS_22_X,
-    architecture: lambda.Architecture.ARM_64,
-    memorySize: 256,
-    tracing: lambda.Tracing.ACTIVE,
-    logGroup,
-    bundling: {
-      minify: true,
-      sourceMap: true,
-      format: OutputFormat.ESM,
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      banner:
-        "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
-    },
-    ...props,
-    environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
-  });
 }
 
 function encryptedQueue(scope: Construct, id: string, props: sqs.QueueProps = {}) {

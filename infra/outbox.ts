@@ -4,12 +4,12 @@ import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../shared/aws/config';
 import { OUTBOX_ATTRIBUTE } from '../shared/aws/outbox';
+import { bundled } from './function';
 import { suppressDeadLetterQueueFindings } from './nag';
 import { addStreamSource } from './stream-source';
 
@@ -45,27 +45,15 @@ export class Outbox extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: join(dirname(fileURLToPath(import.meta.url)), '../functions/outbox.ts'),
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      tracing: lambda.Tracing.ACTIVE,
-      logGroup: new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH }),
-      timeout: Duration.seconds(30),
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner:
-          "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+    this.function = bundled(
+      this,
+      'Function',
+      join(dirname(fileURLToPath(import.meta.url)), '../functions/outbox.ts'),
+      {
+        timeout: Duration.seconds(30),
+        environment: { [ENV.outboxBusName]: props.bus.eventBusName },
       },
-      environment: {
-        [ENV.outboxBusName]: props.bus.eventBusName,
-        NODE_OPTIONS: '--enable-source-maps',
-      },
-    });
+    );
     addStreamSource(this.function, {
       tableArn: props.table.tableArn,
       streamArn: props.table.tableStreamArn,

@@ -1,9 +1,5 @@
-import {
-  type EventBridgeClient,
-  PutEventsCommand,
-  type PutEventsRequestEntry,
-} from '@aws-sdk/client-eventbridge';
-import { PUT_EVENTS_LIMIT, type StreamRecord, streamImage } from './relay';
+import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { publishInBatches, type StreamRecord, streamImage } from './relay';
 import type { Telemetry } from './telemetry';
 
 /**
@@ -67,23 +63,12 @@ export async function outboxBatch(deps: OutboxDeps, records: readonly StreamReco
       },
     });
   }
-  let failedAt = records.length;
-  for (let i = 0; i < entries.length; i += PUT_EVENTS_LIMIT) {
-    const chunk = entries.slice(i, i + PUT_EVENTS_LIMIT);
-    try {
-      const result = await deps.eventBridge.send(
-        new PutEventsCommand({ Entries: chunk.map((c) => c.entry) }),
-      );
-      (result.Entries ?? []).forEach((entry, j) => {
-        if (entry.ErrorCode) failedAt = Math.min(failedAt, chunk[j]!.index);
-      });
-    } catch (error) {
-      deps.telemetry.error('publishing outbox events failed; the stream retries', {
-        error: (error as Error).message,
-      });
-      failedAt = Math.min(failedAt, chunk[0]!.index);
-    }
-  }
+  const failedAt = await publishInBatches(
+    deps.eventBridge,
+    entries,
+    records.length,
+    deps.telemetry,
+  );
   if (failedAt >= records.length) return { batchItemFailures: [] };
   return {
     batchItemFailures: [

@@ -35,6 +35,18 @@ export interface TaskMessage {
   readonly runAt: number;
 }
 
+/** The timer message of a task's current generation. */
+export function timerMessage(task: TaskItem): TaskMessage {
+  return {
+    taskId: task.taskId,
+    workflow: task.workflow,
+    key: task.key,
+    taskType: task.taskType,
+    generation: task.generation,
+    runAt: task.runAt,
+  };
+}
+
 /** The lifecycle event detail-types, by terminal status. */
 export const LIFECYCLE_DETAIL_TYPES: Readonly<Record<string, string>> = {
   COMPLETED: 'TaskCompleted',
@@ -122,14 +134,7 @@ function usedScheduler(task: TaskItem): boolean {
 
 async function armTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
   const queue = deps.config.taskQueue(task.taskType);
-  const message: TaskMessage = {
-    taskId: task.taskId,
-    workflow: task.workflow,
-    key: task.key,
-    taskType: task.taskType,
-    generation: task.generation,
-    runAt: task.runAt,
-  };
+  const message = timerMessage(task);
   const delayMs = task.runAt - deps.clock();
   if (delayMs <= MAX_SQS_DELAY_SECONDS * 1_000) {
     await deps.sqs.send(
@@ -210,6 +215,37 @@ function lifecycleEntry(deps: RelayDeps, task: TaskItem): PutEventsRequestEntry 
 }
 
 /**
+ * Publishes entries in batches of {@link PUT_EVENTS_LIMIT}, each tagged with the index of
+ * the stream record it came from. Returns the index of the first record whose entry failed
+ * (or `records` when none did), so the caller can report that record for a retry.
+ */
+export async function publishInBatches(
+  eventBridge: EventBridgeClient,
+  entries: readonly { readonly entry: PutEventsRequestEntry; readonly index: number }[],
+  records: number,
+  telemetry: Telemetry,
+): Promise<number> {
+  let failedAt = records;
+  for (let i = 0; i < entries.length; i += PUT_EVENTS_LIMIT) {
+    const chunk = entries.slice(i, i + PUT_EVENTS_LIMIT);
+    try {
+      const result = await eventBridge.send(
+        new PutEventsCommand({ Entries: chunk.map((c) => c.entry) }),
+      );
+      (result.Entries ?? []).forEach((entry, j) => {
+        if (entry.ErrorCode) failedAt = Math.min(failedAt, chunk[j]!.index);
+      });
+    } catch (error) {
+      telemetry.error('publishing events failed; the stream retries', {
+        error: (error as Error).message,
+      });
+      failedAt = Math.min(failedAt, chunk[0]!.index);
+    }
+  }
+  return failedAt;
+}
+
+/**
  * The outbox: reacts to task rows on the table's stream. A task that became SCHEDULED
  * (new, retried or moved) gets a timer — an SQS delay when due within 15 minutes, else a
  * one-shot EventBridge Scheduler schedule a few minutes early; a cancelled or moved task
@@ -253,23 +289,11 @@ export async function relayBatch(
   }
 
   const toSend = publish.filter((p) => p.index < failedAt);
-  for (let i = 0; i < toSend.length; i += PUT_EVENTS_LIMIT) {
-    const chunk = toSend.slice(i, i + PUT_EVENTS_LIMIT);
-    try {
-      const result = await deps.eventBridge.send(
-        new PutEventsCommand({ Entries: chunk.map((c) => c.entry) }),
-      );
-      (result.Entries ?? []).forEach((entry, j) => {
-        if (entry.ErrorCode) failedAt = Math.min(failedAt, chunk[j]!.index);
-      });
-      deps.telemetry.count(Metric.lifecycleEvents, chunk.length - (result.FailedEntryCount ?? 0));
-    } catch (error) {
-      deps.telemetry.error('publishing lifecycle events failed; the stream retries', {
-        error: (error as Error).message,
-      });
-      failedAt = Math.min(failedAt, chunk[0]!.index);
-    }
-  }
+  failedAt = Math.min(
+    failedAt,
+    await publishInBatches(deps.eventBridge, toSend, records.length, deps.telemetry),
+  );
+  deps.telemetry.count(Metric.lifecycleEvents, toSend.filter((p) => p.index < failedAt).length);
   if (failedAt >= records.length) return { batchItemFailures: [] };
   const sequence = records[failedAt]?.dynamodb?.SequenceNumber ?? String(failedAt);
   return { batchItemFailures: [{ itemIdentifier: sequence }] };

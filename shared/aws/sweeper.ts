@@ -1,7 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { TaskStatus } from '../core/definitions';
 import type { TaskQueue } from './config';
-import type { TaskMessage } from './relay';
+import { timerMessage } from './relay';
 import { type StoreDeps, tasksDueBefore } from './store';
 import { STATUS_SHARDS, type TaskItem } from './table';
 
@@ -36,14 +36,7 @@ export async function sweepStuckTasks(
   ]);
   const stuck = [...running.filter((t) => (t.leaseUntil ?? 0) + graceMs < now), ...scheduled];
   for (const task of stuck) {
-    const message: TaskMessage = {
-      taskId: task.taskId,
-      workflow: task.workflow,
-      key: task.key,
-      taskType: task.taskType,
-      generation: task.generation,
-      runAt: task.runAt,
-    };
+    const message = timerMessage(task);
     await deps.sqs.send(
       new SendMessageCommand({
         QueueUrl: deps.taskQueue(task.taskType).url,
