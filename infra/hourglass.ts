@@ -11,6 +11,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ENV } from '../shared/aws/config';
 import { TABLE_SCHEMA } from '../shared/aws/table';
@@ -41,6 +42,8 @@ export interface HourglassProps {
   readonly ingestEntry?: string;
   /** @default functions/relay.ts */
   readonly relayEntry?: string;
+  /** @default functions/sweeper.ts */
+  readonly sweeperEntry?: string;
   /** What happens to the table when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /** How early one-shot schedules fire before the due time, in seconds (0–840). @default 120 */
@@ -95,6 +98,8 @@ export class Hourglass extends Construct {
   readonly ingestFunction: NodejsFunction;
   readonly relayFunction: NodejsFunction;
   readonly relayDeadLetterQueue: sqs.Queue;
+  /** Re-sends the timers of tasks whose timer was lost (every 5 minutes). */
+  readonly sweeperFunction: NodejsFunction;
   readonly scheduleGroup: scheduler.CfnScheduleGroup;
   readonly schedulerRole: iam.Role;
   readonly schedulerDeadLetterQueue: sqs.Queue;
@@ -258,6 +263,39 @@ export class Hourglass extends Construct {
         conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
       }),
     );
+
+    this.sweeperFunction = bundled(
+      this,
+      'Sweeper',
+      props.sweeperEntry ?? join(ROOT, 'functions/sweeper.ts'),
+      {
+        timeout: Duration.seconds(60),
+        environment: {
+          [ENV.tableName]: this.table.tableName,
+          [ENV.taskQueues]: Lazy.string({
+            produce: () => this.queuesJson([...this.workers.keys()]),
+          }),
+        },
+      },
+    );
+    this.sweeperFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.table.tableArn}/index/${TABLE_SCHEMA.indexes[0].name}`],
+      }),
+    );
+    const sweeperSchedule = new events.Rule(this, 'SweeperSchedule', {
+      description: 'Hourglass: re-send the timers of tasks whose timer was lost',
+      schedule: events.Schedule.rate(Duration.minutes(5)),
+      targets: [new targets.LambdaFunction(this.sweeperFunction, { retryAttempts: 2 })],
+    });
+    NagSuppressions.addResourceSuppressions(sweeperSchedule, [
+      {
+        id: 'Serverless-EventBusDLQ',
+        reason:
+          'The sweep is periodic and idempotent: a missed invocation is covered by the next one five minutes later, so there is nothing worth keeping in a DLQ.',
+      },
+    ]);
 
     this.node.addValidation({
       validate: () =>
@@ -451,6 +489,7 @@ export class Hourglass extends Construct {
     this.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
     queue.grantSendMessages(fn);
     queue.grantSendMessages(this.relayFunction);
+    queue.grantSendMessages(this.sweeperFunction);
     queue.grantSendMessages(this.schedulerRole);
     this.alarmOnQueue(safeId, queue, deadLetterQueue, 900 + 300);
     suppressDeadLetterQueueFindings(

@@ -79,7 +79,9 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
   });
 
   it('routes exactly the events the workflows consume to the ingest queue', () => {
-    const patterns = ofType('AWS::Events::Rule').map(([, r]) => r.Properties.EventPattern);
+    const patterns = ofType('AWS::Events::Rule')
+      .map(([, r]) => r.Properties.EventPattern)
+      .filter((p) => p !== undefined);
     expect(patterns).toEqual(ingestPatterns(definitions));
     expect(patterns[0]).toEqual({
       source: ['shop'],
@@ -115,7 +117,7 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
 
   it('runs every function on nodejs22.x, arm64, bundled with source maps', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(2 + definitions.taskTypes.length);
+    expect(functions).toHaveLength(3 + definitions.taskTypes.length);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -219,6 +221,23 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
     );
     for (const metric of ['TasksCompleted', 'LateCancels', 'TimerLatenessMs', 'EventsRejected'])
       expect(body).toContain(metric);
+  });
+
+  it('runs the sweeper every 5 minutes, allowed to read the status index and send to the task queues only', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    const [sweeperId] = ofType('AWS::Lambda::Function').find(([id]) =>
+      id.startsWith('HourglassSweeper'),
+    )!;
+    const roleRef = resources[sweeperId]!.Properties.Role['Fn::GetAtt'][0];
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleRef))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const actions = statements
+      .flatMap((s) => [s.Action].flat())
+      .filter((a: string) => !a.startsWith('xray:'));
+    expect(new Set(actions)).toEqual(
+      new Set(['dynamodb:Query', 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl']),
+    );
   });
 
   it('passes cdk-nag AwsSolutions and Serverless checks with no unsuppressed errors', () => {

@@ -26,7 +26,7 @@ describe('npm run synth', () => {
     const types = Object.values(template.Resources as Record<string, { Type: string }>).map(
       (r) => r.Type,
     );
-    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(9);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(10);
     expect(types).toContain('AWS::Scheduler::ScheduleGroup');
   }, 120_000);
 });
