@@ -1,6 +1,5 @@
 import { join, resolve } from 'node:path';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   EventBridgeClient,
   PutEventsCommand,
@@ -11,9 +10,9 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   SendMessageCommand,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../infra/hourglass';
 import { ingestPatterns } from '../infra/patterns';
 import { ENV } from '../shared/aws/config';
@@ -40,6 +39,7 @@ import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
   type LocalService,
+  localClients,
   startDynamoDbLocal,
   startSqsLocal,
 } from './services';
@@ -224,12 +224,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     for (const s of services) stoppers.push(() => s.stop());
     const [dynamoService, sqsService] = services as [LocalService, LocalService];
     const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const dynamoBase = new DynamoDBClient({ ...base, endpoint: dynamoService.endpoint });
-    const dynamo = DynamoDBDocumentClient.from(dynamoBase, {
-      marshallOptions: { removeUndefinedValues: true },
+    const { dynamoBase, dynamo, sqs, streams } = localClients({
+      dynamodb: dynamoService.endpoint,
+      sqs: sqsService.endpoint,
     });
-    const sqs = new SQSClient({ ...base, endpoint: sqsService.endpoint });
-    const streams = new DynamoDBStreamsClient({ ...base, endpoint: dynamoService.endpoint });
 
     const existing = await dynamoBase
       .send(new DescribeTableCommand({ TableName: TABLE }))

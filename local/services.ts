@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLE_SCHEMA } from '../shared/aws/table';
 import { HourglassError } from '../shared/core/errors';
 
@@ -190,4 +193,18 @@ export async function createHourglassTable(endpoint: string, tableName: string):
     }),
   );
   client.destroy();
+}
+
+/** AWS clients pointed at the local DynamoDB Local and fauxqs. */
+export function localClients(endpoints: { readonly dynamodb: string; readonly sqs: string }) {
+  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const dynamoBase = new DynamoDBClient({ ...base, endpoint: endpoints.dynamodb });
+  return {
+    dynamoBase,
+    dynamo: DynamoDBDocumentClient.from(dynamoBase, {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    sqs: new SQSClient({ ...base, endpoint: endpoints.sqs }),
+    streams: new DynamoDBStreamsClient({ ...base, endpoint: endpoints.dynamodb }),
+  };
 }

@@ -1,7 +1,6 @@
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
-  DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
@@ -9,14 +8,12 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
-  SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   createHourglassTable,
-  LOCAL_CREDENTIALS,
   LOCAL_REGION,
   type LocalService,
+  localClients,
   startDynamoDbLocal,
   startSqsLocal,
 } from '../../local/services';
@@ -51,13 +48,10 @@ let tables = 0;
 export async function freshWorld(aws: LocalAws, taskTypes: readonly string[]) {
   const tableName = `hourglass-test-${process.pid}-${++tables}`;
   await createHourglassTable(aws.dynamoEndpoint, tableName);
-  const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const dynamoBase = new DynamoDBClient({ ...base, endpoint: aws.dynamoEndpoint });
-  const dynamo = DynamoDBDocumentClient.from(dynamoBase, {
-    marshallOptions: { removeUndefinedValues: true },
+  const { dynamoBase, dynamo, sqs, streams } = localClients({
+    dynamodb: aws.dynamoEndpoint,
+    sqs: aws.sqsEndpoint,
   });
-  const sqs = new SQSClient({ ...base, endpoint: aws.sqsEndpoint });
-  const streams = new DynamoDBStreamsClient({ ...base, endpoint: aws.dynamoEndpoint });
   const queues: Record<string, TaskQueue> = {};
   for (const type of taskTypes) {
     const { QueueUrl } = await sqs.send(
