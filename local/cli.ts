@@ -283,10 +283,10 @@ async function runEmit(rest: readonly string[], source: string, io: CliIo): Prom
     throw new UsageError(`DETAIL_JSON is not valid JSON (${(error as Error).message})`);
   }
   const { readFile: read } = await import('node:fs/promises');
-  const { DEV_STATE_FILE } = await import('./dev-state');
+  const { devStateFile } = await import('./dev-state');
   let state: { eventbridge: string; busName: string };
   try {
-    state = JSON.parse(await read(DEV_STATE_FILE, 'utf8'));
+    state = JSON.parse(await read(devStateFile(), 'utf8'));
   } catch {
     throw new UsageError(
       'no local cloud is running: start it with "npm run dev" in another terminal',

@@ -2,9 +2,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import definitions from '../workflows';
 import { startLocalCloud } from './cloud';
-import { DEV_STATE_FILE } from './dev-state';
+import { devStateFile } from './dev-state';
 
-/** The contents of {@link DEV_STATE_FILE}. */
+/** The contents of the dev state file ({@link devStateFile}). */
 export interface DevState {
   readonly eventbridge: string;
   readonly busName: string;
@@ -32,8 +32,8 @@ async function main() {
     busName: cloud.busName,
     pid: process.pid,
   };
-  await mkdir(join(DEV_STATE_FILE, '..'), { recursive: true });
-  await writeFile(DEV_STATE_FILE, JSON.stringify(state, null, 2));
+  await mkdir(join(devStateFile(), '..'), { recursive: true });
+  await writeFile(devStateFile(), JSON.stringify(state, null, 2));
 
   process.stdout.write(
     [
@@ -85,7 +85,7 @@ async function main() {
     clearInterval(rejections);
     process.stdout.write('\nStopping the local cloud…\n');
     await cloud.stop();
-    await rm(DEV_STATE_FILE, { force: true });
+    await rm(devStateFile(), { force: true });
     process.exit(0);
   };
   process.on('SIGINT', stop);
