@@ -4,7 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { backoffMs, type Json, TaskStatus, type TaskType } from '../core/definitions';
 import { NonRetryableError, RetryAfterError, TaskTimeoutError } from './errors';
 import { MAX_SQS_DELAY_SECONDS, type TaskMessage } from './relay';
-import { getTask, type StoreDeps, transitionTask } from './store';
+import { getTask, type StoreDeps, type TaskExpectation, transitionTask } from './store';
 import { statusKeys, type TaskItem } from './table';
 import { Metric, type Telemetry } from './telemetry';
 
@@ -149,6 +149,40 @@ export async function claimTask(
   );
 }
 
+/** The metric each terminal status is counted under. */
+const FINISH_METRIC = {
+  COMPLETED: Metric.completed,
+  FAILED: Metric.failed,
+  EXPIRED: Metric.expired,
+} as const;
+
+/**
+ * Moves a task to a terminal status (COMPLETED, FAILED or EXPIRED) if the row is still what
+ * `expect` says, releasing its lease and counting it. False when the caller lost the race.
+ */
+async function finishTask(
+  deps: WorkerDeps,
+  task: TaskItem,
+  expect: TaskExpectation,
+  status: keyof typeof FINISH_METRIC,
+  at: number,
+  cause: string,
+  lastError?: string,
+): Promise<boolean> {
+  const won = await transitionTask(deps, task, expect, {
+    set: {
+      status,
+      finishedAt: at,
+      ...(lastError === undefined ? {} : { lastError }),
+      ...statusKeys(task.taskId, status, task.runAt),
+    },
+    remove: ['leaseUntil'],
+    entry: { at: iso(at), status, cause },
+  });
+  if (won) deps.telemetry.count(FINISH_METRIC[status], 1, { taskType: task.taskType });
+  return won;
+}
+
 /**
  * Handles one timer message for a task: load the row; skip it when cancelled, finished or
  * stale; re-delay it when early; expire it past its deadline; claim it with a conditional
@@ -193,39 +227,27 @@ export async function processTaskMessage(
     ...(reclaim ? { leaseUntil: task.leaseUntil } : {}),
   };
   if (task.deadlineAt !== null && now > task.deadlineAt) {
-    const won = await transitionTask(deps, task, expect, {
-      set: {
-        status: TaskStatus.EXPIRED,
-        finishedAt: now,
-        ...statusKeys(task.taskId, TaskStatus.EXPIRED, task.runAt),
-      },
-      remove: ['leaseUntil'],
-      entry: {
-        at: iso(now),
-        status: TaskStatus.EXPIRED,
-        cause: `deadline ${iso(task.deadlineAt)} passed`,
-      },
-    });
-    if (won) deps.telemetry.count(Metric.expired, 1, { taskType: task.taskType });
+    const won = await finishTask(
+      deps,
+      task,
+      expect,
+      TaskStatus.EXPIRED,
+      now,
+      `deadline ${iso(task.deadlineAt)} passed`,
+    );
     return won ? 'expired' : 'lost-race';
   }
   const attempt = task.attempt + 1;
   if (attempt > taskType.retry.maxAttempts) {
-    const won = await transitionTask(deps, task, expect, {
-      set: {
-        status: TaskStatus.FAILED,
-        finishedAt: now,
-        lastError: 'every attempt ended without a result (worker crash or timeout)',
-        ...statusKeys(task.taskId, TaskStatus.FAILED, task.runAt),
-      },
-      remove: ['leaseUntil'],
-      entry: {
-        at: iso(now),
-        status: TaskStatus.FAILED,
-        cause: `attempt ${task.attempt} never finished`,
-      },
-    });
-    if (won) deps.telemetry.count(Metric.failed, 1, { taskType: task.taskType });
+    const won = await finishTask(
+      deps,
+      task,
+      expect,
+      TaskStatus.FAILED,
+      now,
+      `attempt ${task.attempt} never finished`,
+      'every attempt ended without a result (worker crash or timeout)',
+    );
     return won ? 'failed' : 'lost-race';
   }
   const claimed = await claimTask(deps, taskType, task, now, reclaim);
@@ -234,7 +256,6 @@ export async function processTaskMessage(
     taskType: task.taskType,
   });
 
-  const running: Pick<TaskItem, 'workflow' | 'key' | 'taskId'> = task;
   const runningExpect = { status: TaskStatus.RUNNING, attempt };
   try {
     await runWithTimeout(
@@ -265,22 +286,20 @@ export async function processTaskMessage(
       );
     const final = error instanceof NonRetryableError || attempt >= taskType.retry.maxAttempts;
     if (final) {
-      await transitionTask(deps, running, runningExpect, {
-        set: {
-          status: TaskStatus.FAILED,
-          finishedAt: done,
-          lastError: reason,
-          ...statusKeys(task.taskId, TaskStatus.FAILED, task.runAt),
-        },
-        remove: ['leaseUntil'],
-        entry: { at: iso(done), status: TaskStatus.FAILED, cause: `attempt ${attempt}: ${reason}` },
-      });
-      deps.telemetry.count(Metric.failed, 1, { taskType: task.taskType });
+      await finishTask(
+        deps,
+        task,
+        runningExpect,
+        TaskStatus.FAILED,
+        done,
+        `attempt ${attempt}: ${reason}`,
+        reason,
+      );
       return 'failed';
     }
     const delay =
       error instanceof RetryAfterError ? error.delayMs : backoffMs(taskType.retry, attempt);
-    await transitionTask(deps, running, runningExpect, {
+    await transitionTask(deps, task, runningExpect, {
       set: {
         status: TaskStatus.SCHEDULED,
         runAt: done + delay,
@@ -299,15 +318,14 @@ export async function processTaskMessage(
     return 'retrying';
   }
   const done = deps.clock();
-  const completed = await transitionTask(deps, running, runningExpect, {
-    set: {
-      status: TaskStatus.COMPLETED,
-      finishedAt: done,
-      ...statusKeys(task.taskId, TaskStatus.COMPLETED, task.runAt),
-    },
-    remove: ['leaseUntil'],
-    entry: { at: iso(done), status: TaskStatus.COMPLETED, cause: `attempt ${attempt}` },
-  });
+  const completed = await finishTask(
+    deps,
+    task,
+    runningExpect,
+    TaskStatus.COMPLETED,
+    done,
+    `attempt ${attempt}`,
+  );
   if (!completed) {
     deps.telemetry.warn(
       'the attempt finished after its lease was taken over; its result is not recorded',
@@ -315,7 +333,6 @@ export async function processTaskMessage(
     );
     return 'lost-race';
   }
-  deps.telemetry.count(Metric.completed, 1, { taskType: task.taskType });
   return 'completed';
 }
 
