@@ -11,7 +11,7 @@ import {
 /** One item of a DynamoDB transaction, with plain JavaScript values. */
 export type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-import { type Command, type Decision, decide, type Instance, newInstance } from '../core/decider';
+import { type Decision, decide, type Instance, newInstance } from '../core/decider';
 import { type Json, TaskStatus, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
@@ -519,5 +519,3 @@ export async function tasksDueBefore(
   const pages = await Promise.all(Array.from({ length: shards }, (_, n) => shard(n)));
   return pages.flat().sort((a, b) => a.runAt - b.runAt);
 }
-
-export type { Command };
