@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { StreamRecord } from '../shared/aws/relay';
+import { asLambdaRecords } from './stream-records';
 
 /** A Lambda handler as the runner calls it. */
 export type Handler = (
@@ -265,7 +266,7 @@ export function pollStream(options: StreamSourceOptions): Poller {
         new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }),
       );
       iterators.set(id, page.NextShardIterator ?? null);
-      const records = (page.Records ?? []) as StreamRecord[];
+      const records = asLambdaRecords((page.Records ?? []) as StreamRecord[]);
       fetched += records.length;
       pending.push(...records.filter(options.filter));
     }

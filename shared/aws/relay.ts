@@ -95,25 +95,6 @@ function atExpression(ms: number): string {
   return `at(${new Date(ms).toISOString().slice(0, 19)})`;
 }
 
-/**
- * Restores empty maps: Lambda delivers `{"M":{}}`, but the DynamoDB Streams SDK client
- * (used by the local cloud's stream poller) turns it into a bare `{}`, which unmarshall refuses.
- */
-function normalizeAttribute(value: unknown): unknown {
-  const attribute = value as { M?: Record<string, unknown>; L?: unknown[] } | null;
-  if (attribute === null || typeof attribute !== 'object') return value;
-  if (Object.keys(attribute).length === 0) return { M: {} };
-  if (attribute.M !== undefined) return { M: normalizeImage(attribute.M) };
-  if (attribute.L !== undefined) return { L: attribute.L.map(normalizeAttribute) };
-  return value;
-}
-
-function normalizeImage(image: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(image).map(([name, value]) => [name, normalizeAttribute(value)]),
-  );
-}
-
 /** Unmarshalls a stream image, for items whose `type` is the one wanted. */
 export function streamImage<T>(
   raw: Record<string, unknown> | undefined,
@@ -121,7 +102,7 @@ export function streamImage<T>(
 ): T | undefined {
   if (raw === undefined) return undefined;
   if (type !== undefined && (raw.type as { S?: string } | undefined)?.S !== type) return undefined;
-  return unmarshall(normalizeImage(raw) as never) as T;
+  return unmarshall(raw as never) as T;
 }
 
 function image(raw: Record<string, unknown> | undefined): TaskItem | undefined {

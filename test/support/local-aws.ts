@@ -17,6 +17,7 @@ import {
   startDynamoDbLocal,
   startSqsLocal,
 } from '../../local/services';
+import { asLambdaRecords } from '../../local/stream-records';
 import type { StreamRecord, TaskQueue } from '../../shared/aws';
 
 /** DynamoDB Local and fauxqs, started once per test file on free loopback ports. */
@@ -90,7 +91,7 @@ export async function freshWorld(aws: LocalAws, taskTypes: readonly string[]) {
       let iterator = iterators.get(id);
       while (iterator) {
         const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
-        records.push(...((page.Records ?? []) as StreamRecord[]));
+        records.push(...asLambdaRecords((page.Records ?? []) as StreamRecord[]));
         iterator = page.NextShardIterator;
         iterators.set(id, iterator);
         if ((page.Records ?? []).length === 0) break;
