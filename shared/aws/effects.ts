@@ -1,7 +1,8 @@
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Json } from '../core/definitions';
+import type { Json, TaskType } from '../core/definitions';
+import { defaultWorkerDeps } from './runtime';
 import type { StoreDeps } from './store';
-import type { Task, TaskContext } from './worker';
+import { type Task, type TaskContext, type WorkerDeps, worker } from './worker';
 
 /** Where the example workers record their effects: one row per task. */
 export const effectKey = (taskId: string) => ({ PK: `EFFECT#${taskId}`, SK: 'EFFECT' });
@@ -61,4 +62,25 @@ export async function recordEffect(
       }),
     );
   }
+}
+
+/**
+ * An example worker for the journeys: records what it "sent" (the summary of the task) once
+ * per task with {@link recordEffect}. Its dependencies come from the environment on the
+ * first invocation. A real worker calls its mail or image service instead, passing
+ * `ctx.idempotencyKey`.
+ *
+ * @example export const handler = exampleWorker(endDiscount, (task) => ({ ended: task.key }));
+ */
+export function exampleWorker(taskType: TaskType, summarize: (task: Task) => Json) {
+  let deps: WorkerDeps | undefined;
+  const resolve = () => {
+    deps ??= defaultWorkerDeps(taskType.name);
+    return deps;
+  };
+  return worker(
+    taskType,
+    async (task, ctx) => recordEffect(resolve(), task, ctx, summarize(task)),
+    resolve,
+  );
 }
