@@ -22,6 +22,7 @@ import {
   Keys,
   MAX_STORED_EVENT_CHARS,
   type RejectedItem,
+  STATUS_SHARDS,
   statusKeys,
   type TaskItem,
   type TimelineEntry,
@@ -488,12 +489,14 @@ export async function transitionTask(
   }
 }
 
-/** Lists tasks in a status due to run before a time, across all shards of the status index. */
+/**
+ * Lists tasks in a status across all shards of the status index, oldest run time first;
+ * only those due to run before `before` when it is given.
+ */
 export async function tasksDueBefore(
   deps: StoreDeps,
   status: TaskStatus,
-  before: number,
-  shards: number,
+  before?: number,
 ): Promise<TaskItem[]> {
   const shard = async (n: number) => {
     const items: TaskItem[] = [];
@@ -503,10 +506,11 @@ export async function tasksDueBefore(
         new QueryCommand({
           TableName: deps.tableName,
           IndexName: Indexes.byStatus,
-          KeyConditionExpression: 'GSI1PK = :pk AND GSI1SK < :before',
+          KeyConditionExpression:
+            before === undefined ? 'GSI1PK = :pk' : 'GSI1PK = :pk AND GSI1SK < :before',
           ExpressionAttributeValues: {
             ':pk': Keys.statusPk(status, n),
-            ':before': iso(Math.min(before, 8.64e15)),
+            ...(before === undefined ? {} : { ':before': iso(before) }),
           },
           ExclusiveStartKey,
         }),
@@ -516,6 +520,6 @@ export async function tasksDueBefore(
     } while (ExclusiveStartKey);
     return items;
   };
-  const pages = await Promise.all(Array.from({ length: shards }, (_, n) => shard(n)));
+  const pages = await Promise.all(Array.from({ length: STATUS_SHARDS }, (_, n) => shard(n)));
   return pages.flat().sort((a, b) => a.runAt - b.runAt);
 }

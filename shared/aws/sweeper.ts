@@ -3,7 +3,7 @@ import { TaskStatus } from '../core/definitions';
 import type { TaskQueue } from './config';
 import { timerMessage } from './relay';
 import { type StoreDeps, tasksDueBefore } from './store';
-import { STATUS_SHARDS, type TaskItem } from './table';
+import type { TaskItem } from './table';
 
 /**
  * How long past its lease (RUNNING) or its run time (SCHEDULED) a task may sit before the
@@ -31,8 +31,8 @@ export async function sweepStuckTasks(
 ): Promise<TaskItem[]> {
   const now = deps.clock();
   const [running, scheduled] = await Promise.all([
-    tasksDueBefore(deps, TaskStatus.RUNNING, Number.MAX_SAFE_INTEGER / 2, STATUS_SHARDS),
-    tasksDueBefore(deps, TaskStatus.SCHEDULED, now - graceMs, STATUS_SHARDS),
+    tasksDueBefore(deps, TaskStatus.RUNNING),
+    tasksDueBefore(deps, TaskStatus.SCHEDULED, now - graceMs),
   ]);
   const stuck = [...running.filter((t) => (t.leaseUntil ?? 0) + graceMs < now), ...scheduled];
   for (const task of stuck) {

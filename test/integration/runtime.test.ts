@@ -8,6 +8,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  claimTask,
   effectKey,
   getTask,
   ingestBatch,
@@ -18,7 +19,6 @@ import {
   SWEEP_GRACE_MS,
   sweepStuckTasks,
   type TaskMessage,
-  transitionTask,
   type WorkerDeps,
 } from '../../shared/aws';
 import type { TaskHandler } from '../../shared/aws/worker';
@@ -280,16 +280,8 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
       key: 'i1',
       taskId: message!.taskId,
     }))!;
-    // A worker claimed it and died: RUNNING, attempt 1, with a lease.
-    await transitionTask(
-      w.store,
-      task,
-      { status: 'SCHEDULED', generation: task.generation },
-      {
-        set: { status: 'RUNNING', attempt: 1, leaseUntil: T0 + 90_000, startedAt: T0 },
-        entry: { at: new Date(T0).toISOString(), status: 'RUNNING', cause: 'attempt 1' },
-      },
-    );
+    // A worker claimed it (lease until T0 + 90 s) and died without a word.
+    expect(await claimTask(w.store, compressImage, task, T0, false)).toBe(true);
 
     expect(
       await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, message!),
@@ -310,15 +302,8 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
       key: 'i3',
       taskId: message!.taskId,
     }))!;
-    await transitionTask(
-      w.store,
-      task,
-      { status: 'SCHEDULED', generation: task.generation },
-      {
-        set: { status: 'RUNNING', attempt: 1, leaseUntil: T0 + 90_000, startedAt: T0 },
-        entry: { at: new Date(T0).toISOString(), status: 'RUNNING', cause: 'attempt 1' },
-      },
-    );
+    // A worker claimed it (lease until T0 + 90 s) and died without a word.
+    expect(await claimTask(w.store, compressImage, task, T0, false)).toBe(true);
     const sweepDeps = { ...w.store, sqs: w.sqs, taskQueue: (t: string) => w.queues[t]! };
 
     expect(await sweepStuckTasks(sweepDeps)).toEqual([]);
