@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -12,33 +13,28 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../infra/hourglass';
 import { ingestPatterns } from '../infra/patterns';
 import { ENV } from '../shared/aws/config';
 import { type EffectFault, injectEffectFault } from '../shared/aws/effects';
 import type { StreamRecord } from '../shared/aws/relay';
-import { getTask } from '../shared/aws/store';
-import { SWEEP_GRACE_MS, sweepStuckTasks } from '../shared/aws/sweeper';
-import {
-  Indexes,
-  Keys,
-  type RejectedItem,
-  STATUS_SHARDS,
-  type TaskItem,
-} from '../shared/aws/table';
+import { getTask, type StoreDeps, tasksDueBefore } from '../shared/aws/store';
+import { sweepStuckTasks } from '../shared/aws/sweeper';
+import type { RejectedItem, TaskItem } from '../shared/aws/table';
 import { claimTask, type TaskContext } from '../shared/aws/worker';
-import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
+import { type HourglassDefinitions, TaskStatus, type TaskType } from '../shared/core/definitions';
 import { installVirtualClock, type VirtualClock } from './clock';
+import { startDriver } from './driver';
 import { type BusEvent, startEventBridge } from './emulators/eventbridge';
 import { startScheduler } from './emulators/scheduler';
+import { queueMoments, scheduleMoments, sweeperMoments } from './moments';
 import { type Handler, type Poller, pollQueue, pollStream } from './runner';
-import { pumpSchedules } from './schedule-pump';
+import { PumpMemory, pumpSchedules } from './schedule-pump';
 import {
   createHourglassTable,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
-  type LocalService,
   localClients,
   startDynamoDbLocal,
   startSqsLocal,
@@ -55,9 +51,19 @@ export const POLL_INTERVAL_MS = 15;
  * records a little after the write, so a shorter window could skip past a pending record.
  */
 export const QUIET_WINDOW_MS = 250;
+/**
+ * Virtual ms between the local sweeper's passes: every 5 minutes, as the deployed sweeper's
+ * schedule runs it (and never more often than once a real second).
+ */
+const SWEEP_INTERVAL_MS = 5 * 60_000;
 /** The relay's and ingest's function timeouts in the stack (seconds); their queues' visibility follows. */
 const INGEST_TIMEOUT_S = 30;
+/** Ingest batches the local cloud runs at once. */
+const INGEST_CONCURRENCY = 4;
 const RELAY_TIMEOUT_S = 60;
+
+/** The local queue of a task type's timers. */
+const taskQueueName = (taskType: string) => `hourglass-${taskType}`;
 
 /** Faults the local cloud can inject, for the end-to-end fault tests. All default to none. */
 export interface Faults {
@@ -83,8 +89,15 @@ export interface Faults {
   }[];
   /** Fails chosen attempts: `(taskId, attempt) => true` makes that attempt throw. */
   readonly failAttempt?: (taskId: string, attempt: number) => boolean;
-  /** Random source, for repeatable runs. @default Math.random */
+  /** Random source of the faults that cannot change an outcome (duplicates, relay failures). @default Math.random */
   readonly random?: () => number;
+  /**
+   * Makes the faults that can change an outcome (worker errors, hangs, crashes) a function
+   * of this seed, the task and the attempt, not of the order in which work happens: the
+   * same seed injects the same faults into the same attempts on a fast or a loaded machine.
+   * @default a fresh seed per run
+   */
+  readonly seed?: number;
 }
 
 /** Options of {@link startLocalCloud}. */
@@ -146,6 +159,10 @@ export interface LocalCloud {
   down(taskType: string, from: number, to: number): void;
   /** Schedules the pump has fired into their targets (or dead-lettered). */
   readonly schedules: { readonly delivered: number; readonly deadLettered: number };
+  /** Tasks whose timer the schedule pump fired (EventBridge Scheduler's path); the rest went by SQS delay. */
+  readonly firedBySchedule: ReadonlySet<string>;
+  /** The faults injected into each task's attempts (worker errors, hangs, crashes), by task id. */
+  readonly injectedFaults: ReadonlyMap<string, readonly string[]>;
   /** Tasks whose lost timer the sweeper re-sent. */
   readonly swept: readonly string[];
   /** Every instance row: workflow, key, state, context. */
@@ -204,6 +221,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const faults = options.faults ?? {};
   const random = faults.random ?? Math.random;
   const chance = (p: number | undefined) => (p ?? 0) > 0 && random() < p!;
+  const seed = faults.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const injected = new Map<string, string[]>();
+  /** Whether attempt `attempt` of `taskId` gets the `kind` fault; recorded when it does. */
+  const attemptFault: AttemptFault = (kind, taskId, attempt, p) => {
+    if (!((p ?? 0) > 0) || unitHash(`${seed}:${kind}:${taskId}:${attempt}`) >= p!) return false;
+    injected.set(taskId, [...(injected.get(taskId) ?? []), `${kind} on attempt ${attempt}`]);
+    return true;
+  };
   const scale = options.timeScale ?? 1;
   const skipIdle = options.skipIdle ?? scale > 1;
   const errors: Record<string, number> = {};
@@ -217,12 +242,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   };
 
   try {
-    const services: LocalService[] = [
-      await startDynamoDbLocal({ port: options.ports?.dynamodb, dbPath: options.dataDir }),
-      await startSqsLocal({ port: options.ports?.sqs }),
-    ];
-    for (const s of services) stoppers.push(() => s.stop());
-    const [dynamoService, sqsService] = services as [LocalService, LocalService];
+    const dynamoService = await startDynamoDbLocal({
+      port: options.ports?.dynamodb,
+      dbPath: options.dataDir,
+    });
+    stoppers.push(() => dynamoService.stop());
+    const sqsService = await startSqsLocal({ port: options.ports?.sqs });
+    stoppers.push(() => sqsService.stop());
     const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const { dynamoBase, dynamo, sqs, streams } = localClients({
       dynamodb: dynamoService.endpoint,
@@ -261,7 +287,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const taskQueues: Record<string, { url: string; arn: string }> = {};
     for (const type of definitions.taskTypes) {
       taskQueues[type.name] = (
-        await withDlq(`hourglass-${type.name}`, visibilityFor(type.timeoutMs))
+        await withDlq(taskQueueName(type.name), visibilityFor(type.timeoutMs))
       ).queue;
     }
 
@@ -311,10 +337,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       options.workerEntry ?? ((t: string) => join(ROOT, `functions/workers/${t}.ts`));
 
     const effectFault: EffectFault = async (task, ctx: TaskContext) => {
-      if (faults.failAttempt?.(task.taskId, ctx.attempt))
+      if (faults.failAttempt?.(task.taskId, ctx.attempt)) {
+        injected.set(task.taskId, [
+          ...(injected.get(task.taskId) ?? []),
+          `failure of attempt ${ctx.attempt}`,
+        ]);
         throw new Error(`injected failure of attempt ${ctx.attempt}`);
-      if (chance(faults.workerErrorRate)) throw new Error('injected worker error');
-      if (chance(faults.workerTimeoutRate)) {
+      }
+      if (attemptFault('error', task.taskId, ctx.attempt, faults.workerErrorRate))
+        throw new Error('injected worker error');
+      if (attemptFault('hang', task.taskId, ctx.attempt, faults.workerTimeoutRate)) {
         await new Promise<void>((resolve) =>
           ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
         );
@@ -332,6 +364,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const virtual = installVirtualClock({ scale, origin: options.origin });
     stoppers.push(async () => virtual.restore());
     const storeDeps = { dynamo, tableName: TABLE, clock: () => Date.now() };
+    const outages = [...(faults.outages ?? [])];
+    const down = (taskType: string) =>
+      outages.some((o) => o.taskType === taskType && Date.now() >= o.from && Date.now() < o.to);
     const pollers: Poller[] = [];
     pollers.push(
       pollQueue({
@@ -339,12 +374,15 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         sqs,
         queueUrl: ingest.queue.url,
         queueArn: ingest.queue.arn,
+        receivable: () => sqsService.receivable('hourglass-ingest', Date.now()),
         handler: ingestHandler,
         batchSize: 10,
         visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_FACTOR * INGEST_TIMEOUT_S,
         timeoutMs: INGEST_TIMEOUT_S * 1000,
         intervalMs: POLL_INTERVAL_MS,
-        concurrency: 2,
+        // On AWS the ingest mapping has no maximum concurrency and scales out with the
+        // backlog; four batches at once is what this process can overlap usefully.
+        concurrency: INGEST_CONCURRENCY,
         onError: report('ingest'),
       }),
     );
@@ -370,9 +408,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         onError: report('relay'),
       }),
     );
-    const outages = [...(faults.outages ?? [])];
-    const down = (taskType: string) =>
-      outages.some((o) => o.taskType === taskType && Date.now() >= o.from && Date.now() < o.to);
     for (const type of definitions.taskTypes) {
       const real = (await import(workerEntry(type.name))).handler as Handler;
       const handler = workerWithFaults(type, real, {
@@ -380,6 +415,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         queueUrl: taskQueues[type.name]!.url,
         storeDeps,
         chance,
+        attemptFault,
         faults,
       });
       pollers.push(
@@ -388,6 +424,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           sqs,
           queueUrl: taskQueues[type.name]!.url,
           queueArn: taskQueues[type.name]!.arn,
+          receivable: () => sqsService.receivable(taskQueueName(type.name), Date.now()),
           handler,
           batchSize: 5,
           visibilityTimeoutSeconds: visibilityFor(type.timeoutMs),
@@ -402,13 +439,53 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stoppers.push(async () => void (await Promise.all(pollers.map((p) => p.stop()))));
 
     const schedulerClient = new SchedulerClient({ ...base, endpoint: schedulerEmulator.endpoint });
-    const queueUrls = new Map<string, string>();
-    let pumpNext: number | null = null;
+    const pumpMemory = new PumpMemory();
     const fired = { delivered: 0, deadLettered: 0 };
     const sweptTasks: string[] = [];
-    let pumping = true;
-    const pump = (async () => {
-      while (pumping) {
+    const firedBySchedule = new Set<string>();
+    const polledQueues = [
+      { name: 'hourglass-ingest', paused: () => false },
+      ...definitions.taskTypes.map((t) => ({
+        name: taskQueueName(t.name),
+        paused: () => down(t.name),
+      })),
+    ];
+
+    const driver = startDriver({
+      clock: virtual,
+      skipIdle,
+      pollersQuietSince: (since) => pollers.every((p) => p.quietSince(since)),
+      knownMoments: (now) => [
+        ...scheduleMoments(schedulerEmulator.schedules, faults.schedulerLateByMs ?? 0),
+        ...polledQueues.flatMap((q) =>
+          q.paused() ? [] : queueMoments(q.name, sqsService.inspect(q.name), now),
+        ),
+        ...outages
+          .filter((o) => o.to > now)
+          .map((o) => ({ at: o.to, what: `the ${o.taskType} workers come back` })),
+      ],
+      readMoments: async () =>
+        sweeperMoments(await openTasks(storeDeps)).filter((m) => !down(m.taskType)),
+      onError: (where, error) => report(where)(error),
+      quietWindowMs: QUIET_WINDOW_MS,
+      intervalMs: POLL_INTERVAL_MS,
+    });
+    stoppers.push(() => driver.stop());
+
+    // Background loops, each as its AWS counterpart would run: the schedule pump fires due
+    // schedules (Scheduler), the sweeper re-sends lost timers (the deployed sweeper).
+    let looping = true;
+    const everyTurn = async (intervalMs: number, work: () => Promise<void>) => {
+      while (looping) {
+        await work();
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    };
+    const loops = [
+      everyTurn(POLL_INTERVAL_MS, async () => {
+        // A pass lists every schedule over the wire: run one only when one is due.
+        const due = scheduleMoments(schedulerEmulator.schedules, faults.schedulerLateByMs ?? 0);
+        if (!due.some((m) => m.at <= Date.now())) return;
         try {
           const pass = await pumpSchedules(
             {
@@ -417,106 +494,50 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
               group: GROUP,
               clock: () => Date.now(),
               lateByMs: faults.schedulerLateByMs,
+              onFire: (_name, outcome, input) => {
+                if (outcome !== 'skipped' && input)
+                  firedBySchedule.add((JSON.parse(input) as { taskId: string }).taskId);
+              },
             },
-            queueUrls,
+            pumpMemory,
           );
-          pumpNext = pass.nextAt;
           fired.delivered += pass.delivered;
           fired.deadLettered += pass.deadLettered;
+          if (pass.delivered + pass.deadLettered > 0) driver.touch();
         } catch (error) {
           report('scheduler-pump')(error);
         }
-        await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
-      }
-    })();
+      }),
+      everyTurn(Math.max(1_000, SWEEP_INTERVAL_MS / scale), async () => {
+        try {
+          const swept = await sweepStuckTasks({
+            ...storeDeps,
+            sqs,
+            taskQueue: (t) => taskQueues[t]!,
+          });
+          if (swept.length > 0) {
+            sweptTasks.push(...swept.map((t) => t.taskId));
+            driver.touch();
+          }
+        } catch (error) {
+          report('sweeper')(error);
+        }
+      }),
+    ];
     stoppers.push(async () => {
-      pumping = false;
-      await pump;
+      looping = false;
+      await Promise.all(loops);
     });
 
-    // The driver: runs `at` actions when their time comes, and skips idle gaps.
-    const actions: { time: number; action: () => Promise<void> | void }[] = [];
-    let lastActivity = performance.now();
-    let marker: number | null = null;
-    /** Idle-skipping never jumps past this (settle sets it to its `until`). */
-    let skipLimit = Number.POSITIVE_INFINITY;
-    /** Two-phase quiet check: every poller polled empty, and did nothing, since the marker. */
-    const quietSince = (since: number) =>
-      since >= lastActivity && pollers.every((p) => p.quietSince(since));
-    const nextDue = async (): Promise<number | null> => {
-      const candidates: number[] = [];
-      if (actions.length > 0) candidates.push(Math.min(...actions.map((a) => a.time)));
-      if (pumpNext !== null) candidates.push(pumpNext);
-      for (const p of pollers) {
-        const v = p.nextVisibleAt();
-        if (v !== null) candidates.push(v);
-      }
-      for (const o of outages) if (o.to > Date.now()) candidates.push(o.to);
-      for (const t of await openTasks(dynamo, Date.now())) {
-        // The sweeper's moments too: a task whose timer was lost is re-sent after the grace.
-        if (t.status === 'SCHEDULED') candidates.push(t.runAt, t.runAt + SWEEP_GRACE_MS + 1);
-        if (t.status === 'RUNNING' && t.leaseUntil !== undefined)
-          candidates.push(t.leaseUntil, t.leaseUntil + SWEEP_GRACE_MS + 1);
-      }
-      // Only what is still to come: a task already due waits on a paused worker or is in flight.
-      const future = candidates.filter((t) => t > Date.now());
-      return future.length === 0 ? null : Math.min(...future);
-    };
     /** Work that is due and should be happening: a task due to run (its workers up), or running. */
     const workPending = async (until: number) =>
-      (await openTasks(dynamo, Date.now())).some(
+      (await openTasks(storeDeps, { now: Date.now() })).some(
         (t) =>
           (t.status === 'SCHEDULED' &&
             t.runAt <= Math.min(until, Date.now()) &&
             !down(t.taskType)) ||
           t.status === 'RUNNING',
       );
-    let driving = true;
-    let lastSweep = performance.now();
-    const driver = (async () => {
-      while (driving) {
-        if (performance.now() - lastSweep > 1_000) {
-          // As a deployed sweeper would: re-send timers of tasks whose timer was lost.
-          lastSweep = performance.now();
-          const swept = await sweepStuckTasks({
-            ...storeDeps,
-            sqs,
-            taskQueue: (t) => taskQueues[t]!,
-          }).catch(() => []);
-          if (swept.length > 0) {
-            sweptTasks.push(...swept.map((t) => t.taskId));
-            lastActivity = performance.now();
-          }
-        }
-        const now = Date.now();
-        const ready = actions.filter((a) => a.time <= now).sort((a, b) => a.time - b.time);
-        if (ready.length > 0) {
-          for (const a of ready) actions.splice(actions.indexOf(a), 1);
-          for (const a of ready) await Promise.resolve(a.action()).catch(report('driver'));
-          lastActivity = performance.now();
-          marker = null;
-        } else if (skipIdle) {
-          if (marker !== null && performance.now() - marker >= QUIET_WINDOW_MS) {
-            if (quietSince(marker)) {
-              // Nothing is in flight anywhere: jump to the next thing that falls due.
-              const due = await nextDue().catch(() => null);
-              const target = Math.min(due ?? Number.POSITIVE_INFINITY, skipLimit);
-              if (Number.isFinite(target) && target > Date.now() && quietSince(marker)) {
-                virtual.skipTo(target);
-                lastActivity = performance.now();
-              }
-            }
-            marker = null;
-          }
-          marker ??= performance.now();
-        }
-        await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
-      }
-    })();
-    stoppers.push(async () => {
-      driving = false;
-      await driver;
-    });
 
     const eventBridgeClient = new EventBridgeClient({ ...base, endpoint: eventBridge.endpoint });
     const cloud: LocalCloud = {
@@ -541,7 +562,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
               `PutEvents refused ${result.FailedEntryCount} entries: ${JSON.stringify(result.Entries)}`,
             );
         }
-        lastActivity = performance.now();
+        driver.touch();
       },
       async deliverRaw(events) {
         for (const event of events) {
@@ -552,29 +573,45 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             }),
           );
         }
-        lastActivity = performance.now();
+        driver.touch();
       },
-      at(time, action) {
-        actions.push({ time, action });
-      },
+      at: (time, action) => driver.at(time, action),
       async settle(settleOptions = {}) {
         const until = settleOptions.until ?? Number.POSITIVE_INFINITY;
-        skipLimit = until;
+        driver.setSkipLimit(until);
         const limit = settleOptions.timeoutMs ?? 120_000;
         const deadline = performance.now() + limit;
+        let waitingFor = 'work in flight';
         while (performance.now() < deadline) {
           const since = performance.now();
           await new Promise((r) => setTimeout(r, QUIET_WINDOW_MS));
-          if (!quietSince(since)) continue;
-          if (await workPending(until)) continue;
-          const pendingAction = actions.some((a) => a.time <= until);
-          const due = await nextDue().catch(() => 0);
-          const dueBeforeUntil = due !== null && due <= until;
-          if (pendingAction || (dueBeforeUntil && (skipIdle || due <= Date.now()))) continue;
-          if (until !== Number.POSITIVE_INFINITY && Date.now() < until) continue;
-          if (quietSince(since)) return;
+          if (!driver.quietSince(since)) continue;
+          // Cheap, in-process checks first; the reads of the table only once they pass.
+          if (driver.actionPendingBefore(until)) {
+            waitingFor = 'actions of the caller';
+            continue;
+          }
+          const moments = await driver.moments().catch(() => null);
+          if (moments === null) continue;
+          const now = Date.now();
+          const coming = moments.find((m) => m.at <= until && (skipIdle || m.at <= now));
+          if (coming !== undefined) {
+            waitingFor = `${coming.what} at ${new Date(coming.at).toISOString()}`;
+            continue;
+          }
+          if (await workPending(until)) {
+            waitingFor = 'a task that is due or running';
+            continue;
+          }
+          if (until !== Number.POSITIVE_INFINITY && now < until) {
+            waitingFor = `the clock to reach ${new Date(until).toISOString()}`;
+            continue;
+          }
+          if (driver.quietSince(since)) return;
         }
-        throw new Error(`the local cloud did not settle within ${limit} ms`);
+        throw new Error(
+          `the local cloud did not settle within ${limit} ms real; it was waiting for ${waitingFor} (virtual time ${new Date(Date.now()).toISOString()})`,
+        );
       },
       tasks: () => scanTasks(dynamo),
       down(taskType, from, to) {
@@ -582,6 +619,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
       schedules: fired,
       swept: sweptTasks,
+      firedBySchedule,
+      injectedFaults: injected,
       instances: async () => (await scanAll(dynamo, 'instance')) as never,
       async effects() {
         const items = await scanAll(dynamo, 'effect');
@@ -626,36 +665,33 @@ async function scanAll(
 
 /**
  * The tasks that matter for what happens next, from the status index (never a scan): all
- * RUNNING tasks, SCHEDULED tasks already due, and the next few SCHEDULED per shard.
+ * RUNNING tasks, and the earliest few SCHEDULED per shard (which include every one that is
+ * due, when `allDue` asks for them).
  */
-async function openTasks(dynamo: DynamoDBDocumentClient, now: number): Promise<TaskItem[]> {
-  const query = (status: 'SCHEDULED' | 'RUNNING', shard: number, before?: number, limit?: number) =>
-    dynamo
-      .send(
-        new QueryCommand({
-          TableName: TABLE,
-          IndexName: Indexes.byStatus,
-          KeyConditionExpression:
-            before === undefined ? 'GSI1PK = :pk' : 'GSI1PK = :pk AND GSI1SK < :before',
-          ExpressionAttributeValues: {
-            ':pk': Keys.statusPk(status, shard),
-            ...(before === undefined ? {} : { ':before': new Date(before).toISOString() }),
-          },
-          ...(limit ? { Limit: limit } : {}),
-        }),
-      )
-      .then((page) => (page.Items ?? []) as TaskItem[]);
-  const shards = Array.from({ length: STATUS_SHARDS }, (_, i) => i);
-  const pages = await Promise.all([
-    ...shards.map((shard) => query('RUNNING', shard)),
-    ...shards.map((shard) => query('SCHEDULED', shard, now + 1)),
-    ...shards.map((shard) => query('SCHEDULED', shard, undefined, 3)),
+async function openTasks(deps: StoreDeps, allDue?: { readonly now: number }): Promise<TaskItem[]> {
+  const [running, earliest, due] = await Promise.all([
+    tasksDueBefore(deps, TaskStatus.RUNNING),
+    tasksDueBefore(deps, TaskStatus.SCHEDULED, undefined, 3),
+    allDue ? tasksDueBefore(deps, TaskStatus.SCHEDULED, allDue.now + 1) : [],
   ]);
-  return pages.flat();
+  return [...running, ...earliest, ...due];
 }
 
 const scanTasks = async (dynamo: DynamoDBDocumentClient) =>
   (await scanAll(dynamo, 'task')) as unknown as TaskItem[];
+
+/** Decides (and records) whether one attempt of a task gets a fault of a kind. */
+type AttemptFault = (
+  kind: string,
+  taskId: string,
+  attempt: number,
+  probability: number | undefined,
+) => boolean;
+
+/** A number in [0, 1) that depends only on `text`. */
+function unitHash(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0) / 2 ** 32;
+}
 
 /**
  * Wraps a real worker handler with the queue-side faults: duplicated timer messages, and
@@ -670,6 +706,7 @@ function workerWithFaults(
     queueUrl: string;
     storeDeps: { dynamo: DynamoDBDocumentClient; tableName: string; clock: () => number };
     chance: (p: number | undefined) => boolean;
+    attemptFault: AttemptFault;
     faults: Faults;
   },
 ): Handler {
@@ -683,7 +720,7 @@ function workerWithFaults(
           new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: record.body }),
         );
       }
-      if (ctx.chance(ctx.faults.crashAfterClaimRate)) {
+      if ((ctx.faults.crashAfterClaimRate ?? 0) > 0) {
         try {
           const message = JSON.parse(record.body);
           const task = await getTask(ctx.storeDeps, message);
@@ -692,7 +729,8 @@ function workerWithFaults(
             task &&
             task.status === 'SCHEDULED' &&
             task.generation === message.generation &&
-            task.runAt <= now + 1000
+            task.runAt <= now + 1000 &&
+            ctx.attemptFault('crash', task.taskId, task.attempt + 1, ctx.faults.crashAfterClaimRate)
           ) {
             if (await claimTask(ctx.storeDeps, taskType, task, now, false)) {
               crashed.push(record.messageId);

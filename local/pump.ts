@@ -2,7 +2,7 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { endpointFor } from '../shared/aws/clients';
 import { ENV } from '../shared/aws/config';
-import { pumpSchedules } from './schedule-pump';
+import { PumpMemory, pumpSchedules } from './schedule-pump';
 
 /**
  * The schedule pump as a process, for LocalStack (whose Scheduler stores schedules but does
@@ -22,7 +22,7 @@ async function main() {
   process.stdout.write(
     `pumping schedule group ${group} at ${endpointFor('SCHEDULER') ?? 'AWS'} every second; Ctrl-C stops\n`,
   );
-  const queueUrls = new Map<string, string>();
+  const memory = new PumpMemory();
   for (;;) {
     try {
       await pumpSchedules(
@@ -36,7 +36,7 @@ async function main() {
               `${new Date().toISOString()} ${outcome} ${name}${detail ? ` (${detail})` : ''}\n`,
             ),
         },
-        queueUrls,
+        memory,
       );
     } catch (error) {
       process.stderr.write(`pump: ${(error as Error).message}\n`);

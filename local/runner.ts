@@ -53,8 +53,6 @@ export interface Poller {
    * was waiting at `since` is still waiting.
    */
   quietSince(since: number): boolean;
-  /** When a message it left on the queue becomes visible again (virtual ms), if any. */
-  nextVisibleAt(): number | null;
   stop(): Promise<void>;
 }
 
@@ -76,6 +74,12 @@ export interface QueueSourceOptions {
   readonly concurrency?: number;
   /** While this returns true the source does not poll (workers "down"). */
   readonly paused?: () => boolean;
+  /**
+   * When given and false, a receive would come back empty, so the poll is skipped and
+   * counts as an empty one. An in-process emulator can tell without a request; without
+   * this, an idle local cloud spends a CPU core on empty polls.
+   */
+  readonly receivable?: () => boolean;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -121,10 +125,9 @@ export function pollQueue(options: QueueSourceOptions): Poller {
   let lastWorkEnded = 0;
   let lastEmptyPollStarted = -1;
   let lastEmpty = false;
-  let nextVisible: number | null = null;
   const loops = Array.from({ length: options.concurrency ?? 1 }, async () => {
     while (running) {
-      if (options.paused?.()) {
+      if (options.paused?.() || options.receivable?.() === false) {
         lastEmptyPollStarted = performance.now();
         await sleep(options.intervalMs ?? 20);
         continue;
@@ -166,7 +169,6 @@ export function pollQueue(options: QueueSourceOptions): Poller {
   }
 
   async function handle(Messages: Message[]): Promise<void> {
-    const receivedAt = Date.now();
     const event: SQSEvent = { Records: Messages.map((m) => toRecord(m, options.queueArn)) };
     let failed = new Set<string>();
     try {
@@ -188,24 +190,19 @@ export function pollQueue(options: QueueSourceOptions): Poller {
         }),
       );
     }
-    if (failed.size > 0) {
-      const visibleAt = receivedAt + options.visibilityTimeoutSeconds * 1000;
-      nextVisible = nextVisible === null ? visibleAt : Math.min(nextVisible, visibleAt);
-    }
   }
   return {
     name: options.name,
     quietSince: (since) => working === 0 && lastWorkEnded <= since && lastEmptyPollStarted > since,
-    nextVisibleAt: () => {
-      if (nextVisible !== null && nextVisible <= Date.now()) nextVisible = null;
-      return nextVisible;
-    },
     stop: async () => {
       running = false;
       await Promise.all(loops);
     },
   };
 }
+
+/** Real ms between a stream poller's DescribeStream calls. */
+const DESCRIBE_INTERVAL_MS = 1_000;
 
 /** Options of {@link pollStream}, mirroring a DynamoDB stream event source mapping. */
 export interface StreamSourceOptions {
@@ -240,16 +237,23 @@ export function pollStream(options: StreamSourceOptions): Poller {
   let lastWorkEnded = 0;
   let lastEmptyPollStarted = -1;
   const iterators = new Map<string, string | null>();
+  let shards: string[] = [];
+  let describedAt = Number.NEGATIVE_INFINITY;
   const pending: StreamRecord[] = [];
   let attempts = 0;
 
   async function fetch(): Promise<number> {
-    const { StreamDescription } = await options.streams.send(
-      new DescribeStreamCommand({ StreamArn: options.streamArn }),
-    );
+    // The shard list changes rarely (DynamoDB Local rolls shards over after hours): describe
+    // the stream once a second rather than on every poll.
+    if (performance.now() - describedAt > DESCRIBE_INTERVAL_MS) {
+      const { StreamDescription } = await options.streams.send(
+        new DescribeStreamCommand({ StreamArn: options.streamArn }),
+      );
+      shards = (StreamDescription?.Shards ?? []).map((shard) => shard.ShardId!);
+      describedAt = performance.now();
+    }
     let fetched = 0;
-    for (const shard of StreamDescription?.Shards ?? []) {
-      const id = shard.ShardId!;
+    for (const id of shards) {
       if (!iterators.has(id)) {
         const { ShardIterator } = await options.streams.send(
           new GetShardIteratorCommand({
@@ -341,7 +345,6 @@ export function pollStream(options: StreamSourceOptions): Poller {
     name: options.name,
     quietSince: (since) =>
       !busy && pending.length === 0 && lastWorkEnded <= since && lastEmptyPollStarted > since,
-    nextVisibleAt: () => null,
     stop: async () => {
       running = false;
       await loop;

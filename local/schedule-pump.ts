@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   DeleteScheduleCommand,
   GetScheduleCommand,
@@ -14,7 +15,10 @@ export interface SchedulePumpOptions {
   readonly clock: () => number;
   /** Fire this much late (the fault tests' "scheduler that fires late"). @default 0 */
   readonly lateByMs?: number;
-  /** Called for every delivery, dead-lettering or unreadable schedule. */
+  /**
+   * Called for every delivery, dead-lettering or unreadable schedule. `detail` is the
+   * target input for a delivery or dead-lettering, and the reason for a skip.
+   */
   readonly onFire?: (
     name: string,
     outcome: 'delivered' | 'dead-lettered' | 'skipped',
@@ -37,10 +41,41 @@ export function fireTime(expression: string, timezone: string | undefined): numb
   return Date.parse(`${match[1]}Z`);
 }
 
+const MINUTE_MS = 60_000;
+
+/**
+ * When EventBridge Scheduler invokes the target of a schedule set for `at`. AWS: "All
+ * schedule types on EventBridge Scheduler invoke their targets with 60 second precision.
+ * This means that if you set your schedule to run at 1:00, it will invoke the target API
+ * between 1:00:00 and 1:00:59" (EventBridge Scheduler User Guide, "Schedule types"). The
+ * pump does the same: the start of `at`'s minute plus an offset within it, fixed per
+ * schedule name so that a run can be repeated and its moments known in advance.
+ */
+export function invocationTime(scheduleName: string, at: number): number {
+  const offset = createHash('sha256').update(scheduleName).digest().readUInt32BE(0) % MINUTE_MS;
+  return Math.floor(at / MINUTE_MS) * MINUTE_MS + offset;
+}
+
 const MAX_IMMEDIATE_TRIES = 3;
 
 function getSchedule(scheduler: SchedulerClient, name: string, group: string) {
   return scheduler.send(new GetScheduleCommand({ Name: name, GroupName: group }));
+}
+
+type Schedule = Awaited<ReturnType<typeof getSchedule>>;
+
+/**
+ * What the pump remembers between passes: queue URLs by ARN, and every schedule it has
+ * read, by name and last modification, so a pass reads (GetSchedule) only the schedules
+ * that are new or changed since the last one. Without it, a pass over N waiting schedules
+ * costs N requests, and a busy local cloud spends its CPU re-reading them.
+ */
+export class PumpMemory {
+  readonly queueUrls = new Map<string, string>();
+  readonly schedules = new Map<
+    string,
+    { readonly modified: string; readonly schedule: Schedule }
+  >();
 }
 
 /**
@@ -52,9 +87,11 @@ function getSchedule(scheduler: SchedulerClient, name: string, group: string) {
  */
 export async function pumpSchedules(
   options: SchedulePumpOptions,
-  queueUrls = new Map<string, string>(),
+  memory = new PumpMemory(),
 ): Promise<PumpPass> {
   const { scheduler, sqs, group } = options;
+  const { queueUrls } = memory;
+  const listed = new Set<string>();
   const urlOf = async (arn: string) => {
     let url = queueUrls.get(arn);
     if (url === undefined) {
@@ -76,70 +113,83 @@ export async function pumpSchedules(
     );
     NextToken = page.NextToken;
     for (const summary of page.Schedules ?? []) {
+      listed.add(summary.Name!);
       if (summary.State === 'DISABLED') continue;
-      let schedule: Awaited<ReturnType<typeof getSchedule>>;
-      try {
-        schedule = await getSchedule(scheduler, summary.Name!, group);
-      } catch (error) {
-        if ((error as Error).name === 'ResourceNotFoundException') continue; // deleted since it was listed
-        throw error;
-      }
-      const at = fireTime(schedule.ScheduleExpression ?? '', schedule.ScheduleExpressionTimezone);
-      if (at === null) {
-        options.onFire?.(
-          summary.Name!,
-          'skipped',
-          `not a one-shot UTC at() schedule: ${schedule.ScheduleExpression}`,
-        );
-        continue;
-      }
-      const due = at + (options.lateByMs ?? 0);
-      if (due > options.clock()) {
-        nextAt = nextAt === null ? due : Math.min(nextAt, due);
-        continue;
-      }
-      const target = schedule.Target!;
-      let sent = false;
-      const tries = Math.min(
-        MAX_IMMEDIATE_TRIES,
-        (target.RetryPolicy?.MaximumRetryAttempts ?? 185) + 1,
-      );
-      for (let attempt = 0; attempt < tries && !sent; attempt++) {
+      const modified = String(summary.LastModificationDate?.valueOf() ?? '');
+      let schedule = memory.schedules.get(summary.Name!);
+      if (schedule?.modified !== modified) {
         try {
-          await sqs.send(
-            new SendMessageCommand({
-              QueueUrl: await urlOf(target.Arn!),
-              MessageBody: target.Input ?? '{}',
-            }),
-          );
-          sent = true;
-        } catch {
-          // retried below, then dead-lettered
+          schedule = { modified, schedule: await getSchedule(scheduler, summary.Name!, group) };
+        } catch (error) {
+          if ((error as Error).name === 'ResourceNotFoundException') continue; // deleted since it was listed
+          throw error;
         }
+        memory.schedules.set(summary.Name!, schedule);
       }
-      if (sent) {
-        delivered += 1;
-        options.onFire?.(summary.Name!, 'delivered');
-      } else if (target.DeadLetterConfig?.Arn) {
+      if ((await fireIfDue(schedule.schedule)) === 'done') memory.schedules.delete(summary.Name!);
+    }
+  } while (NextToken);
+  for (const name of memory.schedules.keys()) if (!listed.has(name)) memory.schedules.delete(name);
+  return { delivered, deadLettered, nextAt };
+
+  /** Fires `schedule` if it is due; says whether it is done with or still waiting. */
+  async function fireIfDue(schedule: Schedule): Promise<'done' | 'waiting'> {
+    const name = schedule.Name!;
+    const at = fireTime(schedule.ScheduleExpression ?? '', schedule.ScheduleExpressionTimezone);
+    if (at === null) {
+      options.onFire?.(
+        name,
+        'skipped',
+        `not a one-shot UTC at() schedule: ${schedule.ScheduleExpression}`,
+      );
+      return 'waiting';
+    }
+    const due = invocationTime(name, at) + (options.lateByMs ?? 0);
+    if (due > options.clock()) {
+      nextAt = nextAt === null ? due : Math.min(nextAt, due);
+      return 'waiting';
+    }
+    const target = schedule.Target!;
+    let sent = false;
+    const tries = Math.min(
+      MAX_IMMEDIATE_TRIES,
+      (target.RetryPolicy?.MaximumRetryAttempts ?? 185) + 1,
+    );
+    for (let attempt = 0; attempt < tries && !sent; attempt++) {
+      try {
         await sqs.send(
           new SendMessageCommand({
-            QueueUrl: await urlOf(target.DeadLetterConfig.Arn),
+            QueueUrl: await urlOf(target.Arn!),
             MessageBody: target.Input ?? '{}',
           }),
         );
-        deadLettered += 1;
-        options.onFire?.(summary.Name!, 'dead-lettered');
-      } else {
-        continue; // nowhere to put it: leave the schedule and try again on the next pass
-      }
-      if (schedule.ActionAfterCompletion === 'DELETE') {
-        try {
-          await scheduler.send(new DeleteScheduleCommand({ Name: summary.Name, GroupName: group }));
-        } catch (error) {
-          if ((error as Error).name !== 'ResourceNotFoundException') throw error;
-        }
+        sent = true;
+      } catch {
+        // retried, then dead-lettered
       }
     }
-  } while (NextToken);
-  return { delivered, deadLettered, nextAt };
+    if (sent) {
+      delivered += 1;
+      options.onFire?.(name, 'delivered', target.Input);
+    } else if (target.DeadLetterConfig?.Arn) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: await urlOf(target.DeadLetterConfig.Arn),
+          MessageBody: target.Input ?? '{}',
+        }),
+      );
+      deadLettered += 1;
+      options.onFire?.(name, 'dead-lettered', target.Input);
+    } else {
+      return 'waiting'; // nowhere to put it: try again on the next pass
+    }
+    if (schedule.ActionAfterCompletion === 'DELETE') {
+      try {
+        await scheduler.send(new DeleteScheduleCommand({ Name: name, GroupName: group }));
+      } catch (error) {
+        if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+      }
+    }
+    return 'done';
+  }
 }

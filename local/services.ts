@@ -2,12 +2,19 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLE_SCHEMA } from '../shared/aws/table';
 import { HourglassError } from '../shared/core/errors';
+
+// The local cloud runs on Node 20 by design (its tooling must), where the AWS SDK prints a
+// notice that its releases after January 2027 need Node 22. The deployed functions run on
+// nodejs22.x and never see it; here it is noise a newcomer would have to learn to ignore,
+// so it is switched off, for this process only, through the SDK's own setting.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Only loopback: the local cloud never listens on or talks to anything else. */
 export const LOCAL_HOST = '127.0.0.1';
@@ -149,15 +156,89 @@ export async function startDynamoDbLocal(
   };
 }
 
-/** Starts fauxqs (an SQS emulator from npm) listening on 127.0.0.1 only. */
-export async function startSqsLocal(options: { port?: number } = {}): Promise<LocalService> {
+/** What fauxqs holds in one queue at this instant, read in-process. */
+export interface QueueSnapshot {
+  /** Messages a receive would return now. */
+  readonly ready: number;
+  /** When each delayed message becomes visible (virtual epoch ms). */
+  readonly delayedUntil: readonly number[];
+  /** When each received, undeleted message becomes visible again (virtual epoch ms). */
+  readonly invisibleUntil: readonly number[];
+}
+
+/** fauxqs, running in this process. */
+export interface SqsLocalService extends LocalService {
+  /**
+   * The queue's messages by state, read from fauxqs's store without a request, so the
+   * answer and the clock belong to the same instant. Undefined for an unknown queue.
+   */
+  inspect(queueName: string): QueueSnapshot | undefined;
+  /**
+   * Whether a ReceiveMessage on the queue would return something at virtual time `now`:
+   * a message is ready, or a delayed or received one has become visible. Lets a poller
+   * skip the request when it would come back empty.
+   */
+  receivable(queueName: string, now: number): boolean;
+}
+
+interface FauxqsStore {
+  inspectQueue(name: string):
+    | {
+        messages: {
+          ready: unknown[];
+          delayed: { delayUntil?: number }[];
+          inflight: { visibilityDeadline: number }[];
+        };
+      }
+    | undefined;
+}
+
+/**
+ * Starts fauxqs (an SQS emulator from npm) listening on 127.0.0.1 only. Its store is
+ * created here and handed to fauxqs, so the local cloud can see when delayed and
+ * in-flight messages become visible. fauxqs exports the store's class only from its
+ * own file (its `startFauxqs` would expose the store, but listens on every interface).
+ */
+export async function startSqsLocal(options: { port?: number } = {}): Promise<SqsLocalService> {
   const { buildApp } = await import('fauxqs');
+  const fauxqsMain = fileURLToPath(import.meta.resolve('fauxqs'));
+  const storeFile = join(dirname(fauxqsMain), 'sqs', 'sqsStore.js');
+  const { SqsStore } = (await import(pathToFileURL(storeFile).href).catch((error) => {
+    throw new HourglassError(
+      `cannot load fauxqs's queue store from ${storeFile} (${(error as Error).message}); the local cloud expects the fauxqs version pinned in package.json: run npm ci`,
+    );
+  })) as { SqsStore: new () => FauxqsStore };
+  const sqsStore = new SqsStore();
   const port = options.port ?? (await freePort());
-  const app = buildApp({ logger: false, host: `${LOCAL_HOST}:${port}` });
+  const app = buildApp({
+    logger: false,
+    host: `${LOCAL_HOST}:${port}`,
+    stores: { sqsStore } as never,
+  });
   await app.listen({ port, host: LOCAL_HOST });
   return {
     endpoint: `http://${LOCAL_HOST}:${port}`,
     port,
+    inspect(queueName) {
+      const queue = sqsStore.inspectQueue(queueName);
+      if (queue === undefined) return undefined;
+      const { ready, delayed, inflight } = queue.messages;
+      return {
+        ready: ready.length,
+        delayedUntil: delayed.map((m) => m.delayUntil ?? 0),
+        invisibleUntil: inflight.map((m) => m.visibilityDeadline),
+      };
+    },
+    receivable(queueName, now) {
+      const queue = sqsStore.inspectQueue(queueName);
+      if (queue === undefined) return false;
+      const { ready, delayed, inflight } = queue.messages;
+      return (
+        ready.length > 0 ||
+        delayed.some((m) => (m.delayUntil ?? 0) <= now) ||
+        inflight.some((m) => m.visibilityDeadline <= now)
+      );
+    },
     stop: async () => void (await app.close()),
   };
 }

@@ -491,12 +491,14 @@ export async function transitionTask(
 
 /**
  * Lists tasks in a status across all shards of the status index, oldest run time first;
- * only those due to run before `before` when it is given.
+ * only those due to run before `before` when it is given, and only the first
+ * `firstPerShard` of each shard when that is given (enough to know the earliest ones).
  */
 export async function tasksDueBefore(
   deps: StoreDeps,
   status: TaskStatus,
   before?: number,
+  firstPerShard?: number,
 ): Promise<TaskItem[]> {
   const shard = async (n: number) => {
     const items: TaskItem[] = [];
@@ -512,12 +514,13 @@ export async function tasksDueBefore(
             ':pk': Keys.statusPk(status, n),
             ...(before === undefined ? {} : { ':before': iso(before) }),
           },
+          ...(firstPerShard === undefined ? {} : { Limit: firstPerShard - items.length }),
           ExclusiveStartKey,
         }),
       );
       items.push(...((page.Items ?? []) as TaskItem[]));
       ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+    } while (ExclusiveStartKey && (firstPerShard === undefined || items.length < firstPerShard));
     return items;
   };
   const pages = await Promise.all(Array.from({ length: STATUS_SHARDS }, (_, n) => shard(n)));

@@ -1,11 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
-import { demoStream, seededRandom, summarize } from '../../local/demo';
+import {
+  demoStream,
+  latenessBoundMs,
+  RULES,
+  seededRandom,
+  startLateness,
+  summarize,
+} from '../../local/demo';
 import definitions from '../../workflows';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 const T0 = Date.parse('2026-11-02T08:00:00Z');
+const SCALE = 60;
+/** The injected Scheduler lateness: schedules fire this much after their minute. */
+const SCHEDULER_LATE_MS = 90_000;
+
+/**
+ * How late a task that no fault touched may still start: the healthy bound, plus one
+ * timeout of its type (a hung attempt of another task holds its batch and one of the
+ * type's concurrency slots that long, because a batch's records run one after another),
+ * plus the injected Scheduler lateness when its timer came through a schedule.
+ */
+function lateAllowance(taskType: string, bySchedule: boolean): number {
+  const type = definitions.taskTypes.find((t) => t.name === taskType)!;
+  return latenessBoundMs(SCALE) + type.timeoutMs + (bySchedule ? SCHEDULER_LATE_MS : 0);
+}
 const random = seededRandom(20261122);
 
 let cloud: LocalCloud;
@@ -16,17 +37,18 @@ const malformed: string[] = [];
 beforeAll(async () => {
   cloud = await startLocalCloud({
     definitions,
-    timeScale: 60,
+    timeScale: SCALE,
     origin: T0,
     faults: {
       random,
+      seed: 20261122,
       workerErrorRate: 0.15,
       workerTimeoutRate: 0.03,
       crashAfterClaimRate: 0.04,
       duplicateMessageRate: 0.1,
       duplicateStreamBatchRate: 0.1,
       relayFailureRate: 0.05,
-      schedulerLateByMs: 90_000,
+      schedulerLateByMs: SCHEDULER_LATE_MS,
     },
   });
   const stream = demoStream(T0 + MIN, { users: 420, random });
@@ -71,7 +93,11 @@ beforeAll(async () => {
   }
   for (const d of deliveries) cloud.at(d.at, () => cloud.deliverRaw([d.event]));
   await cloud.settle({ until: T0 + 5 * DAY, timeoutMs: 420_000 });
-  result = await summarize(cloud);
+  result = await summarize(cloud, {
+    // The p99 of every untouched task, with one timeout of the J3 workers as allowance.
+    latenessBoundMs: lateAllowance('compress-image', false),
+    explained: (task) => cloud.injectedFaults.has(task.taskId),
+  });
 }, 480_000);
 
 afterAll(async () => {
@@ -120,6 +146,27 @@ describe('the local cloud under faults (1,000+ tasks)', () => {
         .maxAttempts;
       expect(t.attempt).toBeGreaterThanOrEqual(maxAttempts);
     }
+  });
+
+  it('expired only tasks whose attempts an injected fault hit', async () => {
+    const expired = (await cloud.tasks()).filter((t) => t.status === 'EXPIRED');
+    for (const task of expired) expect(cloud.injectedFaults.get(task.taskId)).toBeDefined();
+    expect(result.summary.verdict.failed).not.toContain(RULES.expired);
+  });
+
+  it('started every task no fault touched within the lateness bound of its due time', async () => {
+    const untouched = (await cloud.tasks()).filter(
+      (t) => t.startedAt !== undefined && !cloud.injectedFaults.has(t.taskId),
+    );
+    expect(untouched.length).toBeGreaterThan(500);
+    const late = untouched.filter(
+      (t) => startLateness(t)! > lateAllowance(t.taskType, cloud.firedBySchedule.has(t.taskId)),
+    );
+    expect(late.map((t) => `${t.taskId}: ${startLateness(t)} ms late`)).toEqual([]);
+  });
+
+  it('scheduled every discount reminder that J1 chains from a sent code', () => {
+    expect(result.summary.verdict.failed).not.toContain(RULES.chained);
   });
 
   it('recorded every malformed event with a reason that names the field', async () => {

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { latenessBoundMs } from '../../local/demo';
 import definitions from '../../workflows';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
+const SCALE = 60;
 /** Tasks that fail on purpose in scenario 7b: their first two attempts. */
 const failing = new Set<string>();
 
@@ -12,7 +14,7 @@ let cloud: LocalCloud;
 beforeAll(async () => {
   cloud = await startLocalCloud({
     definitions,
-    timeScale: 60,
+    timeScale: SCALE,
     origin: Date.parse('2026-11-02T08:00:00Z'),
     faults: { failAttempt: (taskId, attempt) => failing.has(taskId) && attempt <= 2 },
     onError: (where, error) =>
@@ -60,6 +62,23 @@ const stateOf = async (workflow: string, key: string) =>
   (await cloud.instances()).find((i) => i.workflow === workflow && i.key === key)?.state;
 const code = (user: string) => `welcome-discount#${user}#send-discount-code#1`;
 
+/**
+ * How late a task may start after its due time here, in virtual time: 1 s by design (SQS
+ * delays are whole seconds, rounded up) plus the local cloud's own latency, a few real
+ * seconds at most, multiplied by the time scale.
+ */
+const TOLERANCE_MS = latenessBoundMs(SCALE);
+
+/** Asserts that a task started at its due time, within {@link TOLERANCE_MS}, never before. */
+function expectStartedOnTime(
+  task: { startedAt?: number; dueAt: number } | undefined,
+  dueAt: number,
+) {
+  expect(task?.dueAt).toBe(dueAt);
+  expect(task?.startedAt).toBeGreaterThanOrEqual(dueAt);
+  expect(task!.startedAt! - dueAt).toBeLessThanOrEqual(TOLERANCE_MS);
+}
+
 describe('the ten journey scenarios on the local cloud', () => {
   it('1: sends the discount code once for u1, 30 minutes after registration', async () => {
     const t0 = nextT0();
@@ -70,8 +89,8 @@ describe('the ten journey scenarios on the local cloud', () => {
       expect.objectContaining({ attempt: 1, duplicates: 0 }),
     ]);
     const task = await taskOf(code('u1'));
-    expect(task).toMatchObject({ status: 'COMPLETED', dueAt: t0 + 30 * MIN });
-    expect(task!.startedAt!).toBeGreaterThanOrEqual(t0 + 30 * MIN);
+    expect(task?.status).toBe('COMPLETED');
+    expectStartedOnTime(task, t0 + 30 * MIN);
   });
 
   it('2: sends nothing to u2, who ordered after 10 minutes; the task is CANCELLED and u2 converted', async () => {
@@ -107,6 +126,7 @@ describe('the ten journey scenarios on the local cloud', () => {
       (await cloud.tasks()).filter((t) => t.key === 'u4' && t.taskType === 'send-discount-code'),
     ).toHaveLength(1);
     expect(await effectsOf(code('u4'))).toEqual([expect.objectContaining({ duplicates: 0 })]);
+    expectStartedOnTime(await taskOf(code('u4')), t0 + 30 * MIN);
   });
 
   it('5: sends one cart reminder at t0+32m listing c1, c2 and c3', async () => {
@@ -131,6 +151,7 @@ describe('the ten journey scenarios on the local cloud', () => {
       }),
     ]);
     expect(await effectsOf(reminders[0]!.taskId)).toHaveLength(1);
+    expectStartedOnTime(reminders[0], t0 + 32 * MIN);
   });
 
   it('6: sends no reminder when c1, c2 and c3 are all paid before t0+32m', async () => {
@@ -178,6 +199,7 @@ describe('the ten journey scenarios on the local cloud', () => {
 
     const task = await taskOf('image-compression#i2#compress-image#1');
     expect(task).toMatchObject({ status: 'COMPLETED', attempt: 3 });
+    expectStartedOnTime(task, t0); // due at once; the retries come after the first start
     expect(await effectsOf(task!.taskId)).toEqual([
       expect.objectContaining({ attempt: 3, duplicates: 0 }),
     ]);
@@ -192,8 +214,8 @@ describe('the ten journey scenarios on the local cloud', () => {
     await cloud.settle({ until: t0 + 3 * DAY + 10 * MIN });
 
     const tasks = (await cloud.tasks()).filter((t) => t.key === 'p1');
-    expect(tasks).toEqual([expect.objectContaining({ status: 'COMPLETED', dueAt: t0 + 3 * DAY })]);
-    expect(tasks[0]!.startedAt!).toBeGreaterThanOrEqual(t0 + 3 * DAY);
+    expect(tasks).toEqual([expect.objectContaining({ status: 'COMPLETED' })]);
+    expectStartedOnTime(tasks[0], t0 + 3 * DAY);
     expect(await effectsOf(tasks[0]!.taskId)).toHaveLength(1);
   });
 
@@ -210,8 +232,8 @@ describe('the ten journey scenarios on the local cloud', () => {
     await cloud.settle({ until: t0 + 3 * DAY + 10 * MIN });
 
     const task = (await cloud.tasks()).find((t) => t.key === 'cmp9')!;
-    expect(task).toMatchObject({ status: 'COMPLETED', dueAt: t0 + 3 * DAY });
-    expect(task.startedAt!).toBeGreaterThanOrEqual(t0 + 3 * DAY);
+    expect(task.status).toBe('COMPLETED');
+    expectStartedOnTime(task, t0 + 3 * DAY);
     expect(cloud.schedules.delivered).toBeGreaterThan(firedBefore);
     expect(await effectsOf(task.taskId)).toHaveLength(1);
   });
@@ -222,7 +244,11 @@ describe('the ten journey scenarios on the local cloud', () => {
     arrive(event('UserRegistered', { userId: 'u10', email: 'u10@x.io' }, t0));
     await cloud.settle({ until: t0 + 4 * HOUR });
 
-    expect((await taskOf(code('u10')))?.status).toBe('EXPIRED');
+    const task = await taskOf(code('u10'));
+    expect(task?.status).toBe('EXPIRED');
+    // Expired once the workers were back, after its deadline (due + 2 h), never before it.
+    expect(task!.finishedAt!).toBeGreaterThan(task!.deadlineAt!);
+    expect(task!.finishedAt! - (t0 + 3 * HOUR)).toBeLessThanOrEqual(TOLERANCE_MS);
     expect(await effectsOf(code('u10'))).toEqual([]);
   });
 

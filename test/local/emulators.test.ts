@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../local/cli';
 import { type BusEvent, startEventBridge } from '../../local/emulators/eventbridge';
 import { startScheduler } from '../../local/emulators/scheduler';
-import { fireTime, pumpSchedules } from '../../local/schedule-pump';
+import { fireTime, invocationTime, pumpSchedules } from '../../local/schedule-pump';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -166,7 +166,7 @@ describe('the Scheduler emulator and the schedule pump', () => {
     expect(pass).toEqual({
       delivered: 1,
       deadLettered: 0,
-      nextAt: Date.parse('2026-11-06T08:00:00Z'),
+      nextAt: invocationTime('later', Date.parse('2026-11-06T08:00:00Z')),
     });
     const { Messages } = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }),
@@ -177,6 +177,18 @@ describe('the Scheduler emulator and the schedule pump', () => {
         (s) => s.Name,
       ),
     ).toEqual(['later']);
+  });
+
+  it('invokes a schedule somewhere in the minute it names, as Scheduler does, at a moment fixed per name', () => {
+    const at = Date.parse('2026-11-06T08:00:30Z');
+    const moments = ['a', 'b', 'c', 'd'].map((name) => invocationTime(name, at));
+
+    for (const m of moments) {
+      expect(m).toBeGreaterThanOrEqual(Date.parse('2026-11-06T08:00:00Z'));
+      expect(m).toBeLessThan(Date.parse('2026-11-06T08:01:00Z'));
+    }
+    expect(new Set(moments).size).toBeGreaterThan(1);
+    expect(invocationTime('a', at)).toBe(moments[0]);
   });
 
   it('reads only one-shot UTC at() expressions', () => {
