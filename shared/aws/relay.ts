@@ -21,6 +21,18 @@ import { Metric, type Telemetry } from './telemetry';
 
 /** SQS's longest delay: timers due sooner go through SQS, later ones through Scheduler. */
 export const MAX_SQS_DELAY_SECONDS = 900;
+
+/**
+ * The SQS delay that brings a timer message closest to `runAt`. SQS delays are whole
+ * seconds (SendMessage "DelaySeconds: The length of time, in seconds, for which to delay
+ * a specific message. Valid values: 0 to 900"), so rounding to the nearest second lands the
+ * message at most half a second early or late; the worker waits out an early arrival (see
+ * `EARLY_WAIT_MS` in worker.ts). Rounding up instead would never be early but always up
+ * to a second late; rounding down would make the worker wait up to a whole second.
+ */
+export function delaySecondsFor(runAt: number, now: number): number {
+  return Math.max(0, Math.min(MAX_SQS_DELAY_SECONDS, Math.round((runAt - now) / 1_000)));
+}
 /** PutEvents takes at most this many entries per call. */
 export const PUT_EVENTS_LIMIT = 10;
 
@@ -122,7 +134,7 @@ async function armTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
       new SendMessageCommand({
         QueueUrl: queue.url,
         MessageBody: JSON.stringify(message),
-        DelaySeconds: Math.max(0, Math.min(MAX_SQS_DELAY_SECONDS, Math.ceil(delayMs / 1_000))),
+        DelaySeconds: delaySecondsFor(task.runAt, deps.clock()),
       }),
     );
     return;

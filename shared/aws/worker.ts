@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { backoffMs, type Json, TaskStatus, type TaskType } from '../core/definitions';
 import { NonRetryableError, RetryAfterError, TaskTimeoutError } from './errors';
-import { MAX_SQS_DELAY_SECONDS, type TaskMessage } from './relay';
+import { delaySecondsFor, type TaskMessage } from './relay';
 import { getTask, type StoreDeps, type TaskExpectation, transitionTask } from './store';
 import { statusKeys, type TaskItem } from './table';
 import { Metric, type Telemetry } from './telemetry';
@@ -14,8 +14,14 @@ import { Metric, type Telemetry } from './telemetry';
  * only after its lease has run out and can be re-claimed.
  */
 export const LEASE_MARGIN_MS = 30_000;
-/** A message this much early or less runs now: not worth another trip through SQS. */
-export const EARLY_TOLERANCE_MS = 1_000;
+/**
+ * A message this much early or less waits in the worker until its task's run time, then
+ * runs; one earlier than this goes back to the queue with a delay. SQS delays are whole
+ * seconds and a schedule fires its lead time early, so without the wait a task would start
+ * up to a second late (or early); with it, it starts on time, for at most this much billed
+ * waiting (half a second at most after an SQS delay, see `delaySecondsFor`).
+ */
+export const EARLY_WAIT_MS = 1_000;
 
 /** What a worker handler gets besides the task itself. */
 export interface TaskContext {
@@ -52,6 +58,8 @@ export interface WorkerDeps extends StoreDeps {
   readonly telemetry: Telemetry;
   /** How much faster than real time the clock runs (the local cloud's compression). @default 1 */
   readonly timeScale?: number;
+  /** Waits this many clock ms (real ms divided by `timeScale`). @default a timer */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** What became of one message. */
@@ -205,20 +213,30 @@ export async function processTaskMessage(
   if (task.status !== TaskStatus.SCHEDULED && task.status !== TaskStatus.RUNNING)
     return 'skipped-finished';
 
-  const now = deps.clock();
+  let now = deps.clock();
   let reclaim = false;
   if (task.status === TaskStatus.RUNNING) {
     if ((task.leaseUntil ?? 0) > now) return 'skipped-claimed';
     reclaim = true; // the last attempt's worker died or timed out without a word
-  } else if (task.runAt - now > EARLY_TOLERANCE_MS) {
+  } else if (task.runAt - now > EARLY_WAIT_MS) {
     await deps.sqs.send(
       new SendMessageCommand({
         QueueUrl: deps.queueUrl,
         MessageBody: JSON.stringify(message),
-        DelaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, Math.ceil((task.runAt - now) / 1_000)),
+        DelaySeconds: delaySecondsFor(task.runAt, now),
       }),
     );
     return 'redelayed';
+  } else if (task.runAt > now) {
+    // Early by less than EARLY_WAIT_MS: wait for the run time here. The claim below is
+    // conditional, so a cancel written meanwhile still wins.
+    const sleep =
+      deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms / (deps.timeScale ?? 1))));
+    // A timer may fire a millisecond before the clock shows the run time: look again.
+    for (let waits = 0; now < task.runAt && waits < 3; waits++) {
+      await sleep(task.runAt - now);
+      now = deps.clock();
+    }
   }
 
   const expect = {

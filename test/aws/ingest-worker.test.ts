@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -131,6 +131,52 @@ describe('the worker with a mocked table', () => {
     sqs.reset();
     dynamo.on(GetCommand).resolves({ Item: item() });
     dynamo.on(UpdateCommand).resolves({});
+  });
+
+  it('waits out a message that arrives less than a second early, then starts the task at its run time', async () => {
+    let now = T0 - 400;
+    const waits: number[] = [];
+    let startedAt: number | null = null;
+    const early: WorkerDeps = {
+      ...deps(),
+      clock: () => now,
+      sleep: async (ms) => {
+        waits.push(ms);
+        now += ms;
+      },
+    };
+
+    await processTaskBatch(
+      early,
+      compressImage,
+      async () => {
+        startedAt = now;
+      },
+      event(timer),
+    );
+
+    expect(waits).toEqual([400]);
+    expect(startedAt).toBe(T0);
+    expect(sqs.commandCalls(SendMessageCommand)).toEqual([]);
+  });
+
+  it('sends a message more than a second early back to the queue, delayed to the nearest second', async () => {
+    let ran = false;
+    const early: WorkerDeps = { ...deps(), clock: () => T0 - 7_400 };
+
+    await processTaskBatch(
+      early,
+      compressImage,
+      async () => {
+        ran = true;
+      },
+      event(timer),
+    );
+
+    expect(ran).toBe(false);
+    expect(sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input.DelaySeconds)).toEqual([
+      7,
+    ]);
   });
 
   it('leaves a message that is not a timer, or is for another task type, to the DLQ', async () => {
