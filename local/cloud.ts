@@ -28,7 +28,7 @@ import { installVirtualClock, type VirtualClock } from './clock';
 import { startDriver } from './driver';
 import { type BusEvent, startEventBridge } from './emulators/eventbridge';
 import { startScheduler } from './emulators/scheduler';
-import { queueMoments, scheduleMoments, sweeperMoments } from './moments';
+import { queueMoments, scheduleMoments, taskMoments } from './moments';
 import { type Handler, type Poller, pollQueue, pollStream } from './runner';
 import { PumpMemory, pumpSchedules } from './schedule-pump';
 import {
@@ -61,6 +61,14 @@ const INGEST_TIMEOUT_S = 30;
 /** Ingest batches the local cloud runs at once. */
 const INGEST_CONCURRENCY = 4;
 const RELAY_TIMEOUT_S = 60;
+
+const safeParse = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+};
 
 /** The local queue of a task type's timers. */
 const taskQueueName = (taskType: string) => `hourglass-${taskType}`;
@@ -149,6 +157,8 @@ export interface LocalCloud {
       readonly time?: Date;
     }[],
   ): Promise<void>;
+  /** Every event sent with {@link LocalCloud.deliverRaw}, in order (a body that is not JSON as its text). */
+  readonly delivered: readonly unknown[];
   /** Sends raw events (with their own ids, possibly malformed) straight to the ingest queue, as the bus rule would. */
   deliverRaw(events: readonly unknown[]): Promise<void>;
   /** Runs `action` when the virtual clock reaches `time`. */
@@ -292,6 +302,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     }
 
     const busEvents: BusEvent[] = [];
+    const delivered: unknown[] = [];
     const rules = ingestPatterns(definitions).map((pattern, i) => ({
       name: `ingest-${i}`,
       pattern,
@@ -464,8 +475,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           .filter((o) => o.to > now)
           .map((o) => ({ at: o.to, what: `the ${o.taskType} workers come back` })),
       ],
-      readMoments: async () =>
-        sweeperMoments(await openTasks(storeDeps)).filter((m) => !down(m.taskType)),
+      readMoments: async () => taskMoments(await openTasks(storeDeps)),
+      paused: down,
       onError: (where, error) => report(where)(error),
       quietWindowMs: QUIET_WINDOW_MS,
       intervalMs: POLL_INTERVAL_MS,
@@ -531,7 +542,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
     /** Work that is due and should be happening: a task due to run (its workers up), or running. */
     const workPending = async (until: number) =>
-      (await openTasks(storeDeps, { now: Date.now() })).some(
+      (await openTasks(storeDeps)).some(
         (t) =>
           (t.status === 'SCHEDULED' &&
             t.runAt <= Math.min(until, Date.now()) &&
@@ -564,8 +575,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         }
         driver.touch();
       },
+      delivered,
       async deliverRaw(events) {
         for (const event of events) {
+          delivered.push(typeof event === 'string' ? safeParse(event) : event);
           await sqs.send(
             new SendMessageCommand({
               QueueUrl: ingest.queue.url,
@@ -607,8 +620,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
             waitingFor = `the clock to reach ${new Date(until).toISOString()}`;
             continue;
           }
-          if (driver.quietSince(since)) return;
+          if (driver.quietSince(since)) {
+            driver.setSkipLimit(Number.POSITIVE_INFINITY);
+            return;
+          }
         }
+        driver.setSkipLimit(Number.POSITIVE_INFINITY);
         throw new Error(
           `the local cloud did not settle within ${limit} ms real; it was waiting for ${waitingFor} (virtual time ${new Date(Date.now()).toISOString()})`,
         );
@@ -665,16 +682,16 @@ async function scanAll(
 
 /**
  * The tasks that matter for what happens next, from the status index (never a scan): all
- * RUNNING tasks, and the earliest few SCHEDULED per shard (which include every one that is
- * due, when `allDue` asks for them).
+ * RUNNING tasks, every SCHEDULED task already due, and the next few SCHEDULED per shard.
  */
-async function openTasks(deps: StoreDeps, allDue?: { readonly now: number }): Promise<TaskItem[]> {
-  const [running, earliest, due] = await Promise.all([
+async function openTasks(deps: StoreDeps): Promise<TaskItem[]> {
+  const now = deps.clock();
+  const [running, due, next] = await Promise.all([
     tasksDueBefore(deps, TaskStatus.RUNNING),
-    tasksDueBefore(deps, TaskStatus.SCHEDULED, undefined, 3),
-    allDue ? tasksDueBefore(deps, TaskStatus.SCHEDULED, allDue.now + 1) : [],
+    tasksDueBefore(deps, TaskStatus.SCHEDULED, { before: now + 1 }),
+    tasksDueBefore(deps, TaskStatus.SCHEDULED, { after: now, firstPerShard: 3 }),
   ]);
-  return [...running, ...earliest, ...due];
+  return [...running, ...due, ...next];
 }
 
 const scanTasks = async (dynamo: DynamoDBDocumentClient) =>
@@ -729,7 +746,7 @@ function workerWithFaults(
             task &&
             task.status === 'SCHEDULED' &&
             task.generation === message.generation &&
-            task.runAt <= now + 1000 &&
+            task.runAt <= now &&
             ctx.attemptFault('crash', task.taskId, task.attempt + 1, ctx.faults.crashAfterClaimRate)
           ) {
             if (await claimTask(ctx.storeDeps, taskType, task, now, false)) {

@@ -13,6 +13,14 @@ export interface Moment {
   readonly at: number;
   /** What falls due then, e.g. "a message on hourglass-ingest becomes visible". */
   readonly what: string;
+  /**
+   * Counts only while still ahead: a moment a jump must not pass, but that holds nothing
+   * once reached (a task's run time: its timer must be armed by then, and once it is, the
+   * queue or the schedule reports its own moment).
+   */
+  readonly onlyAhead?: boolean;
+  /** The task type it belongs to, when it can be paused by a worker outage. */
+  readonly taskType?: string;
 }
 
 /** The verdict of {@link decideSkip}. */
@@ -29,6 +37,7 @@ export type SkipDecision =
  * decideSkip([{ at: 5_000, what: 'a schedule fires' }], 1_000, Infinity) // { skip: true, to: 5_000 }
  */
 export function decideSkip(moments: readonly Moment[], now: number, limit: number): SkipDecision {
+  moments = moments.filter((m) => !m.onlyAhead || m.at > now);
   const dueNow = moments.find((m) => m.at <= now);
   if (dueNow !== undefined) return { skip: false, reason: `due now: ${dueNow.what}` };
   const next = moments.reduce((min, m) => Math.min(min, m.at), Number.POSITIVE_INFINITY);
@@ -58,8 +67,10 @@ export interface DriverDeps {
    * decision, so nothing can fall due between reading them and jumping.
    */
   knownMoments(now: number): Moment[];
-  /** Moments that need a read (the sweeper's, from the task rows). Throws when it cannot tell. */
+  /** Moments that need a read (from the task rows). Throws when it cannot tell. */
   readMoments(): Promise<Moment[]>;
+  /** True while a task type's workers are down: its moments wait for the outage's end. */
+  paused(taskType: string): boolean;
   /** Where errors of actions and reads go. */
   onError(where: string, error: unknown): void;
   /** Real ms every source must stay quiet before the clock may jump. */
@@ -101,7 +112,10 @@ export function startDriver(deps: DriverDeps): Driver {
   let storedAsOf = Number.NEGATIVE_INFINITY;
   let running = true;
 
-  const quietSince = (since: number) => since >= lastActivity && deps.pollersQuietSince(since);
+  let acting = false;
+  const quietSince = (since: number) =>
+    !acting && since >= lastActivity && deps.pollersQuietSince(since);
+  const active = (m: Moment) => m.taskType === undefined || !deps.paused(m.taskType);
   const knownNow = (): Moment[] => {
     const now = clock.now();
     return [
@@ -126,14 +140,19 @@ export function startDriver(deps: DriverDeps): Driver {
     const ready = actions.filter((a) => a.time <= now).sort((a, b) => a.time - b.time);
     if (ready.length > 0) {
       for (const a of ready) actions.splice(actions.indexOf(a), 1);
-      for (const a of ready) {
-        try {
-          await a.action();
-        } catch (error) {
-          deps.onError('driver', error);
+      acting = true;
+      try {
+        for (const a of ready) {
+          try {
+            await a.action();
+          } catch (error) {
+            deps.onError('driver', error);
+          }
         }
+      } finally {
+        acting = false;
+        lastActivity = performance.now();
       }
-      lastActivity = performance.now();
       return;
     }
     if (!deps.skipIdle) return;
@@ -156,10 +175,16 @@ export function startDriver(deps: DriverDeps): Driver {
       deps.onError('driver', error);
       return;
     }
-    // No await from here to the jump: the moments, the clock and the quiet check are one
-    // consistent picture. Anything that fell due during the read above is in it, as due now.
+    // No await from here to the jump: the known moments, the clock and the quiet check are
+    // one consistent picture, and a stored moment that fell due during the read above
+    // counts as due now. The stored moments changed only if something ran since they were
+    // read, which the quiet check sees.
     if (!quietSince(since)) return;
-    const decision = decideSkip([...knownNow(), ...storedNow], clock.now(), skipLimit);
+    const decision = decideSkip(
+      [...knownNow(), ...storedNow.filter(active)],
+      clock.now(),
+      skipLimit,
+    );
     if (decision.skip) {
       clock.skipTo(decision.to);
       lastActivity = performance.now();
@@ -171,7 +196,13 @@ export function startDriver(deps: DriverDeps): Driver {
 
   const loop = (async () => {
     while (running) {
-      await turn();
+      try {
+        await turn();
+      } catch (error) {
+        // A source that cannot say when it acts next holds the clock for this turn.
+        lastHold = `a turn failed: ${(error as Error).message}`;
+        deps.onError('driver', error);
+      }
       await sleep(deps.intervalMs);
     }
   })();
@@ -187,7 +218,7 @@ export function startDriver(deps: DriverDeps): Driver {
     actionPendingBefore: (time) => actions.some((a) => a.time <= time),
     async moments() {
       const storedNow = await storedMoments();
-      return [...knownNow(), ...storedNow];
+      return [...knownNow(), ...storedNow.filter(active)];
     },
     setSkipLimit(limit) {
       skipLimit = limit;

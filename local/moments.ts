@@ -47,14 +47,19 @@ export function queueMoments(
 }
 
 /**
- * When the sweeper would re-send each open task's timer if it were lost: the only moments
- * that live in the table rather than in a queue or a schedule.
+ * The moments that live in the table: each SCHEDULED task's run time (its timer must be
+ * armed by then; between the write and the relay arming it, the timer is only in the
+ * table's stream), and when the sweeper would re-send the timer of each open task if it
+ * were lost.
  */
-export function sweeperMoments(tasks: readonly TaskItem[]): (Moment & { taskType: string })[] {
+export function taskMoments(tasks: readonly TaskItem[]): Moment[] {
   return tasks.flatMap((t) => {
     const from = t.status === 'SCHEDULED' ? t.runAt : t.leaseUntil;
     if (from === undefined) return [];
     return [
+      ...(t.status === 'SCHEDULED'
+        ? [{ at: t.runAt, what: `${t.taskId} falls due`, onlyAhead: true, taskType: t.taskType }]
+        : []),
       {
         at: from + SWEEP_GRACE_MS + 1,
         what: `the sweeper would re-send the timer of ${t.taskId}`,

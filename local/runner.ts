@@ -144,27 +144,32 @@ export function pollQueue(options: QueueSourceOptions): Poller {
 
   async function receiveAndHandle(): Promise<void> {
     const pollStarted = performance.now();
-    const { Messages } = await options.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: options.queueUrl,
-        MaxNumberOfMessages: options.batchSize ?? 10,
-        VisibilityTimeout: options.visibilityTimeoutSeconds,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['All'],
-      }),
-    );
-    if (!Messages || Messages.length === 0) {
-      lastEmpty = true;
-      lastEmptyPollStarted = pollStarted;
-      return;
-    }
-    lastEmpty = false;
+    // Busy from the moment the receive is sent: the emulator may already have taken a
+    // message in flight before the answer comes back.
     working += 1;
     try {
-      await handle(Messages);
+      const { Messages } = await options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: options.batchSize ?? 10,
+          VisibilityTimeout: options.visibilityTimeoutSeconds,
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      if (!Messages || Messages.length === 0) {
+        lastEmpty = true;
+        lastEmptyPollStarted = pollStarted;
+        return;
+      }
+      lastEmpty = false;
+      try {
+        await handle(Messages);
+      } finally {
+        lastWorkEnded = performance.now();
+      }
     } finally {
       working -= 1;
-      lastWorkEnded = performance.now();
     }
   }
 

@@ -489,17 +489,30 @@ export async function transitionTask(
   }
 }
 
+/** Which tasks {@link tasksDueBefore} lists. */
+export interface DueRange {
+  /** Only those due to run before this (epoch ms). */
+  readonly before?: number;
+  /** Only those due to run after this (epoch ms). */
+  readonly after?: number;
+  /** Only the first this many of each shard (enough to know the earliest ones). */
+  readonly firstPerShard?: number;
+}
+
 /**
- * Lists tasks in a status across all shards of the status index, oldest run time first;
- * only those due to run before `before` when it is given, and only the first
- * `firstPerShard` of each shard when that is given (enough to know the earliest ones).
+ * Lists tasks in a status across all shards of the status index, oldest run time first,
+ * within `range`.
  */
 export async function tasksDueBefore(
   deps: StoreDeps,
   status: TaskStatus,
-  before?: number,
-  firstPerShard?: number,
+  range: DueRange = {},
 ): Promise<TaskItem[]> {
+  const { before, after, firstPerShard } = range;
+  const bounds = [
+    ...(after === undefined ? [] : ['GSI1SK > :after']),
+    ...(before === undefined ? [] : ['GSI1SK < :before']),
+  ];
   const shard = async (n: number) => {
     const items: TaskItem[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -509,10 +522,13 @@ export async function tasksDueBefore(
           TableName: deps.tableName,
           IndexName: Indexes.byStatus,
           KeyConditionExpression:
-            before === undefined ? 'GSI1PK = :pk' : 'GSI1PK = :pk AND GSI1SK < :before',
+            bounds.length === 2
+              ? 'GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before'
+              : ['GSI1PK = :pk', ...bounds].join(' AND '),
           ExpressionAttributeValues: {
             ':pk': Keys.statusPk(status, n),
             ...(before === undefined ? {} : { ':before': iso(before) }),
+            ...(after === undefined ? {} : { ':after': iso(after) }),
           },
           ...(firstPerShard === undefined ? {} : { Limit: firstPerShard - items.length }),
           ExclusiveStartKey,

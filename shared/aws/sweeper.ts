@@ -32,7 +32,7 @@ export async function sweepStuckTasks(
   const now = deps.clock();
   const [running, scheduled] = await Promise.all([
     tasksDueBefore(deps, TaskStatus.RUNNING),
-    tasksDueBefore(deps, TaskStatus.SCHEDULED, now - graceMs),
+    tasksDueBefore(deps, TaskStatus.SCHEDULED, { before: now - graceMs }),
   ]);
   const stuck = [...running.filter((t) => (t.leaseUntil ?? 0) + graceMs < now), ...scheduled];
   for (const task of stuck) {

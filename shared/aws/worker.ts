@@ -17,9 +17,9 @@ export const LEASE_MARGIN_MS = 30_000;
 /**
  * A message this much early or less waits in the worker until its task's run time, then
  * runs; one earlier than this goes back to the queue with a delay. SQS delays are whole
- * seconds and a schedule fires its lead time early, so without the wait a task would start
- * up to a second late (or early); with it, it starts on time, for at most this much billed
- * waiting (half a second at most after an SQS delay, see `delaySecondsFor`).
+ * seconds, rounded to the nearest (see `delaySecondsFor`), so a message arrives up to half a
+ * second early or late: the wait makes an early one start at its run time, never before,
+ * for at most half a second of billed waiting; a late one starts up to half a second late.
  */
 export const EARLY_WAIT_MS = 1_000;
 
@@ -232,9 +232,9 @@ export async function processTaskMessage(
     // conditional, so a cancel written meanwhile still wins.
     const sleep =
       deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms / (deps.timeScale ?? 1))));
-    // A timer may fire a millisecond before the clock shows the run time: look again.
-    for (let waits = 0; now < task.runAt && waits < 3; waits++) {
-      await sleep(task.runAt - now);
+    // Timers may fire a millisecond before the clock shows the run time: wait one more.
+    while (now < task.runAt) {
+      await sleep(task.runAt - now + 1);
       now = deps.clock();
     }
   }

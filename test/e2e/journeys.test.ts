@@ -63,9 +63,9 @@ const stateOf = async (workflow: string, key: string) =>
 const code = (user: string) => `welcome-discount#${user}#send-discount-code#1`;
 
 /**
- * How late a task may start after its due time here, in virtual time: 1 s by design (SQS
- * delays are whole seconds, rounded up) plus the local cloud's own latency, a few real
- * seconds at most, multiplied by the time scale.
+ * How late a task may start after its due time here, in virtual time: the design's half
+ * second at most (SQS delays are whole seconds, rounded to the nearest) plus the local
+ * cloud's own latency, a few real seconds at most, multiplied by the time scale.
  */
 const TOLERANCE_MS = latenessBoundMs(SCALE);
 

@@ -50,6 +50,7 @@ function drive(overrides: Partial<DriverDeps> & Pick<DriverDeps, 'clock'>) {
     pollersQuietSince: () => true,
     knownMoments: () => [],
     readMoments: async () => [],
+    paused: () => false,
     onError: (_where, error) => errors.push(error),
     quietWindowMs: 3,
     intervalMs: 1,
@@ -82,6 +83,18 @@ describe('decideSkip', () => {
 
   it('jumps to the limit when it knows that nothing at all is coming', () => {
     expect(decideSkip([], 1_000, 20_000)).toEqual({ skip: true, to: 20_000 });
+  });
+
+  it('does not jump past a run time still ahead, and is not held by one already reached', () => {
+    const runTime = (at: number): Moment => ({ at, what: 'a task falls due', onlyAhead: true });
+    expect(decideSkip([runTime(4_000), moment(9_000)], 1_000, 20_000)).toEqual({
+      skip: true,
+      to: 4_000,
+    });
+    expect(decideSkip([runTime(500), moment(9_000)], 1_000, 20_000)).toEqual({
+      skip: true,
+      to: 9_000,
+    });
   });
 
   it('holds when nothing is coming and there is no limit to jump to', () => {
@@ -152,6 +165,35 @@ describe('the driver', () => {
     await until(() => clock.now() === 60_000, 'the jump');
 
     expect(clock.jumps).toEqual([60_000]);
+  });
+
+  it('leaves out the stored moments of a task type whose workers are down', async () => {
+    const clock = manualClock(0);
+    drive({
+      clock,
+      readMoments: async () => [
+        { at: 0, what: 'a lost timer of a paused type', taskType: 'paused' },
+        { at: 30_000, what: 'a lost timer', taskType: 'running' },
+      ],
+      paused: (taskType) => taskType === 'paused',
+    });
+
+    await until(() => clock.now() === 30_000, 'the jump');
+
+    expect(clock.jumps).toEqual([30_000]);
+  });
+
+  it('counts an action under way as activity, so nothing jumps while it runs', async () => {
+    const clock = manualClock(0);
+    let finish: () => void = () => {};
+    drive({ clock, knownMoments: () => [{ at: 60_000, what: 'a delayed message' }] });
+    driver!.at(0, () => new Promise<void>((resolve) => (finish = resolve)));
+
+    await new Promise((r) => setTimeout(r, 40));
+    expect(driver!.quietSince(performance.now() - 10)).toBe(false);
+    expect(clock.jumps).toEqual([]);
+    finish();
+    await until(() => clock.now() === 60_000, 'the jump after the action');
   });
 
   it('does not jump while a poller is busy', async () => {
