@@ -13,7 +13,13 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { ENV } from '../shared/aws/config';
+import {
+  DEFAULT_SCHEDULE_LEAD_SECONDS,
+  ENV,
+  MAX_SCHEDULE_LEAD_SECONDS,
+  MIN_SCHEDULE_LEAD_SECONDS,
+  SCHEDULE_LEAD_RULE,
+} from '../shared/aws/config';
 import { TABLE_SCHEMA } from '../shared/aws/table';
 import { Metric } from '../shared/aws/telemetry';
 import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
@@ -46,7 +52,10 @@ export interface HourglassProps {
   readonly sweeperEntry?: string;
   /** What happens to the table when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
-  /** How early one-shot schedules fire before the due time, in seconds (0–840). @default 120 */
+  /**
+   * How early one-shot schedules fire before the due time, in seconds (60–840: Scheduler
+   * fires anywhere in a schedule's minute). @default 120
+   */
   readonly scheduleLeadSeconds?: number;
 }
 
@@ -116,10 +125,14 @@ export class Hourglass extends Construct {
         `Hourglass '${id}': props.workflows must be the result of defineHourglass({ taskTypes, workflows })`,
       );
     }
-    const lead = props.scheduleLeadSeconds ?? 120;
-    if (!Number.isInteger(lead) || lead < 0 || lead > 840) {
+    const lead = props.scheduleLeadSeconds ?? DEFAULT_SCHEDULE_LEAD_SECONDS;
+    if (
+      !Number.isInteger(lead) ||
+      lead < MIN_SCHEDULE_LEAD_SECONDS ||
+      lead > MAX_SCHEDULE_LEAD_SECONDS
+    ) {
       throw new Error(
-        `Hourglass '${id}': props.scheduleLeadSeconds must be a whole number from 0 to 840, got ${lead}`,
+        `Hourglass '${id}': props.scheduleLeadSeconds must be ${SCHEDULE_LEAD_RULE}, got ${lead}`,
       );
     }
     this.definitions = props.workflows;

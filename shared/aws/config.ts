@@ -25,6 +25,17 @@ export interface TaskQueue {
  * second precision.
  */
 export const DEFAULT_SCHEDULE_LEAD_SECONDS = 120;
+/**
+ * The shortest schedule lead that keeps every timer on time. EventBridge Scheduler "invokes
+ * its targets with 60 second precision ... between 1:00:00 and 1:00:59" (User Guide,
+ * "Schedule types"), and an `at()` time is cut to the second, so a schedule set less than
+ * 60 s before the due time may fire after it.
+ */
+export const MIN_SCHEDULE_LEAD_SECONDS = 60;
+/** The longest lead: a schedule is used only for timers more than 15 minutes (900 s) away. */
+export const MAX_SCHEDULE_LEAD_SECONDS = 840;
+/** Why a lead must lie in its range, for error messages. */
+export const SCHEDULE_LEAD_RULE = `a whole number of seconds from ${MIN_SCHEDULE_LEAD_SECONDS} to ${MAX_SCHEDULE_LEAD_SECONDS} (Scheduler fires anywhere in a schedule's minute, so a shorter lead could fire after the due time)`;
 
 /** The settings the runtime reads, each parsed once on first use. */
 export interface Config {
@@ -146,10 +157,14 @@ export function loadConfig(
         const text = env[ENV.scheduleLeadSeconds]?.trim();
         if (!text) return DEFAULT_SCHEDULE_LEAD_SECONDS;
         const value = Number(text);
-        if (!Number.isInteger(value) || value < 0 || value > 840) {
+        if (
+          !Number.isInteger(value) ||
+          value < MIN_SCHEDULE_LEAD_SECONDS ||
+          value > MAX_SCHEDULE_LEAD_SECONDS
+        ) {
           throw new ConfigError(
             ENV.scheduleLeadSeconds,
-            `must be a whole number of seconds from 0 to 840, got "${text}"`,
+            `must be ${SCHEDULE_LEAD_RULE}, got "${text}"`,
           );
         }
         return value;

@@ -62,7 +62,13 @@ describe('loadConfig', () => {
       'a lead time out of range',
       { [ENV.scheduleLeadSeconds]: '900' },
       (c: ReturnType<typeof loadConfig>) => c.scheduleLeadSeconds,
-      'HOURGLASS_SCHEDULE_LEAD_SECONDS must be a whole number of seconds from 0 to 840, got "900"',
+      'HOURGLASS_SCHEDULE_LEAD_SECONDS must be a whole number of seconds from 60 to 840',
+    ],
+    [
+      "a lead time under Scheduler's one-minute window",
+      { [ENV.scheduleLeadSeconds]: '30' },
+      (c: ReturnType<typeof loadConfig>) => c.scheduleLeadSeconds,
+      'Scheduler fires anywhere in a schedule\'s minute, so a shorter lead could fire after the due time), got "30"',
     ],
   ])('names the variable and the fix for %s', (_, env, read, message) => {
     const config = loadConfig(env);

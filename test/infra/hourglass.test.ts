@@ -274,7 +274,13 @@ describe('Hourglass validation', () => {
       'a lead time out of range',
       () =>
         new Hourglass(newStack().stack, 'H', { workflows: definitions, scheduleLeadSeconds: 900 }),
-      'props.scheduleLeadSeconds must be a whole number from 0 to 840, got 900',
+      'props.scheduleLeadSeconds must be a whole number of seconds from 60 to 840',
+    ],
+    [
+      "a lead time under Scheduler's one-minute window",
+      () =>
+        new Hourglass(newStack().stack, 'H', { workflows: definitions, scheduleLeadSeconds: 30 }),
+      'so a shorter lead could fire after the due time), got 30',
     ],
     [
       'an unknown task type',
