@@ -216,27 +216,27 @@ export async function startSqsLocal(options: { port?: number } = {}): Promise<Sq
     stores: { sqsStore } as never,
   });
   await app.listen({ port, host: LOCAL_HOST });
+  const inspect = (queueName: string): QueueSnapshot | undefined => {
+    const queue = sqsStore.inspectQueue(queueName);
+    if (queue === undefined) return undefined;
+    const { ready, delayed, inflight } = queue.messages;
+    return {
+      ready: ready.length,
+      delayedUntil: delayed.map((m) => m.delayUntil ?? 0),
+      invisibleUntil: inflight.map((m) => m.visibilityDeadline),
+    };
+  };
   return {
     endpoint: `http://${LOCAL_HOST}:${port}`,
     port,
-    inspect(queueName) {
-      const queue = sqsStore.inspectQueue(queueName);
-      if (queue === undefined) return undefined;
-      const { ready, delayed, inflight } = queue.messages;
-      return {
-        ready: ready.length,
-        delayedUntil: delayed.map((m) => m.delayUntil ?? 0),
-        invisibleUntil: inflight.map((m) => m.visibilityDeadline),
-      };
-    },
+    inspect,
     receivable(queueName, now) {
-      const queue = sqsStore.inspectQueue(queueName);
-      if (queue === undefined) return false;
-      const { ready, delayed, inflight } = queue.messages;
+      const queue = inspect(queueName);
       return (
-        ready.length > 0 ||
-        delayed.some((m) => (m.delayUntil ?? 0) <= now) ||
-        inflight.some((m) => m.visibilityDeadline <= now)
+        queue !== undefined &&
+        (queue.ready > 0 ||
+          queue.delayedUntil.some((at) => at <= now) ||
+          queue.invisibleUntil.some((at) => at <= now))
       );
     },
     stop: async () => void (await app.close()),
