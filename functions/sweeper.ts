@@ -1,25 +1,31 @@
-import { powertoolsTelemetry, runtime, sweepStuckTasks } from '../shared/aws';
+import type { Context } from 'aws-lambda';
+import { powertoolsTelemetry, runtime, SWEEP_RESERVE_MS, sweep } from '../shared/aws';
 
 const { config, clients, clock } = runtime();
 const telemetry = powertoolsTelemetry('hourglass-sweeper');
-const deps = {
-  dynamo: clients.dynamo,
-  tableName: config.tableName,
-  clock,
-  sqs: clients.sqs,
-  taskQueue: (taskType: string) => config.taskQueue(taskType),
-};
 
-/** Runs every few minutes: re-sends the timers of tasks whose timer was lost. */
-export async function handler(): Promise<{ swept: number }> {
-  const swept = await sweepStuckTasks(deps);
-  for (const task of swept) {
-    telemetry.warn('re-sent the timer of a stuck task', {
-      taskId: task.taskId,
-      status: task.status,
-      runAt: task.runAt,
-      leaseUntil: task.leaseUntil,
-    });
-  }
-  return { swept: swept.length };
+/**
+ * Runs every 5 minutes: re-sends the timers of tasks whose timer was lost, and publishes
+ * again the lifecycle events the relay lost. Stops starting work when its time runs short.
+ */
+export async function handler(
+  _event: unknown,
+  context: Context,
+): Promise<{ resent: number; republished: number; unfinished: boolean }> {
+  const result = await sweep({
+    dynamo: clients.dynamo,
+    tableName: config.tableName,
+    clock,
+    sqs: clients.sqs,
+    eventBridge: clients.eventBridge,
+    busName: config.busName,
+    taskQueue: (taskType) => config.taskQueue(taskType),
+    telemetry,
+    hasTime: () => context.getRemainingTimeInMillis() > SWEEP_RESERVE_MS,
+  });
+  return {
+    resent: result.resent.length,
+    republished: result.republished.length,
+    unfinished: result.unfinished,
+  };
 }

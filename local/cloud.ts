@@ -20,9 +20,11 @@ import { ENV } from '../shared/aws/config';
 import { type EffectFault, injectEffectFault } from '../shared/aws/effects';
 import type { StreamRecord } from '../shared/aws/relay';
 import { getTask, type StoreDeps, tasksDueBefore } from '../shared/aws/store';
-import { sweepStuckTasks } from '../shared/aws/sweeper';
+import { sweep } from '../shared/aws/sweeper';
 import type { RejectedItem, TaskItem } from '../shared/aws/table';
-import { claimTask, type TaskContext } from '../shared/aws/worker';
+import { dynamoTaskStore } from '../shared/aws/tasks';
+import { memoryTelemetry } from '../shared/aws/telemetry';
+import { leaseEnd, type TaskContext } from '../shared/aws/worker';
 import { type HourglassDefinitions, TaskStatus, type TaskType } from '../shared/core/definitions';
 import { installVirtualClock, type VirtualClock } from './clock';
 import { startDriver } from './driver';
@@ -175,6 +177,8 @@ export interface LocalCloud {
   readonly injectedFaults: ReadonlyMap<string, readonly string[]>;
   /** Tasks whose lost timer the sweeper re-sent. */
   readonly swept: readonly string[];
+  /** Finished tasks whose lost lifecycle event the sweeper published again. */
+  readonly republished: readonly string[];
   /** Every instance row: workflow, key, state, context. */
   instances(): Promise<
     { workflow: string; key: string; state: string; context: unknown; events: { id: string }[] }[]
@@ -453,6 +457,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const pumpMemory = new PumpMemory();
     const fired = { delivered: 0, deadLettered: 0 };
     const sweptTasks: string[] = [];
+    const republishedTasks: string[] = [];
+    const sweeperEventBridge = new EventBridgeClient({
+      ...base,
+      endpoint: eventBridge.endpoint,
+    });
     const firedBySchedule = new Set<string>();
     const polledQueues = [
       { name: 'hourglass-ingest', paused: () => false },
@@ -521,13 +530,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }),
       everyTurn(Math.max(1_000, SWEEP_INTERVAL_MS / scale), async () => {
         try {
-          const swept = await sweepStuckTasks({
+          const result = await sweep({
             ...storeDeps,
             sqs,
+            eventBridge: sweeperEventBridge,
+            busName: BUS,
             taskQueue: (t) => taskQueues[t]!,
+            telemetry: memoryTelemetry().telemetry,
           });
-          if (swept.length > 0) {
-            sweptTasks.push(...swept.map((t) => t.taskId));
+          if (result.resent.length + result.republished.length > 0) {
+            sweptTasks.push(...result.resent.map((t) => t.taskId));
+            republishedTasks.push(...result.republished.map((t) => t.taskId));
             driver.touch();
           }
         } catch (error) {
@@ -636,6 +649,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       },
       schedules: fired,
       swept: sweptTasks,
+      republished: republishedTasks,
       firedBySchedule,
       injectedFaults: injected,
       instances: async () => (await scanAll(dynamo, 'instance')) as never,
@@ -749,7 +763,12 @@ function workerWithFaults(
             task.runAt <= now &&
             ctx.attemptFault('crash', task.taskId, task.attempt + 1, ctx.faults.crashAfterClaimRate)
           ) {
-            if (await claimTask(ctx.storeDeps, taskType, task, now, false)) {
+            if (
+              await dynamoTaskStore(ctx.storeDeps).claim(task, {
+                at: now,
+                leaseUntil: leaseEnd(taskType, now),
+              })
+            ) {
               crashed.push(record.messageId);
               continue;
             }

@@ -1,4 +1,4 @@
-import { LIFECYCLE_SOURCE } from '../shared/aws/ingest';
+import { LIFECYCLE_SOURCE } from '../shared/aws/messages';
 import type { TaskItem } from '../shared/aws/table';
 import { TERMINAL_STATUSES } from '../shared/core/definitions';
 import definitions from '../workflows';

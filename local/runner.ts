@@ -44,6 +44,37 @@ export function lambdaContext(functionName: string, timeoutMs: number): Context 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What Lambda reports when an invocation reaches its function timeout. */
+export class FunctionTimeoutError extends Error {
+  constructor(functionName: string, timeoutMs: number) {
+    super(`${functionName}: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`);
+    this.name = 'FunctionTimeoutError';
+  }
+}
+
+/**
+ * Ends an invocation at its function timeout, as Lambda does: the invocation fails as a
+ * whole, whatever the handler would have returned. AWS: "If the invocation fails or times
+ * out, every message in the batch will be returned to the queue, and each will be available
+ * for processing once the Visibility Timeout period expires" (Lambda Developer Guide). The
+ * handler's promise cannot be stopped in-process; Lambda would reset the environment.
+ */
+export async function withFunctionTimeout<T>(
+  functionName: string,
+  timeoutMs: number,
+  invocation: Promise<T>,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const killed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FunctionTimeoutError(functionName, timeoutMs)), timeoutMs);
+  });
+  try {
+    return await Promise.race([invocation, killed]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Something the runner polls; the local cloud asks it whether it is idle. */
 export interface Poller {
   readonly name: string;
@@ -177,9 +208,10 @@ export function pollQueue(options: QueueSourceOptions): Poller {
     const event: SQSEvent = { Records: Messages.map((m) => toRecord(m, options.queueArn)) };
     let failed = new Set<string>();
     try {
-      const response = await options.handler(
-        event as never,
-        lambdaContext(options.name, options.timeoutMs),
+      const response = await withFunctionTimeout(
+        options.name,
+        options.timeoutMs,
+        options.handler(event as never, lambdaContext(options.name, options.timeoutMs)),
       );
       failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (error) {
@@ -302,9 +334,13 @@ export function pollStream(options: StreamSourceOptions): Poller {
           failedAt = 0;
         } else {
           try {
-            const response = await options.handler(
-              { Records: batch } as never,
-              lambdaContext(options.name, options.timeoutMs),
+            const response = await withFunctionTimeout(
+              options.name,
+              options.timeoutMs,
+              options.handler(
+                { Records: batch } as never,
+                lambdaContext(options.name, options.timeoutMs),
+              ),
             );
             const failure = response?.batchItemFailures?.[0]?.itemIdentifier;
             if (failure !== undefined)

@@ -1,8 +1,8 @@
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Json, TaskType } from '../core/definitions';
-import { defaultWorkerDeps } from './runtime';
+import { defaultWorkerDeps, runtime } from './runtime';
 import type { StoreDeps } from './store';
-import { type Task, type TaskContext, type WorkerDeps, worker } from './worker';
+import { type Task, type TaskContext, worker } from './worker';
 
 /** Where the example workers record their effects: one row per task. */
 export const effectKey = (taskId: string) => ({ PK: `EFFECT#${taskId}`, SK: 'EFFECT' });
@@ -21,9 +21,11 @@ export function injectEffectFault(fault: EffectFault | null): void {
 }
 
 /**
- * What the example workers "send": written once per task, so tests can assert that every
- * task's effect happened exactly once. A second effect for the same task is not written;
- * it increments `duplicates` on the row instead, where a test will see it.
+ * What the example workers "send", made idempotent the way a real provider does it: the
+ * first call with an idempotency key writes the effect; a later call with the same key (an
+ * attempt re-run after its result was lost) is a replay, counted in `replays`, not a second
+ * effect. A call for the same task with a different key would be a real double effect: it
+ * is counted in `duplicates`, where a test will see it.
  */
 export async function recordEffect(
   deps: StoreDeps,
@@ -46,41 +48,55 @@ export async function recordEffect(
           idempotencyKey: ctx.idempotencyKey,
           summary,
           at: now,
+          replays: 0,
           duplicates: 0,
         },
         ConditionExpression: 'attribute_not_exists(PK)',
       }),
+      { abortSignal: ctx.signal },
     );
   } catch (error) {
     if ((error as Error)?.name !== 'ConditionalCheckFailedException') throw error;
-    await deps.dynamo.send(
-      new UpdateCommand({
-        TableName: deps.tableName,
-        Key: effectKey(task.taskId),
-        UpdateExpression: 'ADD duplicates :one',
-        ExpressionAttributeValues: { ':one': 1 },
-      }),
-    );
+    // The effect exists: a replay of the same key, or a real second effect.
+    try {
+      await deps.dynamo.send(
+        new UpdateCommand({
+          TableName: deps.tableName,
+          Key: effectKey(task.taskId),
+          UpdateExpression: 'ADD replays :one',
+          ConditionExpression: 'idempotencyKey = :key',
+          ExpressionAttributeValues: { ':one': 1, ':key': ctx.idempotencyKey },
+        }),
+      );
+    } catch (replayError) {
+      if ((replayError as Error)?.name !== 'ConditionalCheckFailedException') throw replayError;
+      await deps.dynamo.send(
+        new UpdateCommand({
+          TableName: deps.tableName,
+          Key: effectKey(task.taskId),
+          UpdateExpression: 'ADD duplicates :one',
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
+      );
+    }
   }
 }
 
 /**
  * An example worker for the journeys: records what it "sent" (the summary of the task) once
- * per task with {@link recordEffect}. Its dependencies come from the environment on the
- * first invocation. A real worker calls its mail or image service instead, passing
- * `ctx.idempotencyKey`.
+ * per task with {@link recordEffect}, passing `ctx.idempotencyKey` and `ctx.signal` as a
+ * real worker passes them to its mail or image service.
  *
  * @example export const handler = exampleWorker(endDiscount, (task) => ({ ended: task.key }));
  */
 export function exampleWorker(taskType: TaskType, summarize: (task: Task) => Json) {
-  let deps: WorkerDeps | undefined;
-  const resolve = () => {
-    deps ??= defaultWorkerDeps(taskType.name);
-    return deps;
+  const store = (): StoreDeps => {
+    const { config, clients, clock } = runtime();
+    return { dynamo: clients.dynamo, tableName: config.tableName, clock };
   };
   return worker(
     taskType,
-    async (task, ctx) => recordEffect(resolve(), task, ctx, summarize(task)),
-    resolve,
+    async (task, ctx) => recordEffect(store(), task, ctx, summarize(task)),
+    () => defaultWorkerDeps(taskType.name),
   );
 }

@@ -2,11 +2,9 @@ import type { HourglassDefinitions, Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import { type RecordedEvent, type Rejection, routeEvent } from '../core/events';
 import { ConflictError } from './errors';
+import { LIFECYCLE_SOURCE } from './messages';
 import { decideAndCommit, putRejections, type StoreDeps } from './store';
 import { Metric, type Telemetry } from './telemetry';
-
-/** The source of the task lifecycle events Hourglass publishes. */
-export const LIFECYCLE_SOURCE = 'hourglass';
 
 /** What ingest needs: the store, the definitions, and telemetry. */
 export interface IngestDeps extends StoreDeps {

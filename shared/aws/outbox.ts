@@ -1,5 +1,6 @@
 import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { publishInBatches, type StreamRecord, streamImage } from './relay';
+import { publishInBatches } from './messages';
+import { type StreamRecord, streamImage } from './relay';
 import type { Telemetry } from './telemetry';
 
 /**

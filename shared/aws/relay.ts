@@ -1,9 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  type EventBridgeClient,
-  PutEventsCommand,
-  type PutEventsRequestEntry,
-} from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import {
   ConflictException,
   CreateScheduleCommand,
@@ -11,64 +7,25 @@ import {
   ResourceNotFoundException,
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TaskStatus, TERMINAL_STATUSES } from '../core/definitions';
 import type { TaskQueue } from './config';
-import { LIFECYCLE_SOURCE } from './ingest';
+import {
+  delaySecondsFor,
+  lifecycleEntry,
+  MAX_SQS_DELAY_SECONDS,
+  publishInBatches,
+  sendTimers,
+  timerMessage,
+} from './messages';
+import type { StoreDeps } from './store';
 import type { TaskItem } from './table';
+import { markPublished } from './tasks';
 import { Metric, type Telemetry } from './telemetry';
 
-/** SQS's longest delay: timers due sooner go through SQS, later ones through Scheduler. */
-export const MAX_SQS_DELAY_SECONDS = 900;
-
-/**
- * The SQS delay that brings a timer message closest to `runAt`. SQS delays are whole
- * seconds (SendMessage "DelaySeconds: The length of time, in seconds, for which to delay
- * a specific message. Valid values: 0 to 900"), so rounding to the nearest second lands the
- * message at most half a second early or late; the worker waits out an early arrival (see
- * `EARLY_WAIT_MS` in worker.ts). Rounding up instead would never be early but always up
- * to a second late; rounding down would make the worker wait up to a whole second.
- */
-export function delaySecondsFor(runAt: number, now: number): number {
-  return Math.max(0, Math.min(MAX_SQS_DELAY_SECONDS, Math.round((runAt - now) / 1_000)));
-}
-/** PutEvents takes at most this many entries per call. */
-export const PUT_EVENTS_LIMIT = 10;
-
-/** The timer message a task type's queue receives: enough to find the row and spot staleness. */
-export interface TaskMessage {
-  readonly taskId: string;
-  readonly workflow: string;
-  readonly key: string;
-  readonly taskType: string;
-  readonly generation: number;
-  /** When the attempt may start, epoch ms. */
-  readonly runAt: number;
-}
-
-/** The timer message of a task's current generation. */
-export function timerMessage(task: TaskItem): TaskMessage {
-  return {
-    taskId: task.taskId,
-    workflow: task.workflow,
-    key: task.key,
-    taskType: task.taskType,
-    generation: task.generation,
-    runAt: task.runAt,
-  };
-}
-
-/** The lifecycle event detail-types, by terminal status. */
-export const LIFECYCLE_DETAIL_TYPES: Readonly<Record<string, string>> = {
-  COMPLETED: 'TaskCompleted',
-  FAILED: 'TaskFailed',
-  CANCELLED: 'TaskCancelled',
-  EXPIRED: 'TaskExpired',
-};
-
-/** What the relay needs. */
-export interface RelayDeps {
+/** What the relay needs: the table (to mark lifecycle events published), the clients, its config. */
+export interface RelayDeps extends StoreDeps {
   readonly sqs: SQSClient;
   readonly scheduler: SchedulerClient;
   readonly eventBridge: EventBridgeClient;
@@ -80,7 +37,6 @@ export interface RelayDeps {
     readonly scheduleLeadSeconds: number;
     readonly busName: string;
   };
-  readonly clock: () => number;
   readonly telemetry: Telemetry;
 }
 
@@ -130,13 +86,10 @@ async function armTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
   const message = timerMessage(task);
   const delayMs = task.runAt - deps.clock();
   if (delayMs <= MAX_SQS_DELAY_SECONDS * 1_000) {
-    await deps.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: queue.url,
-        MessageBody: JSON.stringify(message),
-        DelaySeconds: delaySecondsFor(task.runAt, deps.clock()),
-      }),
-    );
+    const unsent = await sendTimers(deps.sqs, [
+      { queueUrl: queue.url, message, delaySeconds: delaySecondsFor(task.runAt, deps.clock()) },
+    ]);
+    if (unsent.length > 0) throw new Error(`sending the timer of task ${task.taskId} failed`);
     return;
   }
   const name = scheduleName(task.taskId, task.generation);
@@ -184,60 +137,6 @@ async function disarmTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
   }
 }
 
-function lifecycleEntry(deps: RelayDeps, task: TaskItem): PutEventsRequestEntry {
-  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
-  return {
-    Source: LIFECYCLE_SOURCE,
-    DetailType: LIFECYCLE_DETAIL_TYPES[task.status],
-    EventBusName: deps.config.busName,
-    Time: new Date(task.finishedAt ?? deps.clock()),
-    Detail: JSON.stringify({
-      lifecycleId: `${task.taskId}:${task.status}`,
-      workflow: task.workflow,
-      key: task.key,
-      taskType: task.taskType,
-      taskId: task.taskId,
-      status: task.status,
-      attempt: task.attempt,
-      dueAt: iso(task.dueAt),
-      startedAt: iso(task.startedAt),
-      finishedAt: iso(task.finishedAt),
-      lateCancels: task.lateCancels.length,
-    }),
-  };
-}
-
-/**
- * Publishes entries in batches of {@link PUT_EVENTS_LIMIT}, each tagged with the index of
- * the stream record it came from. Returns the index of the first record whose entry failed
- * (or `records` when none did), so the caller can report that record for a retry.
- */
-export async function publishInBatches(
-  eventBridge: EventBridgeClient,
-  entries: readonly { readonly entry: PutEventsRequestEntry; readonly index: number }[],
-  records: number,
-  telemetry: Telemetry,
-): Promise<number> {
-  let failedAt = records;
-  for (let i = 0; i < entries.length; i += PUT_EVENTS_LIMIT) {
-    const chunk = entries.slice(i, i + PUT_EVENTS_LIMIT);
-    try {
-      const result = await eventBridge.send(
-        new PutEventsCommand({ Entries: chunk.map((c) => c.entry) }),
-      );
-      (result.Entries ?? []).forEach((entry, j) => {
-        if (entry.ErrorCode) failedAt = Math.min(failedAt, chunk[j]!.index);
-      });
-    } catch (error) {
-      telemetry.error('publishing events failed; the stream retries', {
-        error: (error as Error).message,
-      });
-      failedAt = Math.min(failedAt, chunk[0]!.index);
-    }
-  }
-  return failedAt;
-}
-
 /**
  * The outbox: reacts to task rows on the table's stream. A task that became SCHEDULED
  * (new, retried or moved) gets a timer — an SQS delay when due within 15 minutes, else a
@@ -250,7 +149,7 @@ export async function relayBatch(
   deps: RelayDeps,
   records: readonly StreamRecord[],
 ): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
-  const publish: { entry: PutEventsRequestEntry; index: number }[] = [];
+  const publish: { entry: PutEventsRequestEntry; index: number; task: TaskItem }[] = [];
   let failedAt = records.length;
   for (const [index, record] of records.entries()) {
     const before = image(record.dynamodb?.OldImage);
@@ -269,7 +168,11 @@ export async function relayBatch(
       if (after.status === TaskStatus.CANCELLED && before?.status === TaskStatus.SCHEDULED)
         await disarmTimer(deps, before);
       if (TERMINAL_STATUSES.has(after.status) && before?.status !== after.status) {
-        publish.push({ entry: lifecycleEntry(deps, after), index });
+        publish.push({
+          entry: lifecycleEntry(after, deps.config.busName, deps.clock()),
+          index,
+          task: after,
+        });
       }
     } catch (error) {
       deps.telemetry.error('relay step failed; the stream retries from this record', {
@@ -286,7 +189,23 @@ export async function relayBatch(
     failedAt,
     await publishInBatches(deps.eventBridge, toSend, records.length, deps.telemetry),
   );
-  deps.telemetry.count(Metric.lifecycleEvents, toSend.filter((p) => p.index < failedAt).length);
+  const published = toSend.filter((p) => p.index < failedAt);
+  deps.telemetry.count(Metric.lifecycleEvents, published.length);
+  // Unmark what was published, so the sweeper does not publish it again. A failure here
+  // only costs a duplicate event later (consumers de-duplicate on lifecycleId).
+  await Promise.all(
+    published.map((p) =>
+      markPublished(deps, p.task).catch((error: Error) =>
+        deps.telemetry.warn(
+          'marking a lifecycle event published failed; the sweeper may publish it again',
+          {
+            taskId: p.task.taskId,
+            error: error.message,
+          },
+        ),
+      ),
+    ),
+  );
   if (failedAt >= records.length) return { batchItemFailures: [] };
   const sequence = records[failedAt]?.dynamodb?.SequenceNumber ?? String(failedAt);
   return { batchItemFailures: [{ itemIdentifier: sequence }] };

@@ -3,6 +3,7 @@ import { type Clients, createClients } from './clients';
 import { type Config, loadConfig } from './config';
 import type { IngestDeps } from './ingest';
 import type { RelayDeps } from './relay';
+import { dynamoTaskStore } from './tasks';
 import { powertoolsTelemetry, type Telemetry } from './telemetry';
 import type { WorkerDeps } from './worker';
 
@@ -37,6 +38,8 @@ export function defaultRelayDeps(
 ): RelayDeps {
   const { config, clients, clock } = runtime();
   return {
+    dynamo: clients.dynamo,
+    tableName: config.tableName,
     sqs: clients.sqs,
     scheduler: clients.scheduler,
     eventBridge: clients.eventBridge,
@@ -53,8 +56,7 @@ export function defaultWorkerDeps(
 ): WorkerDeps {
   const { config, clients, clock } = runtime();
   return {
-    dynamo: clients.dynamo,
-    tableName: config.tableName,
+    tasks: dynamoTaskStore({ dynamo: clients.dynamo, tableName: config.tableName, clock }),
     clock,
     sqs: clients.sqs,
     queueUrl: config.taskQueue(taskType).url,

@@ -28,6 +28,7 @@ import {
   type TimelineEntry,
   toFact,
   toInstance,
+  unpublishedKeys,
 } from './table';
 
 /** What the store needs: the table, a document client, and a clock. */
@@ -219,7 +220,9 @@ export function decisionWrites(
           deadlineAt: t.deadlineAt,
           input: t.input,
           createdBy: t.createdBy,
-          ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
+          ...(cancelled
+            ? { cancelledBy: t.cancelledBy!, finishedAt: now, ...unpublishedKeys(t.taskId, now) }
+            : {}),
           lateCancels: [],
           updatedAt: now,
           timeline: [
@@ -243,6 +246,7 @@ export function decisionWrites(
           status: TaskStatus.CANCELLED,
           cancelledBy: command.cancelledBy,
           finishedAt: now,
+          ...unpublishedKeys(command.taskId, now),
           ...statusKeys(
             command.taskId,
             TaskStatus.CANCELLED,

@@ -9,7 +9,7 @@ import type { RecordedEvent } from '../core/events';
  * | item | PK | SK | GSI1 (tasks by status and due) | GSI2 (by workflow / rejected by day) |
  * |---|---|---|---|---|
  * | instance | `I#<workflow>#<key>` | `I` | – | `WF#<workflow>` / `<key>` |
- * | task | `I#<workflow>#<key>` | `T#<taskId>` | `TASK#<status>#<shard>` / `<runAt ISO>#<taskId>` | – |
+ * | task | `I#<workflow>#<key>` | `T#<taskId>` | `TASK#<status>#<shard>` / `<runAt ISO>#<taskId>` | finished, lifecycle event not yet published: `UNPUBLISHED#<shard>` / `<finishedAt ISO>#<taskId>` |
  * | rejected event | `R#<eventId>` | `W#<workflow or ->` | – | `REJECTED#<day>` / `<time>#<eventId>` |
  */
 export const Keys = {
@@ -22,6 +22,7 @@ export const Keys = {
   rejectedPk: (eventId: string) => `R#${eventId}`,
   rejectedSk: (workflow: string | null) => `W#${workflow ?? '-'}`,
   rejectedDayPk: (isoDay: string) => `REJECTED#${isoDay}`,
+  unpublishedPk: (shard: number) => `UNPUBLISHED#${shard}`,
 } as const;
 
 /** Index names, as the CDK construct creates them. */
@@ -81,6 +82,11 @@ export interface TaskItem {
   readonly finishedAt?: number;
   readonly updatedAt: number;
   readonly lastError?: string;
+  /** Set while finished and its lifecycle event is not yet published: see {@link unpublishedKeys}. */
+  readonly GSI2PK?: string;
+  readonly GSI2SK?: string;
+  /** When the sweeper last sent this task's timer again. */
+  readonly sweptAt?: number;
   readonly timeline: TimelineEntry[];
 }
 
@@ -153,6 +159,19 @@ export function statusKeys(taskId: string, status: TaskStatus, runAt: number) {
   return {
     GSI1PK: Keys.statusPk(status, shardOf(taskId)),
     GSI1SK: `${new Date(runAt).toISOString()}#${taskId}`,
+  };
+}
+
+/**
+ * The by-workflow-index keys that mark a finished task whose lifecycle event is not yet
+ * published. The terminal write sets them; the relay removes them once PutEvents took the
+ * event; the sweeper publishes again what still carries them after a grace period, so a
+ * stream record dropped after its retries cannot lose the event.
+ */
+export function unpublishedKeys(taskId: string, finishedAt: number) {
+  return {
+    GSI2PK: Keys.unpublishedPk(shardOf(taskId)),
+    GSI2SK: `${new Date(finishedAt).toISOString()}#${taskId}`,
   };
 }
 

@@ -17,6 +17,12 @@ export const Metric = {
   lateness: 'TimerLatenessMs',
   timersArmed: 'TimersArmed',
   lifecycleEvents: 'LifecycleEventsPublished',
+  /** Timer messages a worker handed back unclaimed: its invocation had no time left. */
+  handedBack: 'TimersHandedBack',
+  /** Timers the sweeper sent again: each one is a timer that was lost. */
+  timersResent: 'TimersResent',
+  /** Lifecycle events the sweeper published again: each one was lost by the relay. */
+  lifecycleRepublished: 'LifecycleEventsRepublished',
 } as const;
 /** One of {@link Metric}. */
 export type Metric = (typeof Metric)[keyof typeof Metric];

@@ -1,11 +1,17 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { backoffMs, type Json, TaskStatus, type TaskType } from '../core/definitions';
 import { NonRetryableError, RetryAfterError, TaskTimeoutError } from './errors';
-import { delaySecondsFor, type TaskMessage } from './relay';
-import { getTask, type StoreDeps, type TaskExpectation, transitionTask } from './store';
-import { statusKeys, type TaskItem } from './table';
+import {
+  delaySecondsFor,
+  parseTaskMessage,
+  sendTimers,
+  type TaskMessage,
+  type TimerSend,
+} from './messages';
+import type { TaskItem } from './table';
+import type { TaskStore } from './tasks';
 import { Metric, type Telemetry } from './telemetry';
 
 /**
@@ -14,6 +20,11 @@ import { Metric, type Telemetry } from './telemetry';
  * only after its lease has run out and can be re-claimed.
  */
 export const LEASE_MARGIN_MS = 30_000;
+
+/** When a claim made at `at` for a task of this type runs out. */
+export function leaseEnd(taskType: TaskType, at: number): number {
+  return at + taskType.timeoutMs + LEASE_MARGIN_MS;
+}
 /**
  * A message this much early or less waits in the worker until its task's run time, then
  * runs; one earlier than this goes back to the queue with a delay. SQS delays are whole
@@ -25,13 +36,23 @@ export const EARLY_WAIT_MS = 1_000;
 
 /** What a worker handler gets besides the task itself. */
 export interface TaskContext {
-  /** 1 for the first attempt. */
+  /** 1 for the first attempt; a re-claim after a crash or a retry after a failure adds one. */
   readonly attempt: number;
-  /** `<taskId>:<attempt>`: use it to make side effects idempotent. */
+  /**
+   * The same for every attempt of the task (it is the task id): pass it to the service you
+   * call (an `Idempotency-Key` header, a conditional write) so that an effect which
+   * succeeded in an attempt whose result was lost (a crash, a timeout, a lost completion
+   * write) is not made twice by the next attempt. See docs/runtime.md.
+   */
   readonly idempotencyKey: string;
   /** The latest start the task type allows, or null. */
   readonly deadline: Date | null;
-  /** Fires when the attempt reaches the task type's timeout. */
+  /**
+   * Aborts when the attempt reaches the task type's timeout. Pass it to every call that
+   * takes one (`fetch(url, { signal })`, the AWS SDK's `abortSignal`) and stop when it
+   * fires: the worker waits for the handler to return before it ends the invocation, and
+   * Lambda ends a handler that never returns at the function timeout.
+   */
   readonly signal: AbortSignal;
   /** The Lambda context, when running in Lambda. */
   readonly lambda?: Context;
@@ -51,9 +72,13 @@ export interface Task<Input = Json> {
 export type TaskHandler<Input = Json> = (task: Task<Input>, ctx: TaskContext) => Promise<void>;
 
 /** What the worker middleware needs. */
-export interface WorkerDeps extends StoreDeps {
+export interface WorkerDeps {
+  /** The task rows: every transition is one conditional write (see `dynamoTaskStore`). */
+  readonly tasks: TaskStore;
+  /** Epoch ms now. */
+  readonly clock: () => number;
   readonly sqs: SQSClient;
-  /** The task type's own queue, for re-delaying an early message. */
+  /** The task type's own queue, for re-delaying an early message or handing one back. */
   readonly queueUrl: string;
   readonly telemetry: Telemetry;
   /** How much faster than real time the clock runs (the local cloud's compression). @default 1 */
@@ -69,39 +94,37 @@ export type MessageOutcome =
   | 'failed'
   | 'expired'
   | 'redelayed'
+  | 'handed-back'
   | 'skipped-missing'
   | 'skipped-stale'
   | 'skipped-finished'
   | 'skipped-claimed'
   | 'lost-race';
 
-function parseMessage(body: string): TaskMessage | null {
-  try {
-    const m = JSON.parse(body) as TaskMessage;
-    const ok =
-      typeof m?.taskId === 'string' &&
-      typeof m.workflow === 'string' &&
-      typeof m.key === 'string' &&
-      typeof m.taskType === 'string' &&
-      Number.isInteger(m.generation) &&
-      typeof m.runAt === 'number';
-    return ok ? m : null;
-  } catch {
-    return null;
-  }
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
+/** How one attempt of a handler ended. */
+type AttemptResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly error: unknown;
+      /** Settles when the handler itself returns: later than the result after a timeout. */
+      readonly settled: Promise<void>;
+    };
 
 /** Runs the handler, aborting it at the task type's timeout. */
-async function runWithTimeout(
+async function runAttempt(
   handler: TaskHandler<never>,
   task: Task<never>,
   ctx: Omit<TaskContext, 'signal'>,
   timeoutMs: number,
   timeScale: number,
-) {
+): Promise<AttemptResult> {
   const controller = new AbortController();
+  const run = Promise.resolve().then(() => handler(task, { ...ctx, signal: controller.signal }));
+  const settled = run.then(
+    () => {},
+    () => {},
+  );
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -111,100 +134,41 @@ async function runWithTimeout(
     }, timeoutMs / timeScale);
   });
   try {
-    await Promise.race([handler(task, { ...ctx, signal: controller.signal }), timedOut]);
+    await Promise.race([run, timedOut]);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error, settled };
   } finally {
     clearTimeout(timer);
   }
 }
 
-/**
- * Claims a task for one attempt: SCHEDULED (or RUNNING with an expired lease, when
- * `reclaim`) at the generation read → RUNNING with a lease, conditionally. False when
- * another worker or a cancel changed the row first.
- */
-export async function claimTask(
-  deps: StoreDeps,
-  taskType: TaskType,
-  task: TaskItem,
-  now: number,
-  reclaim: boolean,
-): Promise<boolean> {
-  const attempt = task.attempt + 1;
-  return transitionTask(
-    deps,
-    task,
-    {
-      status: task.status,
-      generation: task.generation,
-      ...(reclaim ? { leaseUntil: task.leaseUntil } : {}),
-    },
-    {
-      set: {
-        status: TaskStatus.RUNNING,
-        attempt,
-        leaseUntil: now + taskType.timeoutMs + LEASE_MARGIN_MS,
-        startedAt: task.startedAt ?? now,
-        ...statusKeys(task.taskId, TaskStatus.RUNNING, task.runAt),
-      },
-      entry: {
-        at: iso(now),
-        status: TaskStatus.RUNNING,
-        cause: reclaim
-          ? `attempt ${attempt} (re-claimed after a lost attempt)`
-          : `attempt ${attempt}`,
-      },
-    },
-  );
-}
-
-/** The metric each terminal status is counted under. */
-const FINISH_METRIC = {
-  COMPLETED: Metric.completed,
-  FAILED: Metric.failed,
-  EXPIRED: Metric.expired,
-} as const;
-
-/**
- * Moves a task to a terminal status (COMPLETED, FAILED or EXPIRED) if the row is still what
- * `expect` says, releasing its lease and counting it. False when the caller lost the race.
- */
-async function finishTask(
-  deps: WorkerDeps,
-  task: TaskItem,
-  expect: TaskExpectation,
-  status: keyof typeof FINISH_METRIC,
-  at: number,
-  cause: string,
-  lastError?: string,
-): Promise<boolean> {
-  const won = await transitionTask(deps, task, expect, {
-    set: {
-      status,
-      finishedAt: at,
-      ...(lastError === undefined ? {} : { lastError }),
-      ...statusKeys(task.taskId, status, task.runAt),
-    },
-    remove: ['leaseUntil'],
-    entry: { at: iso(at), status, cause },
-  });
-  if (won) deps.telemetry.count(FINISH_METRIC[status], 1, { taskType: task.taskType });
-  return won;
+/** The options of {@link processTaskMessage}. */
+export interface MessageOptions {
+  /** The Lambda context, when running in Lambda. */
+  readonly lambda?: Context;
+  /**
+   * Asked just before the claim: false hands the message back unclaimed (the invocation
+   * has not the time left to run an attempt to its timeout). @default always true
+   */
+  readonly hasTimeForAttempt?: () => boolean;
 }
 
 /**
  * Handles one timer message for a task: load the row; skip it when cancelled, finished or
- * stale; re-delay it when early; expire it past its deadline; claim it with a conditional
- * write; run the handler; then complete it, or reschedule it after the backoff, or fail it.
- * A message for a RUNNING task whose lease ran out re-claims it (crash recovery).
+ * stale; re-delay it when early; expire it past its deadline; hand it back when the
+ * invocation is out of time; claim it with a conditional write; run the handler; then
+ * complete it, or reschedule it after the backoff, or fail it. A message for a RUNNING task
+ * whose lease ran out re-claims it (crash recovery).
  */
 export async function processTaskMessage(
   deps: WorkerDeps,
   taskType: TaskType,
   handler: TaskHandler<never>,
   message: TaskMessage,
-  lambda?: Context,
+  options: MessageOptions = {},
 ): Promise<MessageOutcome> {
-  const task = await getTask(deps, message);
+  const task = await deps.tasks.get(message);
   if (task === undefined) {
     deps.telemetry.warn('timer for a task that does not exist; skipped', { ...message });
     return 'skipped-missing';
@@ -213,25 +177,21 @@ export async function processTaskMessage(
   if (task.status !== TaskStatus.SCHEDULED && task.status !== TaskStatus.RUNNING)
     return 'skipped-finished';
 
+  const timeScale = deps.timeScale ?? 1;
   let now = deps.clock();
-  let reclaim = false;
   if (task.status === TaskStatus.RUNNING) {
     if ((task.leaseUntil ?? 0) > now) return 'skipped-claimed';
-    reclaim = true; // the last attempt's worker died or timed out without a word
+    // else the last attempt's worker died or timed out without a word: re-claim it
   } else if (task.runAt - now > EARLY_WAIT_MS) {
-    await deps.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: deps.queueUrl,
-        MessageBody: JSON.stringify(message),
-        DelaySeconds: delaySecondsFor(task.runAt, now),
-      }),
-    );
+    const unsent = await sendTimers(deps.sqs, [
+      { queueUrl: deps.queueUrl, message, delaySeconds: delaySecondsFor(task.runAt, now) },
+    ]);
+    if (unsent.length > 0) throw new Error(`re-delaying the timer of task ${task.taskId} failed`);
     return 'redelayed';
   } else if (task.runAt > now) {
     // Early by less than EARLY_WAIT_MS: wait for the run time here. The claim below is
     // conditional, so a cancel written meanwhile still wins.
-    const sleep =
-      deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms / (deps.timeScale ?? 1))));
+    const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms / timeScale)));
     // Timers may fire a millisecond before the clock shows the run time: wait one more.
     while (now < task.runAt) {
       await sleep(task.runAt - now + 1);
@@ -239,125 +199,129 @@ export async function processTaskMessage(
     }
   }
 
-  const expect = {
-    status: task.status,
-    generation: task.generation,
-    ...(reclaim ? { leaseUntil: task.leaseUntil } : {}),
+  const counted = (won: boolean, metric: Metric, outcome: MessageOutcome): MessageOutcome => {
+    if (!won) return 'lost-race';
+    deps.telemetry.count(metric, 1, { taskType: task.taskType });
+    return outcome;
   };
-  if (task.deadlineAt !== null && now > task.deadlineAt) {
-    const won = await finishTask(
-      deps,
-      task,
-      expect,
-      TaskStatus.EXPIRED,
-      now,
-      `deadline ${iso(task.deadlineAt)} passed`,
-    );
-    return won ? 'expired' : 'lost-race';
-  }
+  if (task.deadlineAt !== null && now > task.deadlineAt)
+    return counted(await deps.tasks.expire(task, now), Metric.expired, 'expired');
   const attempt = task.attempt + 1;
   if (attempt > taskType.retry.maxAttempts) {
-    const won = await finishTask(
-      deps,
-      task,
-      expect,
-      TaskStatus.FAILED,
-      now,
-      `attempt ${task.attempt} never finished`,
-      'every attempt ended without a result (worker crash or timeout)',
-    );
-    return won ? 'failed' : 'lost-race';
+    const reason = 'every attempt ended without a result (worker crash or timeout)';
+    return counted(await deps.tasks.fail(task, null, now, reason), Metric.failed, 'failed');
   }
-  const claimed = await claimTask(deps, taskType, task, now, reclaim);
-  if (!claimed) return 'lost-race';
+  if (options.hasTimeForAttempt?.() === false) return 'handed-back';
+  const leaseUntil = leaseEnd(taskType, now);
+  if (!(await deps.tasks.claim(task, { at: now, leaseUntil }))) return 'lost-race';
   deps.telemetry.latency(Metric.lateness, Math.max(0, now - task.runAt), {
     taskType: task.taskType,
   });
 
-  const runningExpect = { status: TaskStatus.RUNNING, attempt };
-  try {
-    await runWithTimeout(
-      handler,
-      {
-        taskId: task.taskId,
-        workflow: task.workflow,
-        key: task.key,
-        taskType: task.taskType,
-        input: task.input as never,
-        dueAt: new Date(task.dueAt),
-      },
-      {
-        attempt,
-        idempotencyKey: `${task.taskId}:${attempt}`,
-        deadline: task.deadlineAt === null ? null : new Date(task.deadlineAt),
-        lambda,
-      },
-      taskType.timeoutMs,
-      deps.timeScale ?? 1,
-    );
-  } catch (error) {
-    const done = deps.clock();
-    const reason =
-      `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`.slice(
-        0,
-        1_000,
-      );
-    const final = error instanceof NonRetryableError || attempt >= taskType.retry.maxAttempts;
-    if (final) {
-      await finishTask(
-        deps,
-        task,
-        runningExpect,
-        TaskStatus.FAILED,
-        done,
-        `attempt ${attempt}: ${reason}`,
-        reason,
-      );
-      return 'failed';
-    }
-    const delay =
-      error instanceof RetryAfterError ? error.delayMs : backoffMs(taskType.retry, attempt);
-    await transitionTask(deps, task, runningExpect, {
-      set: {
-        status: TaskStatus.SCHEDULED,
-        runAt: done + delay,
-        lastError: reason,
-        ...statusKeys(task.taskId, TaskStatus.SCHEDULED, done + delay),
-      },
-      remove: ['leaseUntil'],
-      bumpGeneration: true,
-      entry: {
-        at: iso(done),
-        status: TaskStatus.SCHEDULED,
-        cause: `retry after attempt ${attempt}: ${reason}`,
-      },
-    });
-    deps.telemetry.count(Metric.retried, 1, { taskType: task.taskType });
-    return 'retrying';
-  }
-  const done = deps.clock();
-  const completed = await finishTask(
-    deps,
-    task,
-    runningExpect,
-    TaskStatus.COMPLETED,
-    done,
-    `attempt ${attempt}`,
+  const result = await runAttempt(
+    handler,
+    {
+      taskId: task.taskId,
+      workflow: task.workflow,
+      key: task.key,
+      taskType: task.taskType,
+      input: task.input as never,
+      dueAt: new Date(task.dueAt),
+    },
+    {
+      attempt,
+      idempotencyKey: task.taskId,
+      deadline: task.deadlineAt === null ? null : new Date(task.deadlineAt),
+      lambda: options.lambda,
+    },
+    taskType.timeoutMs,
+    timeScale,
   );
-  if (!completed) {
+  const done = deps.clock();
+  if (result.ok) {
+    if (await deps.tasks.complete(task, attempt, done))
+      return counted(true, Metric.completed, 'completed');
     deps.telemetry.warn(
       'the attempt finished after its lease was taken over; its result is not recorded',
       { taskId: task.taskId, attempt },
     );
     return 'lost-race';
   }
-  return 'completed';
+
+  const { error } = result;
+  const reason =
+    `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`.slice(
+      0,
+      1_000,
+    );
+  let outcome: MessageOutcome;
+  if (error instanceof NonRetryableError || attempt >= taskType.retry.maxAttempts) {
+    outcome = counted(await deps.tasks.fail(task, attempt, done, reason), Metric.failed, 'failed');
+  } else {
+    const backoff =
+      error instanceof RetryAfterError ? error.delayMs : backoffMs(taskType.retry, attempt);
+    // A timed-out handler may still be running (it may ignore its signal): its retry waits
+    // for the lease, which outlasts the function, so two attempts never overlap.
+    const runAt =
+      error instanceof TaskTimeoutError ? Math.max(done + backoff, leaseUntil) : done + backoff;
+    const won = await deps.tasks.retry(task, attempt, { at: done, runAt, reason });
+    outcome = counted(won, Metric.retried, 'retrying');
+  }
+  await awaitAbandoned(deps, task, result.settled, timeScale);
+  return outcome;
 }
 
 /**
- * Handles an SQS batch of timer messages for one task type. A message that is not a
- * timer message is reported as a batch item failure (so it reaches the DLQ, never
- * dropped); so is a message whose processing hit an AWS error.
+ * Waits for a handler that outlived its attempt to return, so the invocation does not end
+ * (and Lambda does not freeze the environment) with the handler still running: it would
+ * resume in a later invocation, past its lease. Lambda ends the invocation at the function
+ * timeout if the handler never returns; AWS: "If the Lambda function crashes or times out
+ * during the Invoke phase, Lambda resets the execution environment."
+ */
+async function awaitAbandoned(
+  deps: WorkerDeps,
+  task: TaskItem,
+  settled: Promise<void>,
+  timeScale: number,
+): Promise<void> {
+  let warned = false;
+  const warning = setTimeout(() => {
+    warned = true;
+    deps.telemetry.warn(
+      'the handler ignored its AbortSignal and still runs after its timeout; the invocation waits for it, and Lambda ends it at the function timeout',
+      { taskId: task.taskId, taskType: task.taskType },
+    );
+  }, ABANDON_WARNING_MS / timeScale);
+  try {
+    await settled;
+  } finally {
+    clearTimeout(warning);
+    if (warned) deps.telemetry.flush();
+  }
+}
+
+/** How long after a timeout a handler still running is reported as ignoring its signal. */
+const ABANDON_WARNING_MS = 1_000;
+
+/**
+ * Real ms an invocation keeps in hand beyond the task type's timeout before it claims
+ * another task: the time to write the attempt's outcome and return the batch response.
+ */
+export const BATCH_RESERVE_MS = 3_000;
+
+/**
+ * Handles an SQS batch of timer messages for one task type.
+ *
+ * Records run concurrently, so the batch takes about as long as its slowest task and fits
+ * the function timeout (the task type's timeout plus a margin). A task type with a
+ * `concurrency` cap runs its records one after another instead, so that the cap counts
+ * attempts, not invocations. Either way a message is claimed only while the invocation has
+ * time left to run an attempt to its timeout (`getRemainingTimeInMillis`); the rest are
+ * handed back at once, sent to the queue again as new messages, so they wait for neither
+ * the visibility timeout nor count a receive toward the DLQ.
+ *
+ * A message that is not a timer message is reported as a batch item failure (so it reaches
+ * the DLQ, never dropped); so is a message whose processing hit an AWS error.
  */
 export async function processTaskBatch(
   deps: WorkerDeps,
@@ -367,18 +331,30 @@ export async function processTaskBatch(
   lambda?: Context,
 ): Promise<SQSBatchResponse> {
   const failures: { itemIdentifier: string }[] = [];
-  for (const record of event.Records) {
-    const message = parseMessage(record.body);
+  const handedBack: { messageId: string; timer: TimerSend }[] = [];
+  const neededMs = taskType.timeoutMs / (deps.timeScale ?? 1) + BATCH_RESERVE_MS;
+  const hasTimeForAttempt = () =>
+    lambda === undefined || lambda.getRemainingTimeInMillis() >= neededMs;
+  const processRecord = async (record: SQSEvent['Records'][number]) => {
+    const message = parseTaskMessage(record.body);
     if (message === null || message.taskType !== taskType.name) {
       deps.telemetry.error('not a timer message for this task type; left for the DLQ', {
         messageId: record.messageId,
         taskType: taskType.name,
       });
       failures.push({ itemIdentifier: record.messageId });
-      continue;
+      return;
     }
     try {
-      await processTaskMessage(deps, taskType, handler, message, lambda);
+      const outcome = await processTaskMessage(deps, taskType, handler, message, {
+        lambda,
+        hasTimeForAttempt,
+      });
+      if (outcome === 'handed-back')
+        handedBack.push({
+          messageId: record.messageId,
+          timer: { queueUrl: deps.queueUrl, message },
+        });
     } catch (error) {
       deps.telemetry.error('processing a timer message failed; it returns to the queue', {
         taskId: message.taskId,
@@ -386,6 +362,20 @@ export async function processTaskBatch(
       });
       failures.push({ itemIdentifier: record.messageId });
     }
+  };
+  if (taskType.concurrency === null) await Promise.all(event.Records.map(processRecord));
+  else for (const record of event.Records) await processRecord(record);
+
+  if (handedBack.length > 0) {
+    const unsent = new Set(
+      await sendTimers(
+        deps.sqs,
+        handedBack.map((h) => h.timer),
+      ),
+    );
+    for (const h of handedBack)
+      if (unsent.has(h.timer)) failures.push({ itemIdentifier: h.messageId });
+    deps.telemetry.count(Metric.handedBack, handedBack.length, { taskType: taskType.name });
   }
   deps.telemetry.flush();
   return { batchItemFailures: failures };
@@ -398,7 +388,7 @@ export async function processTaskBatch(
  *
  * @example
  * export const handler = worker(sendDiscountCode, async (task, ctx) => {
- *   await mailer.send(task.input.email, { idempotencyKey: ctx.idempotencyKey });
+ *   await mailer.send(task.input.email, { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal });
  * }, () => defaultWorkerDeps('send-discount-code'));
  */
 export function worker<Input = Json>(

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -12,6 +12,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  dynamoTaskStore,
   ingestBatch,
   isTransient,
   memoryTelemetry,
@@ -117,8 +118,7 @@ describe('the worker with a mocked table', () => {
     runAt: T0,
   };
   const deps = (): WorkerDeps => ({
-    dynamo: documentClient,
-    tableName: 't',
+    tasks: dynamoTaskStore({ dynamo: documentClient, tableName: 't', clock: () => T0 }),
     clock: () => T0,
     sqs: new SQSClient({ region: 'us-east-1' }),
     queueUrl: 'q',
@@ -158,7 +158,7 @@ describe('the worker with a mocked table', () => {
     expect(waits).toHaveLength(1);
     expect(startedAt).toBeGreaterThanOrEqual(T0);
     expect(startedAt! - T0).toBeLessThanOrEqual(1);
-    expect(sqs.commandCalls(SendMessageCommand)).toEqual([]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toEqual([]);
   });
 
   it('sends a message more than a second early back to the queue, delayed to the nearest second', async () => {
@@ -175,9 +175,11 @@ describe('the worker with a mocked table', () => {
     );
 
     expect(ran).toBe(false);
-    expect(sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input.DelaySeconds)).toEqual([
-      7,
-    ]);
+    expect(
+      sqs
+        .commandCalls(SendMessageBatchCommand)
+        .map((c) => c.args[0].input.Entries?.[0]?.DelaySeconds),
+    ).toEqual([7]);
   });
 
   it('leaves a message that is not a timer, or is for another task type, to the DLQ', async () => {

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   CreateScheduleCommand,
@@ -5,7 +6,8 @@ import {
   ResourceNotFoundException,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -23,9 +25,12 @@ import { days, minutes, T0 } from '../support/events';
 const sqs = mockClient(SQSClient);
 const scheduler = mockClient(SchedulerClient);
 const eventBridge = mockClient(EventBridgeClient);
+const dynamo = mockClient(DynamoDBDocumentClient);
 
 function deps(): RelayDeps {
   return {
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    tableName: 't',
     sqs: new SQSClient({ region: 'us-east-1' }),
     scheduler: new SchedulerClient({ region: 'us-east-1' }),
     eventBridge: new EventBridgeClient({ region: 'us-east-1' }),
@@ -82,15 +87,17 @@ beforeEach(() => {
   sqs.reset();
   scheduler.reset();
   eventBridge.reset();
+  dynamo.reset();
+  dynamo.on(UpdateCommand).resolves({});
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
 });
 
 describe('relayBatch', () => {
   it('arms an SQS delay for a task due within 15 minutes', async () => {
     await relayBatch(deps(), [record(undefined, task({ runAt: T0 + minutes(10) }))]);
-    expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input).toMatchObject({
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input).toMatchObject({
       QueueUrl: 'https://sqs/send-discount-code',
-      DelaySeconds: 600,
+      Entries: [{ DelaySeconds: 600 }],
     });
   });
 
@@ -150,7 +157,7 @@ describe('relayBatch', () => {
     };
     const running = task({ status: 'RUNNING', attempt: 1 });
     await relayBatch(deps(), [instance, record(task(), running)]);
-    expect(sqs.commandCalls(SendMessageCommand)).toEqual([]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toEqual([]);
     expect(eventBridge.commandCalls(PutEventsCommand)).toEqual([]);
   });
 
@@ -168,7 +175,7 @@ describe('relayBatch', () => {
   });
 
   it('reports the first failed record by sequence number', async () => {
-    sqs.on(SendMessageCommand).rejectsOnce(new Error('throttled')).resolves({});
+    sqs.on(SendMessageBatchCommand).rejectsOnce(new Error('throttled')).resolves({});
     const first = record(undefined, task({ taskId: 'a', runAt: T0 }));
     const second = record(undefined, task({ taskId: 'b', runAt: T0 }));
     const result = await relayBatch(deps(), [first, second]);

@@ -8,16 +8,19 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  claimTask,
+  dynamoTaskStore,
   effectKey,
   getTask,
   ingestBatch,
+  leaseEnd,
   memoryTelemetry,
   processTaskMessage,
   type RelayDeps,
+  recordEffect,
   relayBatch,
   SWEEP_GRACE_MS,
-  sweepStuckTasks,
+  type SweepDeps,
+  sweep,
   type TaskMessage,
   type WorkerDeps,
 } from '../../shared/aws';
@@ -50,6 +53,7 @@ async function world() {
   const eventBridge = mockClient(EventBridgeClient);
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [] });
   const relayDeps: RelayDeps = {
+    ...store,
     sqs: w.sqs,
     scheduler: new SchedulerClient({ region: 'us-east-1' }),
     eventBridge: new EventBridgeClient({ region: 'us-east-1' }),
@@ -66,14 +70,23 @@ async function world() {
   };
   const relay = async () => relayBatch(relayDeps, await w.readStream());
   const workerDeps = (taskType: string): WorkerDeps => ({
-    ...store,
+    tasks: dynamoTaskStore(store),
+    clock: store.clock,
     sqs: w.sqs,
     queueUrl: w.queues[taskType]!.url,
     telemetry,
   });
+  const sweepDeps: SweepDeps = {
+    ...store,
+    sqs: w.sqs,
+    eventBridge: new EventBridgeClient({ region: 'us-east-1' }),
+    busName: 'hourglass',
+    taskQueue: (t: string) => w.queues[t]!,
+    telemetry,
+  };
   const runs: string[] = [];
   const handler: TaskHandler<never> = async (_task, ctx) => {
-    runs.push(ctx.idempotencyKey);
+    runs.push(`${ctx.idempotencyKey}:${ctx.attempt}`);
   };
   const messages = async (taskType: string) =>
     (await w.receive(taskType)).map((m) => JSON.parse(m.Body!) as TaskMessage);
@@ -89,6 +102,7 @@ async function world() {
     scheduler,
     eventBridge,
     workerDeps,
+    sweepDeps,
     runs,
     handler,
     messages,
@@ -281,7 +295,12 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
       taskId: message!.taskId,
     }))!;
     // A worker claimed it (lease until T0 + 90 s) and died without a word.
-    expect(await claimTask(w.store, compressImage, task, T0, false)).toBe(true);
+    expect(
+      await dynamoTaskStore(w.store).claim(task, {
+        at: T0,
+        leaseUntil: leaseEnd(compressImage, T0),
+      }),
+    ).toBe(true);
 
     expect(
       await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, message!),
@@ -303,12 +322,15 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
       taskId: message!.taskId,
     }))!;
     // A worker claimed it (lease until T0 + 90 s) and died without a word.
-    expect(await claimTask(w.store, compressImage, task, T0, false)).toBe(true);
-    const sweepDeps = { ...w.store, sqs: w.sqs, taskQueue: (t: string) => w.queues[t]! };
-
-    expect(await sweepStuckTasks(sweepDeps)).toEqual([]);
+    expect(
+      await dynamoTaskStore(w.store).claim(task, {
+        at: T0,
+        leaseUntil: leaseEnd(compressImage, T0),
+      }),
+    ).toBe(true);
+    expect((await sweep(w.sweepDeps)).resent).toEqual([]);
     w.clock.now = T0 + 90_000 + SWEEP_GRACE_MS + 1;
-    expect((await sweepStuckTasks(sweepDeps)).map((t) => t.taskId)).toEqual([message!.taskId]);
+    expect((await sweep(w.sweepDeps)).resent.map((t) => t.taskId)).toEqual([message!.taskId]);
     const [again] = await w.messages('compress-image');
     expect(
       await processTaskMessage(w.workerDeps('compress-image'), compressImage, w.handler, again!),
@@ -391,6 +413,128 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
       taskId: 'welcome-discount#u6#discount-reminder#1',
     });
     expect(reminder).toMatchObject({ status: 'SCHEDULED', dueAt: T0 + minutes(30) + days(3) });
+  });
+
+  it('still moves a workflow on when the relay lost a lifecycle event: the sweeper publishes it again', async () => {
+    await w.ingest(registered('u9'));
+    w.clock.now = T0 + minutes(30);
+    await w.relay();
+    const [message] = await w.messages('send-discount-code');
+    await processTaskMessage(
+      w.workerDeps('send-discount-code'),
+      sendDiscountCode,
+      w.handler,
+      message!,
+    );
+    // PutEvents fails on every retry; the stream record is then dropped (only its metadata
+    // reaches the on-failure destination), so nothing will deliver this record again.
+    w.eventBridge.on(PutEventsCommand).rejects(new Error('EventBridge unavailable'));
+    const relayed = await w.relay();
+    expect(relayed.batchItemFailures).toHaveLength(1);
+    expect((await sweep(w.sweepDeps)).republished).toEqual([]); // within the grace period
+
+    w.eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
+    w.clock.now += SWEEP_GRACE_MS + 1;
+    const swept = await sweep(w.sweepDeps);
+    expect(swept.republished.map((t) => t.taskId)).toEqual([message!.taskId]);
+    const [entry] = w.eventBridge.commandCalls(PutEventsCommand).at(-1)!.args[0].input.Entries!;
+    expect(entry).toMatchObject({ Source: 'hourglass', DetailType: 'TaskCompleted' });
+    await w.ingest({
+      id: 'lc-recovered',
+      source: 'hourglass',
+      'detail-type': 'TaskCompleted',
+      time: new Date(w.clock.now).toISOString(),
+      detail: JSON.parse(entry!.Detail!),
+    });
+    expect(
+      await getTask(w.store, {
+        workflow: 'welcome-discount',
+        key: 'u9',
+        taskId: 'welcome-discount#u9#discount-reminder#1',
+      }),
+    ).toMatchObject({ status: 'SCHEDULED' });
+    // Published once more, then unmarked: the next sweep has nothing to do.
+    expect((await sweep(w.sweepDeps)).republished).toEqual([]);
+  });
+
+  it('sweeps a stuck task once per grace period, in batches, however often it runs', async () => {
+    for (const id of ['s1', 's2', 's3']) {
+      await w.ingest(shopEvent('ImageUploaded', { imageId: id, url: `s3://b/${id}`, bytes: 5 }));
+    }
+    await w.relay();
+    await w.messages('compress-image'); // taken, and never to come back
+    w.clock.now = T0 + SWEEP_GRACE_MS + 1;
+
+    const first = await sweep(w.sweepDeps);
+    const second = await sweep(w.sweepDeps);
+
+    expect(first.resent).toHaveLength(3);
+    expect(second.resent).toEqual([]);
+    expect(await w.messages('compress-image')).toHaveLength(3);
+    w.clock.now += SWEEP_GRACE_MS + 1;
+    expect((await sweep(w.sweepDeps)).resent).toHaveLength(3);
+  });
+
+  it('runs an effect exactly once across a crash between the effect and the completion write', async () => {
+    await w.ingest(registered('u10'));
+    w.clock.now = T0 + minutes(30);
+    await w.relay();
+    const [message] = await w.messages('send-discount-code');
+    const effectful: TaskHandler<never> = (task, ctx) =>
+      recordEffect(w.store, task, ctx, { sent: 'discount-code' });
+    const real = dynamoTaskStore(w.store);
+    // The worker dies after the effect, before its completion is written.
+    const crashing: WorkerDeps = {
+      ...w.workerDeps('send-discount-code'),
+      tasks: {
+        ...real,
+        complete: async () => {
+          throw new Error('the worker died');
+        },
+      },
+    };
+    await expect(
+      processTaskMessage(crashing, sendDiscountCode, effectful, message!),
+    ).rejects.toThrow('the worker died');
+
+    // The message comes back after the lease; attempt 2 runs the handler again.
+    w.clock.now = leaseEnd(sendDiscountCode, w.clock.now) + 1;
+    expect(
+      await processTaskMessage(
+        w.workerDeps('send-discount-code'),
+        sendDiscountCode,
+        effectful,
+        message!,
+      ),
+    ).toBe('completed');
+    expect(await w.effect(message!.taskId)).toMatchObject({
+      attempt: 1,
+      idempotencyKey: message!.taskId,
+      replays: 1,
+      duplicates: 0,
+    });
+  });
+
+  it('ignores the late result of an attempt whose task a newer attempt holds', async () => {
+    await w.ingest(shopEvent('ImageUploaded', { imageId: 'i9', url: 's3://b/i9', bytes: 5 }));
+    await w.relay();
+    const [message] = await w.messages('compress-image');
+    const store = dynamoTaskStore(w.store);
+    const fresh = (await store.get(message!))!;
+    expect(await store.claim(fresh, { at: T0, leaseUntil: leaseEnd(compressImage, T0) })).toBe(
+      true,
+    );
+    // Attempt 1's lease runs out while its handler still runs; attempt 2 re-claims.
+    const later = T0 + 100_000;
+    const lost = (await store.get(message!))!;
+    expect(await store.claim(lost, { at: later, leaseUntil: leaseEnd(compressImage, later) })).toBe(
+      true,
+    );
+
+    expect(await store.complete(lost, 1, later + 1)).toBe(false);
+    expect(await store.fail(lost, 1, later + 1, 'late')).toBe(false);
+    expect(await store.retry(lost, 1, { at: later, runAt: later, reason: 'late' })).toBe(false);
+    expect(await store.get(message!)).toMatchObject({ status: 'RUNNING', attempt: 2 });
   });
 
   it('records rejected events with their reason and goes on with the batch', async () => {

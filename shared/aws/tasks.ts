@@ -1,0 +1,246 @@
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TaskStatus } from '../core/definitions';
+import { getTask, type StoreDeps, type TaskExpectation, transitionTask } from './store';
+import { Indexes, Keys, STATUS_SHARDS, statusKeys, type TaskItem, unpublishedKeys } from './table';
+
+/**
+ * The task transitions a worker makes, each one conditional write on the task row (built by
+ * `transitionTask`): the worker decides outcomes, the store writes them. Every method
+ * returns false when the row is no longer what the caller read (a cancel, another worker, a
+ * newer attempt), so two writers can never both win.
+ */
+export interface TaskStore {
+  /** The row, strongly consistent. */
+  get(ref: Pick<TaskItem, 'workflow' | 'key' | 'taskId'>): Promise<TaskItem | undefined>;
+  /**
+   * SCHEDULED at the generation read (or RUNNING with the lease read, when re-claiming a
+   * lost attempt) → RUNNING as attempt `attempt + 1`, leased until `leaseUntil`.
+   */
+  claim(
+    task: TaskItem,
+    claim: { readonly at: number; readonly leaseUntil: number },
+  ): Promise<boolean>;
+  /** RUNNING as `attempt` → COMPLETED. */
+  complete(task: TaskItem, attempt: number, at: number): Promise<boolean>;
+  /**
+   * → FAILED. From RUNNING as `attempt` after a failed attempt, or (with `attempt` null)
+   * from the row as read, when no attempt is left to start.
+   */
+  fail(task: TaskItem, attempt: number | null, at: number, reason: string): Promise<boolean>;
+  /** The row as read → EXPIRED: its deadline passed before an attempt could start. */
+  expire(task: TaskItem, at: number): Promise<boolean>;
+  /**
+   * RUNNING as `attempt` → SCHEDULED for `runAt`, a new generation (so the relay arms a new
+   * timer and the attempt's messages turn stale).
+   */
+  retry(
+    task: TaskItem,
+    attempt: number,
+    retry: { readonly at: number; readonly runAt: number; readonly reason: string },
+  ): Promise<boolean>;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** What the row must still be for a write based on this read of it to apply. */
+function asRead(task: TaskItem): TaskExpectation {
+  return {
+    status: task.status,
+    generation: task.generation,
+    ...(task.status === TaskStatus.RUNNING ? { leaseUntil: task.leaseUntil } : {}),
+  };
+}
+
+/** The {@link TaskStore} on the Hourglass table. */
+export function dynamoTaskStore(deps: StoreDeps): TaskStore {
+  const finish = (
+    task: TaskItem,
+    expect: TaskExpectation,
+    status: TaskStatus,
+    at: number,
+    cause: string,
+    lastError?: string,
+  ) =>
+    transitionTask(deps, task, expect, {
+      set: {
+        status,
+        finishedAt: at,
+        ...(lastError === undefined ? {} : { lastError }),
+        ...statusKeys(task.taskId, status, task.runAt),
+        ...unpublishedKeys(task.taskId, at),
+      },
+      remove: ['leaseUntil'],
+      entry: { at: iso(at), status, cause },
+    });
+  const running = (attempt: number): TaskExpectation => ({ status: TaskStatus.RUNNING, attempt });
+
+  return {
+    get: (ref) => getTask(deps, ref),
+    claim: (task, { at, leaseUntil }) => {
+      const attempt = task.attempt + 1;
+      const reclaim = task.status === TaskStatus.RUNNING;
+      return transitionTask(deps, task, asRead(task), {
+        set: {
+          status: TaskStatus.RUNNING,
+          attempt,
+          leaseUntil,
+          startedAt: task.startedAt ?? at,
+          ...statusKeys(task.taskId, TaskStatus.RUNNING, task.runAt),
+        },
+        entry: {
+          at: iso(at),
+          status: TaskStatus.RUNNING,
+          cause: reclaim
+            ? `attempt ${attempt} (re-claimed after a lost attempt)`
+            : `attempt ${attempt}`,
+        },
+      });
+    },
+    complete: (task, attempt, at) =>
+      finish(task, running(attempt), TaskStatus.COMPLETED, at, `attempt ${attempt}`),
+    fail: (task, attempt, at, reason) =>
+      attempt === null
+        ? finish(
+            task,
+            asRead(task),
+            TaskStatus.FAILED,
+            at,
+            `attempt ${task.attempt} never finished`,
+            reason,
+          )
+        : finish(
+            task,
+            running(attempt),
+            TaskStatus.FAILED,
+            at,
+            `attempt ${attempt}: ${reason}`,
+            reason,
+          ),
+    expire: (task, at) =>
+      finish(
+        task,
+        asRead(task),
+        TaskStatus.EXPIRED,
+        at,
+        `deadline ${iso(task.deadlineAt ?? at)} passed`,
+      ),
+    retry: (task, attempt, { at, runAt, reason }) =>
+      transitionTask(deps, task, running(attempt), {
+        set: {
+          status: TaskStatus.SCHEDULED,
+          runAt,
+          lastError: reason,
+          ...statusKeys(task.taskId, TaskStatus.SCHEDULED, runAt),
+        },
+        remove: ['leaseUntil'],
+        bumpGeneration: true,
+        entry: {
+          at: iso(at),
+          status: TaskStatus.SCHEDULED,
+          cause: `retry after attempt ${attempt}: ${reason}`,
+        },
+      }),
+  };
+}
+
+const isConditionFailure = (error: unknown) =>
+  (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+/**
+ * Records that a finished task's lifecycle event was published: removes its mark (see
+ * `unpublishedKeys`), if it is still in the status published. Safe to repeat.
+ */
+export async function markPublished(
+  deps: StoreDeps,
+  task: Pick<TaskItem, 'workflow' | 'key' | 'taskId' | 'status'>,
+): Promise<void> {
+  try {
+    await deps.dynamo.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { PK: Keys.instancePk(task.workflow, task.key), SK: Keys.taskSk(task.taskId) },
+        UpdateExpression: 'REMOVE GSI2PK, GSI2SK',
+        ConditionExpression: '#status = :status AND attribute_exists(GSI2PK)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': task.status },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+}
+
+/**
+ * Marks a task as swept at `now`, if it is still in the status and generation read and was
+ * not swept since `sweptBefore`: true when this sweep may send its timer again. The mark is
+ * what keeps overlapping sweeps, and a backlog that is only slow, from gaining a duplicate
+ * message on every pass.
+ */
+export async function markSwept(
+  deps: StoreDeps,
+  task: TaskItem,
+  now: number,
+  sweptBefore: number,
+): Promise<boolean> {
+  try {
+    await deps.dynamo.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { PK: Keys.instancePk(task.workflow, task.key), SK: Keys.taskSk(task.taskId) },
+        UpdateExpression: 'SET sweptAt = :now',
+        ConditionExpression:
+          '#status = :status AND #generation = :generation AND (attribute_not_exists(sweptAt) OR sweptAt < :before)',
+        ExpressionAttributeNames: { '#status': 'status', '#generation': 'generation' },
+        ExpressionAttributeValues: {
+          ':now': now,
+          ':status': task.status,
+          ':generation': task.generation,
+          ':before': sweptBefore,
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Finished tasks whose lifecycle event is still unpublished and that finished before
+ * `before`, oldest first, at most `limit` of them (read from the by-workflow index's
+ * unpublished partitions, never a scan).
+ */
+export async function unpublishedTasks(
+  deps: StoreDeps,
+  before: number,
+  limit: number,
+): Promise<TaskItem[]> {
+  const shard = async (n: number) => {
+    const items: TaskItem[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await deps.dynamo.send(
+        new QueryCommand({
+          TableName: deps.tableName,
+          IndexName: Indexes.byWorkflow,
+          KeyConditionExpression: 'GSI2PK = :pk AND GSI2SK < :before',
+          ExpressionAttributeValues: {
+            ':pk': Keys.unpublishedPk(n),
+            ':before': new Date(before).toISOString(),
+          },
+          Limit: limit - items.length,
+          ExclusiveStartKey,
+        }),
+      );
+      items.push(...((page.Items ?? []) as TaskItem[]));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey && items.length < limit);
+    return items;
+  };
+  const shards = await Promise.all(Array.from({ length: STATUS_SHARDS }, (_, n) => shard(n)));
+  return shards
+    .flat()
+    .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0))
+    .slice(0, limit);
+}

@@ -1,0 +1,311 @@
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  leaseEnd,
+  memoryTelemetry,
+  type TaskItem,
+  type TaskStore,
+  type WorkerDeps,
+  worker,
+} from '../../shared/aws';
+import { defineTaskType, TaskStatus } from '../../shared/core';
+import { T0 } from '../support/events';
+
+/**
+ * The worker middleware through the real middy wrapper, on an in-memory task store that
+ * keeps the conditional semantics of the DynamoDB one: a write applies only to the row the
+ * caller read.
+ */
+function memoryTaskStore(rows: TaskItem[]) {
+  const byId = new Map(rows.map((r) => [r.taskId, r]));
+  const writes: { op: string; taskId: string; fields: Partial<TaskItem> }[] = [];
+  const apply = (
+    op: string,
+    task: TaskItem,
+    guard: (row: TaskItem) => boolean,
+    fields: Partial<TaskItem>,
+  ) => {
+    const row = byId.get(task.taskId);
+    if (row === undefined || !guard(row)) return Promise.resolve(false);
+    byId.set(task.taskId, { ...row, ...fields });
+    writes.push({ op, taskId: task.taskId, fields });
+    return Promise.resolve(true);
+  };
+  const asRead = (task: TaskItem) => (row: TaskItem) =>
+    row.status === task.status &&
+    row.generation === task.generation &&
+    row.leaseUntil === task.leaseUntil;
+  const running = (attempt: number) => (row: TaskItem) =>
+    row.status === TaskStatus.RUNNING && row.attempt === attempt;
+  const store: TaskStore = {
+    get: async (ref) => byId.get(ref.taskId),
+    claim: (task, { at, leaseUntil }) =>
+      apply('claim', task, asRead(task), {
+        status: TaskStatus.RUNNING,
+        attempt: task.attempt + 1,
+        leaseUntil,
+        startedAt: at,
+      }),
+    complete: (task, attempt, at) =>
+      apply('complete', task, running(attempt), {
+        status: TaskStatus.COMPLETED,
+        finishedAt: at,
+      }),
+    fail: (task, attempt, at, reason) =>
+      apply('fail', task, attempt === null ? asRead(task) : running(attempt), {
+        status: TaskStatus.FAILED,
+        finishedAt: at,
+        lastError: reason,
+      }),
+    expire: (task, at) =>
+      apply('expire', task, asRead(task), { status: TaskStatus.EXPIRED, finishedAt: at }),
+    retry: (task, attempt, { runAt, reason }) => {
+      const row = byId.get(task.taskId);
+      return apply('retry', task, running(attempt), {
+        status: TaskStatus.SCHEDULED,
+        runAt,
+        lastError: reason,
+        generation: (row?.generation ?? 0) + 1,
+        leaseUntil: undefined,
+      });
+    },
+  };
+  return { store, writes, row: (taskId: string) => byId.get(taskId)! };
+}
+
+const row = (taskId: string, overrides: Partial<TaskItem> = {}): TaskItem => ({
+  PK: `I#w#${taskId}`,
+  SK: `T#${taskId}`,
+  type: 'task',
+  GSI1PK: 'x',
+  GSI1SK: 'y',
+  taskId,
+  workflow: 'w',
+  key: taskId,
+  taskType: 'render',
+  status: TaskStatus.SCHEDULED,
+  generation: 1,
+  attempt: 0,
+  dueAt: T0,
+  runAt: T0,
+  deadlineAt: null,
+  input: {},
+  createdBy: 'e',
+  lateCancels: [],
+  updatedAt: T0,
+  timeline: [],
+  ...overrides,
+});
+
+const timer = (task: TaskItem) => ({
+  taskId: task.taskId,
+  workflow: task.workflow,
+  key: task.key,
+  taskType: task.taskType,
+  generation: task.generation,
+  runAt: task.runAt,
+});
+
+const batch = (tasks: TaskItem[]): SQSEvent => ({
+  Records: tasks.map((t, i) => ({
+    messageId: `m${i}`,
+    body: JSON.stringify(timer(t)),
+  })) as SQSEvent['Records'],
+});
+
+/** A Lambda context whose remaining time the test sets. */
+const lambdaWithRemaining = (remainingMs: () => number) =>
+  ({ getRemainingTimeInMillis: remainingMs }) as unknown as Context;
+
+const sqs = mockClient(SQSClient);
+beforeEach(() => {
+  sqs.reset();
+  sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+});
+
+function setUp(tasks: TaskItem[], overrides: Partial<WorkerDeps> = {}) {
+  const memory = memoryTaskStore(tasks);
+  const telemetry = memoryTelemetry();
+  const deps: WorkerDeps = {
+    tasks: memory.store,
+    clock: () => T0,
+    sqs: new SQSClient({ region: 'us-east-1' }),
+    queueUrl: 'https://sqs/render',
+    telemetry: telemetry.telemetry,
+    ...overrides,
+  };
+  return { ...memory, deps, logs: telemetry.logs };
+}
+
+describe('a worker batch', () => {
+  const render = defineTaskType({ name: 'render', timeout: '60s' });
+
+  it('runs its records concurrently, so five slow tasks take one task timeout, not five', async () => {
+    const tasks = ['a', 'b', 'c', 'd', 'e'].map((id) => row(id));
+    const { deps, row: rowOf } = setUp(tasks);
+    let inFlight = 0;
+    let most = 0;
+    const handler = worker(
+      render,
+      async () => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight -= 1;
+      },
+      () => deps,
+    );
+
+    const response = await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => 90_000),
+    );
+
+    expect(most).toBe(5);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(tasks.map((t) => rowOf(t.taskId).status)).toEqual(Array(5).fill('COMPLETED'));
+  });
+
+  it('hands back at once, unclaimed, the messages it has no time left to run', async () => {
+    const tasks = ['a', 'b', 'c'].map((id) => row(id));
+    const { deps, writes } = setUp(tasks);
+    let ran = 0;
+    const handler = worker(
+      render,
+      async () => {
+        ran += 1;
+      },
+      () => deps,
+    );
+
+    // 20 s left: less than the 60 s an attempt may take.
+    const response = await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => 20_000),
+    );
+
+    expect(ran).toBe(0);
+    expect(writes).toEqual([]);
+    // Sent again as new messages (no visibility timeout to wait, no receive counted toward
+    // the DLQ), and reported as handled so SQS deletes the received copies.
+    const sent = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!);
+    expect(sent.map((e) => JSON.parse(e.MessageBody!).taskId)).toEqual(['a', 'b', 'c']);
+    expect(sent.map((e) => e.DelaySeconds)).toEqual([0, 0, 0]);
+    expect(response.batchItemFailures).toEqual([]);
+  });
+
+  it('reports a handed-back message as a failure when it cannot be sent again', async () => {
+    sqs.on(SendMessageBatchCommand).rejects(new Error('throttled'));
+    const tasks = [row('a')];
+    const { deps } = setUp(tasks);
+    const handler = worker(
+      render,
+      async () => {},
+      () => deps,
+    );
+    const response = await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => 1_000),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+  });
+
+  it('runs a capped task type one record after another, claiming only while time is left', async () => {
+    const capped = defineTaskType({ name: 'render', timeout: '60s', concurrency: 2 });
+    const tasks = ['a', 'b', 'c'].map((id) => row(id));
+    const { deps, row: rowOf } = setUp(tasks);
+    let remaining = 130_000;
+    let inFlight = 0;
+    let most = 0;
+    const handler = worker(
+      capped,
+      async () => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        remaining -= 60_000; // each attempt takes its whole timeout
+        inFlight -= 1;
+      },
+      () => deps,
+    );
+
+    await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => remaining),
+    );
+
+    expect(most).toBe(1);
+    expect(tasks.map((t) => rowOf(t.taskId).status)).toEqual([
+      'COMPLETED',
+      'COMPLETED',
+      'SCHEDULED',
+    ]);
+    const sent = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!);
+    expect(sent.map((e) => JSON.parse(e.MessageBody!).taskId)).toEqual(['c']);
+  });
+});
+
+describe('idempotency across attempts', () => {
+  it('gives every attempt of a task the same idempotency key, and the attempt apart', async () => {
+    const render = defineTaskType({ name: 'render', timeout: '60s', retry: { maxAttempts: 3 } });
+    // Attempt 1 claimed the task and its worker died: its lease ran out.
+    const lost = row('a', { status: TaskStatus.RUNNING, attempt: 1, leaseUntil: T0 - 1 });
+    const { deps } = setUp([lost]);
+    const seen: { key: string; attempt: number }[] = [];
+    const handler = worker(
+      render,
+      async (_task, ctx) => {
+        seen.push({ key: ctx.idempotencyKey, attempt: ctx.attempt });
+      },
+      () => deps,
+    );
+
+    await handler(
+      batch([lost]),
+      lambdaWithRemaining(() => 90_000),
+    );
+
+    expect(seen).toEqual([{ key: 'a', attempt: 2 }]);
+  });
+});
+
+describe('a handler that ignores its AbortSignal', () => {
+  const quick = defineTaskType({
+    name: 'render',
+    timeout: '2s',
+    retry: { maxAttempts: 3, backoff: 'fixed', initial: '1s' },
+  });
+
+  it('holds the invocation until it returns, and its retry until the lease has run out', async () => {
+    const tasks = [row('a')];
+    // 20× compressed time: the 2 s timeout passes in 100 ms of real time.
+    const { deps, row: rowOf, logs } = setUp(tasks, { timeScale: 20 });
+    let returned = false;
+    const handler = worker(
+      quick,
+      async () => {
+        // Never looks at ctx.signal: runs on for 300 ms of real time after its timeout.
+        await new Promise((r) => setTimeout(r, 400));
+        returned = true;
+      },
+      () => deps,
+    );
+
+    await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => 90_000),
+    );
+
+    expect(returned).toBe(true);
+    const retried = rowOf('a');
+    expect(retried.status).toBe('SCHEDULED');
+    expect(retried.lastError).toContain('TaskTimeoutError');
+    // The retry may not start while the abandoned attempt could still be running.
+    expect(retried.runAt).toBeGreaterThanOrEqual(leaseEnd(quick, T0));
+    expect(logs.some((l) => l.level === 'warn' && /ignored its AbortSignal/.test(l.message))).toBe(
+      true,
+    );
+  });
+});
