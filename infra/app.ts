@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { App, Aspects, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import definitions from '../workflows';
-import { Hourglass } from './hourglass';
+import { exampleEffectsPolicy, Hourglass } from './hourglass';
 import { suppressAcceptedFindings } from './nag';
 
 /** The example app: J1–J5 with their workers, in one stack named `Hourglass`. */
@@ -15,9 +15,11 @@ const hourglass = new Hourglass(stack, 'Hourglass', {
   removalPolicy: RemovalPolicy.DESTROY,
 });
 for (const taskType of definitions.taskTypes) {
-  hourglass.addWorker(taskType.name, {
+  const worker = hourglass.addWorker(taskType.name, {
     entry: join(import.meta.dirname, `../functions/workers/${taskType.name}.ts`),
   });
+  // The example workers record their "effects" as rows of their own (EFFECT#<task id>).
+  worker.function.addToRolePolicy(exampleEffectsPolicy(hourglass));
 }
 suppressAcceptedFindings([hourglass]);
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

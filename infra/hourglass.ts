@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, NestedStack, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -10,18 +12,22 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import {
   DEFAULT_SCHEDULE_LEAD_SECONDS,
   ENV,
+  MAX_QUEUE_NAME_LENGTH,
   MAX_SCHEDULE_LEAD_SECONDS,
   MIN_SCHEDULE_LEAD_SECONDS,
   SCHEDULE_LEAD_RULE,
+  taskQueueName,
 } from '../shared/aws/config';
 import { TABLE_SCHEMA } from '../shared/aws/table';
 import { Metric } from '../shared/aws/telemetry';
+import { LEASE_MARGIN_MS } from '../shared/aws/worker';
 import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
 import { bundled } from './function';
 import { suppressDeadLetterQueueFindings } from './nag';
@@ -34,6 +40,15 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 /** Receives before a message moves to its DLQ. */
 export const MAX_RECEIVE_COUNT = 5;
+/**
+ * Workers per nested stack. A worker costs 9 CloudFormation resources (queue, queue policy,
+ * log group, role, policy, function, event source mapping, two alarms), and a stack holds at
+ * most 500; workers live in nested stacks of this many, so the main stack holds one
+ * resource per group however many task types there are.
+ */
+export const WORKERS_PER_STACK = 40;
+/** The longest task type name (see definitions), which every queue name must leave room for. */
+const MAX_TASK_TYPE_NAME_LENGTH = 40;
 
 /** Props of {@link Hourglass}. */
 export interface HourglassProps {
@@ -57,6 +72,8 @@ export interface HourglassProps {
    * fires anywhere in a schedule's minute). @default 120
    */
   readonly scheduleLeadSeconds?: number;
+  /** Where every alarm notifies (alarm and OK). @default no notification: see `alarms` */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /** Options of {@link Hourglass.addWorker}. */
@@ -65,19 +82,26 @@ export interface WorkerOptions {
   readonly entry: string;
   /** @default 256 */
   readonly memorySize?: number;
-  /** The function timeout. @default the task type's timeout plus 30 seconds */
+  /**
+   * The function timeout: from the task type's timeout to 30 s more (an attempt's lease is
+   * its timeout plus 30 s, and must outlast the function, so that a handler which ignores
+   * its abort signal is ended by Lambda before a retry can start). @default the task type's
+   * timeout plus 30 seconds
+   */
   readonly timeout?: Duration;
   /** Most concurrent invocations (SQS maximum concurrency, 2–1000). @default the task type's concurrency, else no limit */
   readonly concurrency?: number;
-  /** Messages per invocation (1–10). @default 5 */
+  /**
+   * Messages per invocation (1–10). The worker runs a batch's records concurrently, or one
+   * after another for a task type with a `concurrency` cap. @default 5, or 1 with a cap
+   */
   readonly batchSize?: number;
 }
 
-/** A task type's queue, DLQ and worker. */
+/** A task type's queue and worker. Its dead letters go to the shared task DLQ. */
 export interface Worker {
   readonly taskType: TaskType;
   readonly queue: sqs.Queue;
-  readonly deadLetterQueue: sqs.Queue;
   readonly function: NodejsFunction;
 }
 
@@ -90,10 +114,12 @@ function encryptedQueue(scope: Construct, id: string, props: sqs.QueueProps = {}
 }
 
 /**
- * Deploys Hourglass: the table (stream, indexes, point-in-time recovery), the ingest
- * queue fed by a bus rule generated from the workflows, the ingest and relay functions,
- * the Scheduler group, role and DLQ, alarms and a dashboard. Add one worker per task type
- * with {@link Hourglass.addWorker}; synthesis fails naming any task type without one.
+ * Deploys Hourglass: the table (stream, indexes, point-in-time recovery, TTL), the ingest
+ * queue fed by a bus rule generated from the workflows, the ingest, relay and sweeper
+ * functions, the Scheduler group, role and DLQ, alarms and a dashboard. Add one worker per
+ * task type with {@link Hourglass.addWorker}; synthesis fails naming any task type without
+ * one. Workers live in nested stacks of {@link WORKERS_PER_STACK}, so a deployment of
+ * hundreds of task types stays within CloudFormation's 500 resources per stack.
  *
  * @example
  * const hourglass = new Hourglass(this, 'Hourglass', { workflows: definitions });
@@ -107,16 +133,24 @@ export class Hourglass extends Construct {
   readonly ingestFunction: NodejsFunction;
   readonly relayFunction: NodejsFunction;
   readonly relayDeadLetterQueue: sqs.Queue;
-  /** Re-sends the timers of tasks whose timer was lost (every 5 minutes). */
+  /** Re-sends lost timers and lost lifecycle events (every 5 minutes). */
   readonly sweeperFunction: NodejsFunction;
   readonly scheduleGroup: scheduler.CfnScheduleGroup;
   readonly schedulerRole: iam.Role;
   readonly schedulerDeadLetterQueue: sqs.Queue;
+  /** Where every task queue's messages go after {@link MAX_RECEIVE_COUNT} receives. */
+  readonly taskDeadLetterQueue: sqs.Queue;
+  /** Task queue names are this prefix followed by the task type (`taskQueueName`). */
+  readonly taskQueuePrefix: string;
   readonly rules: events.Rule[];
   readonly dashboard: cloudwatch.Dashboard;
+  /** Every alarm the construct creates, for actions of your own. */
+  readonly alarms: cloudwatch.Alarm[] = [];
   /** Workers by task type name. */
   readonly workers = new Map<string, Worker>();
   private readonly definitions: HourglassDefinitions;
+  private readonly alarmTopic?: sns.ITopic;
+  private readonly workerStacks: NestedStack[] = [];
 
   constructor(scope: Construct, id: string, props: HourglassProps) {
     super(scope, id);
@@ -136,13 +170,16 @@ export class Hourglass extends Construct {
       );
     }
     this.definitions = props.workflows;
+    this.alarmTopic = props.alarmTopic;
     const stack = Stack.of(this);
+    this.taskQueuePrefix = queuePrefix(stack, id);
 
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: TABLE_SCHEMA.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       stream: dynamodb.StreamViewType[TABLE_SCHEMA.stream],
+      timeToLiveAttribute: TABLE_SCHEMA.timeToLive,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -211,19 +248,37 @@ export class Hourglass extends Construct {
       'dynamodb:ConditionCheckItem',
     );
 
+    this.taskDeadLetterQueue = encryptedQueue(this, 'TaskDLQ', {
+      retentionPeriod: Duration.days(14),
+    });
     this.schedulerDeadLetterQueue = encryptedQueue(this, 'SchedulerDLQ', {
       retentionPeriod: Duration.days(14),
     });
     this.scheduleGroup = new scheduler.CfnScheduleGroup(this, 'ScheduleGroup', {
       name: `${stack.stackName}-${id}`.replace(/[^0-9A-Za-z_.-]/g, '-').slice(0, 64),
     });
+    // Confused-deputy guard: only schedules of this account's own group may assume the role.
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnEquals: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'scheduler',
+              resource: 'schedule-group',
+              resourceName: this.scheduleGroup.ref,
+            }),
+          },
+        },
       }),
       description: 'EventBridge Scheduler sends due Hourglass timers to the task queues',
     });
     this.schedulerDeadLetterQueue.grantSendMessages(this.schedulerRole);
+
+    const taskQueues = {
+      [ENV.taskQueueUrlPrefix]: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/${this.taskQueuePrefix}`,
+      [ENV.taskQueueArnPrefix]: this.taskQueueArn(''),
+    };
 
     this.relayDeadLetterQueue = encryptedQueue(this, 'RelayDLQ', {
       retentionPeriod: Duration.days(14),
@@ -235,14 +290,13 @@ export class Hourglass extends Construct {
       {
         timeout: Duration.seconds(60),
         environment: {
+          [ENV.tableName]: this.table.tableName,
           [ENV.busName]: this.bus.eventBusName,
           [ENV.scheduleGroup]: this.scheduleGroup.ref,
           [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
           [ENV.schedulerDlqArn]: this.schedulerDeadLetterQueue.queueArn,
           [ENV.scheduleLeadSeconds]: String(lead),
-          [ENV.taskQueues]: Lazy.string({
-            produce: () => this.queuesJson([...this.workers.keys()]),
-          }),
+          ...taskQueues,
         },
       },
     );
@@ -257,6 +311,8 @@ export class Hourglass extends Construct {
       ],
     });
     this.bus.grantPutEventsTo(this.relayFunction);
+    // Marks published lifecycle events (removes the unpublished mark of the task row).
+    this.table.grant(this.relayFunction, 'dynamodb:UpdateItem');
     this.relayFunction.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
@@ -285,20 +341,33 @@ export class Hourglass extends Construct {
         timeout: Duration.seconds(60),
         environment: {
           [ENV.tableName]: this.table.tableName,
-          [ENV.taskQueues]: Lazy.string({
-            produce: () => this.queuesJson([...this.workers.keys()]),
-          }),
+          [ENV.busName]: this.bus.eventBusName,
+          ...taskQueues,
         },
       },
     );
     this.sweeperFunction.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
-        resources: [`${this.table.tableArn}/index/${TABLE_SCHEMA.indexes[0].name}`],
+        resources: TABLE_SCHEMA.indexes.map(
+          (index) => `${this.table.tableArn}/index/${index.name}`,
+        ),
       }),
     );
+    // Marks swept tasks and published lifecycle events.
+    this.table.grant(this.sweeperFunction, 'dynamodb:UpdateItem');
+    this.bus.grantPutEventsTo(this.sweeperFunction);
+    // The relay, the sweeper and Scheduler send timers to every task queue, by naming rule.
+    const sendToTaskQueues = new iam.PolicyStatement({
+      actions: ['sqs:SendMessage'],
+      resources: [this.taskQueueArn('*')],
+    });
+    for (const grantee of [this.relayFunction, this.sweeperFunction])
+      grantee.addToRolePolicy(sendToTaskQueues);
+    this.schedulerRole.addToPrincipalPolicy(sendToTaskQueues);
+
     const sweeperSchedule = new events.Rule(this, 'SweeperSchedule', {
-      description: 'Hourglass: re-send the timers of tasks whose timer was lost',
+      description: 'Hourglass: re-send lost timers and lost lifecycle events',
       schedule: events.Schedule.rate(Duration.minutes(5)),
       targets: [new targets.LambdaFunction(this.sweeperFunction, { retryAttempts: 2 })],
     });
@@ -323,10 +392,17 @@ export class Hourglass extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${stack.stackName}-${id}`.slice(0, 255),
     });
-    this.alarmOnQueue('Ingest', this.ingestQueue, this.ingestDeadLetterQueue);
-    this.alarmOnDlq('Scheduler', this.schedulerDeadLetterQueue);
-    this.alarmOnDlq('Relay', this.relayDeadLetterQueue);
-    new cloudwatch.Alarm(this, 'RelayIteratorAgeAlarm', {
+    this.alarmOnQueue(this, 'Ingest', this.ingestQueue, this.ingestDeadLetterQueue);
+    this.alarmOnDlq(this, 'Task', this.taskDeadLetterQueue);
+    this.alarmOnDlq(this, 'Scheduler', this.schedulerDeadLetterQueue);
+    this.alarmOnDlq(this, 'Relay', this.relayDeadLetterQueue);
+    for (const [name, fn] of [
+      ['Ingest', this.ingestFunction],
+      ['Relay', this.relayFunction],
+      ['Sweeper', this.sweeperFunction],
+    ] as const)
+      this.alarmOnFunction(this, name, fn);
+    this.alarm(this, 'RelayIteratorAgeAlarm', {
       metric: this.relayFunction.metric('IteratorAge', {
         statistic: 'Maximum',
         period: Duration.minutes(1),
@@ -336,10 +412,46 @@ export class Hourglass extends Construct {
       alarmDescription:
         'The relay is more than a minute behind the table stream: timers and lifecycle events are late',
     });
+    const hourglassMetric = (name: string) =>
+      new cloudwatch.Metric({
+        namespace: 'Hourglass',
+        metricName: name,
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      });
+    this.alarm(this, 'TasksFailedAlarm', {
+      metric: hourglassMetric(Metric.failed),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'Tasks FAILED (retries exhausted or a NonRetryableError): see `lastError` on their rows',
+    });
+    this.alarm(this, 'TimersResentAlarm', {
+      metric: new cloudwatch.MathExpression({
+        expression: 'resent + republished',
+        usingMetrics: {
+          resent: hourglassMetric(Metric.timersResent),
+          republished: hourglassMetric(Metric.lifecycleRepublished),
+        },
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'The sweeper re-sent lost timers or lifecycle events: the pipeline is losing work (check the relay and Scheduler DLQs)',
+    });
     this.addDashboardWidgets();
     suppressDeadLetterQueueFindings(
       [this.ingestDeadLetterQueue],
       'events the ingest queue could not deliver',
+    );
+    suppressDeadLetterQueueFindings(
+      [this.taskDeadLetterQueue],
+      'timer messages of every task type that kept failing; a redrive moves each back to its own queue',
     );
     suppressDeadLetterQueueFindings(
       [this.schedulerDeadLetterQueue],
@@ -351,19 +463,28 @@ export class Hourglass extends Construct {
     );
   }
 
-  private queuesJson(taskTypes: readonly string[]): string {
-    return Stack.of(this).toJsonString(
-      Object.fromEntries(
-        taskTypes.map((t) => [
-          t,
-          { url: this.workers.get(t)!.queue.queueUrl, arn: this.workers.get(t)!.queue.queueArn },
-        ]),
-      ),
-    );
+  /** The ARN of a task queue (or, with `*`, of them all) by the naming rule. */
+  private taskQueueArn(taskType: string): string {
+    return Stack.of(this).formatArn({
+      service: 'sqs',
+      resource: taskQueueName(this.taskQueuePrefix, taskType),
+    });
   }
 
-  private alarmOnDlq(name: string, dlq: sqs.Queue) {
-    new cloudwatch.Alarm(this, `${name}DLQDepthAlarm`, {
+  /** Creates an alarm that notifies the alarm topic, if any, and lists it in `alarms`. */
+  private alarm(scope: Construct, id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(scope, id, props);
+    if (this.alarmTopic) {
+      const action = new cloudwatchActions.SnsAction(this.alarmTopic);
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
+    this.alarms.push(alarm);
+    return alarm;
+  }
+
+  private alarmOnDlq(scope: Construct, name: string, dlq: sqs.Queue) {
+    this.alarm(scope, `${name}DLQDepthAlarm`, {
       metric: dlq.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(1),
         statistic: 'Maximum',
@@ -375,9 +496,15 @@ export class Hourglass extends Construct {
     });
   }
 
-  private alarmOnQueue(name: string, queue: sqs.Queue, dlq: sqs.Queue, maxAgeSeconds = 300) {
-    this.alarmOnDlq(name, dlq);
-    new cloudwatch.Alarm(this, `${name}OldestMessageAlarm`, {
+  private alarmOnQueue(
+    scope: Construct,
+    name: string,
+    queue: sqs.Queue,
+    dlq?: sqs.Queue,
+    maxAgeSeconds = 300,
+  ) {
+    if (dlq) this.alarmOnDlq(scope, name, dlq);
+    this.alarm(scope, `${name}OldestMessageAlarm`, {
       metric: queue.metricApproximateAgeOfOldestMessage({
         period: Duration.minutes(1),
         statistic: 'Maximum',
@@ -385,6 +512,25 @@ export class Hourglass extends Construct {
       threshold: maxAgeSeconds,
       evaluationPeriods: 3,
       alarmDescription: `${name} queue messages wait more than ${maxAgeSeconds}s: its consumer is failing or too slow`,
+    });
+  }
+
+  /** One alarm on a function's errors (crashes, timeouts) and throttles together. */
+  private alarmOnFunction(scope: Construct, name: string, fn: lambda.Function) {
+    this.alarm(scope, `${name}ErrorsAlarm`, {
+      metric: new cloudwatch.MathExpression({
+        expression: 'errors + throttles',
+        usingMetrics: {
+          errors: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+          throttles: fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+        },
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `The ${name} function crashed, timed out or was throttled: see its logs`,
     });
   }
 
@@ -423,17 +569,35 @@ export class Hourglass extends Construct {
         left: [metric(Metric.lateness, 'p50'), metric(Metric.lateness, 'p99')],
       }),
       new cloudwatch.GraphWidget({
-        title: 'Relay',
-        left: [metric(Metric.timersArmed), metric(Metric.lifecycleEvents)],
+        title: 'Relay and sweeper',
+        left: [
+          metric(Metric.timersArmed),
+          metric(Metric.lifecycleEvents),
+          metric(Metric.timersResent),
+          metric(Metric.lifecycleRepublished),
+          metric(Metric.handedBack),
+        ],
         right: [this.relayFunction.metric('IteratorAge', { statistic: 'Maximum' })],
       }),
     );
   }
 
+  /** The nested stack the next worker goes in: a new one every {@link WORKERS_PER_STACK}. */
+  private workerStack(): NestedStack {
+    const index = Math.floor(this.workers.size / WORKERS_PER_STACK);
+    this.workerStacks[index] ??= new NestedStack(this, `Workers${index + 1}`, {
+      description: `Hourglass workers ${index * WORKERS_PER_STACK + 1}–${(index + 1) * WORKERS_PER_STACK}`,
+    });
+    return this.workerStacks[index]!;
+  }
+
   /**
-   * Adds the queue, DLQ and worker function of a task type. The queue's visibility timeout
-   * is 6× the function timeout; the event source reports partial batch failures and caps
-   * concurrency at the task type's `concurrency`.
+   * Adds the queue and worker function of a task type, in a nested stack. The queue is named
+   * by the naming rule, its visibility timeout is 6× the function timeout, and its dead
+   * letters go to the shared task DLQ; the event source reports partial batch failures and
+   * caps concurrency at the task type's `concurrency`. The worker may read and update task
+   * rows and send to its own queue; grant anything else its handler needs on
+   * `worker.function`.
    */
   addWorker(taskType: string, options: WorkerOptions): Worker {
     const type = this.definitions.taskTypes.find((t) => t.name === taskType);
@@ -449,12 +613,6 @@ export class Hourglass extends Construct {
         `addWorker('${taskType}'): options.entry must be the path of the worker's handler file`,
       );
     }
-    const batchSize = options.batchSize ?? 5;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
-      throw new Error(
-        `addWorker('${taskType}'): options.batchSize must be a whole number from 1 to 10, got ${batchSize}`,
-      );
-    }
     const concurrency = options.concurrency ?? type.concurrency ?? undefined;
     if (
       concurrency !== undefined &&
@@ -464,31 +622,37 @@ export class Hourglass extends Construct {
         `addWorker('${taskType}'): options.concurrency must be a whole number from 2 to 1000, got ${concurrency}`,
       );
     }
-    const timeout =
-      options.timeout ?? Duration.seconds(Math.min(900, Math.ceil(type.timeoutMs / 1000) + 30));
-    if (timeout.toSeconds() * 1000 < type.timeoutMs) {
+    const batchSize = options.batchSize ?? (type.concurrency === null ? 5 : 1);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
       throw new Error(
-        `addWorker('${taskType}'): options.timeout (${timeout.toSeconds()}s) is shorter than the task type's timeout (${type.timeoutMs / 1000}s)`,
+        `addWorker('${taskType}'): options.batchSize must be a whole number from 1 to 10, got ${batchSize}`,
       );
     }
+    const taskSeconds = Math.ceil(type.timeoutMs / 1000);
+    const longest = Math.min(900, taskSeconds + LEASE_MARGIN_MS / 1000);
+    const timeout = options.timeout ?? Duration.seconds(longest);
+    if (timeout.toSeconds() < taskSeconds || timeout.toSeconds() > longest) {
+      throw new Error(
+        `addWorker('${taskType}'): options.timeout must be from ${taskSeconds}s (the task type's timeout) to ${longest}s (its timeout plus the ${LEASE_MARGIN_MS / 1000}s lease margin, so the function ends before the attempt's lease), got ${timeout.toSeconds()}s`,
+      );
+    }
+    const scope = this.workerStack();
     const safeId = taskType.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
-    const deadLetterQueue = encryptedQueue(this, `${safeId}DLQ`, {
-      retentionPeriod: Duration.days(14),
-    });
-    const queue = encryptedQueue(this, `${safeId}Queue`, {
+    const queue = encryptedQueue(scope, `${safeId}Queue`, {
+      queueName: taskQueueName(this.taskQueuePrefix, taskType),
       visibilityTimeout: Duration.seconds(
         Math.min(43_200, VISIBILITY_TIMEOUT_FACTOR * timeout.toSeconds()),
       ),
-      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: this.taskDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
-    const fn = bundled(this, `${safeId}Worker`, options.entry, {
+    const stack = Stack.of(this);
+    const fn = bundled(scope, `${safeId}Worker`, options.entry, {
       memorySize: options.memorySize ?? 256,
       timeout,
       environment: {
         [ENV.tableName]: this.table.tableName,
-        [ENV.taskQueues]: Stack.of(this).toJsonString({
-          [taskType]: { url: queue.queueUrl, arn: queue.queueArn },
-        }),
+        [ENV.taskQueueUrlPrefix]: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/${this.taskQueuePrefix}`,
+        [ENV.taskQueueArnPrefix]: this.taskQueueArn(''),
         POWERTOOLS_SERVICE_NAME: `hourglass-${taskType}`,
       },
     });
@@ -499,18 +663,43 @@ export class Hourglass extends Construct {
         ...(concurrency ? { maxConcurrency: concurrency } : {}),
       }),
     );
-    this.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
-    queue.grantSendMessages(fn);
-    queue.grantSendMessages(this.relayFunction);
-    queue.grantSendMessages(this.sweeperFunction);
-    queue.grantSendMessages(this.schedulerRole);
-    this.alarmOnQueue(safeId, queue, deadLetterQueue, 900 + 300);
-    suppressDeadLetterQueueFindings(
-      [deadLetterQueue],
-      `timer messages of ${taskType} that kept failing`,
+    // Task rows only: the worker reads by key and writes by key, never through an index.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+      }),
     );
-    const worker: Worker = { taskType: type, queue, deadLetterQueue, function: fn };
+    queue.grantSendMessages(fn);
+    this.alarmOnQueue(scope, safeId, queue, undefined, 900 + 300);
+    this.alarmOnFunction(scope, `${safeId}Worker`, fn);
+    const worker: Worker = { taskType: type, queue, function: fn };
     this.workers.set(taskType, worker);
     return worker;
   }
+}
+
+/**
+ * The task queues' name prefix: `<stack>-<id>-`, shortened with a hash when longer than a
+ * queue name can afford (80 characters, of which a task type may take 40).
+ */
+function queuePrefix(stack: Stack, id: string): string {
+  const room = MAX_QUEUE_NAME_LENGTH - MAX_TASK_TYPE_NAME_LENGTH - 1;
+  const readable = Token.isUnresolved(stack.stackName) ? id : `${stack.stackName}-${id}`;
+  const clean = readable.replace(/[^0-9A-Za-z_-]/g, '-');
+  if (clean.length <= room) return `${clean}-`;
+  const hash = createHash('sha256').update(clean).digest('hex').slice(0, 8);
+  return `${clean.slice(0, room - 9)}-${hash}-`;
+}
+
+/**
+ * What the example workers need beyond a worker's own grants: writing their effect rows
+ * (partition keys `EFFECT#…`) and nothing else of the table.
+ */
+export function exampleEffectsPolicy(hourglass: Hourglass): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: ['dynamodb:PutItem'],
+    resources: [hourglass.table.tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['EFFECT#*'] } },
+  });
 }

@@ -14,8 +14,8 @@ export interface StreamSourceOptions {
 
 /**
  * Connects a function to a table stream with partial batch responses, bisect on error, a
- * retry cap and an on-failure destination. Unlike CDK's DynamoEventSource it grants stream
- * reads on this table's streams only (DynamoEventSource grants dynamodb:ListStreams on "*").
+ * retry cap and an on-failure destination. Stream reads are granted on this table's streams
+ * only; ListStreams, which has no resource type, on "*".
  */
 export function addStreamSource(
   fn: lambda.Function,
@@ -23,14 +23,15 @@ export function addStreamSource(
 ): lambda.EventSourceMapping {
   fn.addToRolePolicy(
     new iam.PolicyStatement({
-      actions: [
-        'dynamodb:DescribeStream',
-        'dynamodb:GetRecords',
-        'dynamodb:GetShardIterator',
-        'dynamodb:ListStreams',
-      ],
+      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
       resources: [`${options.tableArn}/stream/*`],
     }),
+  );
+  // ListStreams takes no resource type: IAM grants it only on "*" (AWS's own
+  // AWSLambdaDynamoDBExecutionRole policy does the same). Scoped to a stream ARN, the grant
+  // never matches and the mapping may be refused at deploy time.
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: ['*'] }),
   );
   const destination = new SqsDlq(options.onFailure);
   return fn.addEventSourceMapping('TableStream', {

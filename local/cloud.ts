@@ -16,7 +16,7 @@ import {
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../infra/hourglass';
 import { ingestPatterns } from '../infra/patterns';
-import { ENV } from '../shared/aws/config';
+import { ENV, taskQueueName } from '../shared/aws/config';
 import { type EffectFault, injectEffectFault } from '../shared/aws/effects';
 import type { StreamRecord } from '../shared/aws/relay';
 import { getTask, type StoreDeps, tasksDueBefore } from '../shared/aws/store';
@@ -73,7 +73,9 @@ const safeParse = (text: string): unknown => {
 };
 
 /** The local queue of a task type's timers. */
-const taskQueueName = (taskType: string) => `hourglass-${taskType}`;
+/** The local task queues' name prefix (see `taskQueueName`). */
+const TASK_QUEUE_PREFIX = 'hourglass-task-';
+const INGEST_QUEUE = 'hourglass-ingest';
 
 /** Faults the local cloud can inject, for the end-to-end fault tests. All default to none. */
 export interface Faults {
@@ -194,7 +196,7 @@ export interface LocalCloud {
 /** The environment the handlers read at cold start, pointing at the local services. */
 function handlerEnvironment(
   endpoints: LocalCloud['endpoints'],
-  queues: Record<string, { url: string; arn: string }>,
+  queuePrefixes: { readonly url: string; readonly arn: string },
   schedulerDlqArn: string,
   timeScale: number,
 ) {
@@ -203,7 +205,8 @@ function handlerEnvironment(
     [ENV.tableName]: TABLE,
     [ENV.busName]: BUS,
     [ENV.outboxBusName]: BUS,
-    [ENV.taskQueues]: JSON.stringify(queues),
+    [ENV.taskQueueUrlPrefix]: queuePrefixes.url,
+    [ENV.taskQueueArnPrefix]: queuePrefixes.arn,
     [ENV.scheduleGroup]: GROUP,
     [ENV.schedulerRoleArn]: 'arn:aws:iam::000000000000:role/hourglass-local-scheduler',
     [ENV.schedulerDlqArn]: schedulerDlqArn,
@@ -295,13 +298,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       });
       return { queue, dlq };
     };
-    const ingest = await withDlq('hourglass-ingest', VISIBILITY_TIMEOUT_FACTOR * INGEST_TIMEOUT_S);
+    const ingest = await withDlq(INGEST_QUEUE, VISIBILITY_TIMEOUT_FACTOR * INGEST_TIMEOUT_S);
     const relayDlq = await createQueue('hourglass-relay-dlq');
     const schedulerDlq = await createQueue('hourglass-scheduler-dlq');
     const taskQueues: Record<string, { url: string; arn: string }> = {};
     for (const type of definitions.taskTypes) {
       taskQueues[type.name] = (
-        await withDlq(taskQueueName(type.name), visibilityFor(type.timeoutMs))
+        await withDlq(taskQueueName(TASK_QUEUE_PREFIX, type.name), visibilityFor(type.timeoutMs))
       ).queue;
     }
 
@@ -340,7 +343,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
 
     const savedEnv = { ...process.env };
-    Object.assign(process.env, handlerEnvironment(endpoints, taskQueues, schedulerDlq.arn, scale));
+    // Task queues follow the naming rule; their URLs and ARNs differ from the ingest
+    // queue's only in the name.
+    const queuePrefixes = {
+      url: ingest.queue.url.slice(0, -INGEST_QUEUE.length) + TASK_QUEUE_PREFIX,
+      arn: ingest.queue.arn.slice(0, -INGEST_QUEUE.length) + TASK_QUEUE_PREFIX,
+    };
+    Object.assign(
+      process.env,
+      handlerEnvironment(endpoints, queuePrefixes, schedulerDlq.arn, scale),
+    );
     stoppers.push(async () => {
       for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
       Object.assign(process.env, savedEnv);
@@ -439,7 +451,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           sqs,
           queueUrl: taskQueues[type.name]!.url,
           queueArn: taskQueues[type.name]!.arn,
-          receivable: () => sqsService.receivable(taskQueueName(type.name), Date.now()),
+          receivable: () =>
+            sqsService.receivable(taskQueueName(TASK_QUEUE_PREFIX, type.name), Date.now()),
           handler,
           batchSize: 5,
           visibilityTimeoutSeconds: visibilityFor(type.timeoutMs),
@@ -466,7 +479,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const polledQueues = [
       { name: 'hourglass-ingest', paused: () => false },
       ...definitions.taskTypes.map((t) => ({
-        name: taskQueueName(t.name),
+        name: taskQueueName(TASK_QUEUE_PREFIX, t.name),
         paused: () => down(t.name),
       })),
     ];

@@ -4,7 +4,8 @@ import { ConfigError } from './errors';
 export const ENV = {
   tableName: 'HOURGLASS_TABLE_NAME',
   busName: 'HOURGLASS_BUS_NAME',
-  taskQueues: 'HOURGLASS_TASK_QUEUES',
+  taskQueueUrlPrefix: 'HOURGLASS_TASK_QUEUE_URL_PREFIX',
+  taskQueueArnPrefix: 'HOURGLASS_TASK_QUEUE_ARN_PREFIX',
   scheduleGroup: 'HOURGLASS_SCHEDULE_GROUP',
   schedulerRoleArn: 'HOURGLASS_SCHEDULER_ROLE_ARN',
   schedulerDlqArn: 'HOURGLASS_SCHEDULER_DLQ_ARN',
@@ -17,6 +18,19 @@ export const ENV = {
 export interface TaskQueue {
   readonly url: string;
   readonly arn: string;
+}
+
+/** SQS's limit on a queue name. */
+export const MAX_QUEUE_NAME_LENGTH = 80;
+
+/**
+ * The naming rule of task queues: `<prefix><task type>`. Every function finds any task
+ * type's queue from the two prefixes (URL and ARN) alone, so its environment stays the same
+ * small size however many task types a deployment has (Lambda allows 4 KB of environment
+ * variables in total).
+ */
+export function taskQueueName(prefix: string, taskType: string): string {
+  return `${prefix}${taskType}`;
 }
 
 /**
@@ -41,7 +55,6 @@ export const SCHEDULE_LEAD_RULE = `a whole number of seconds from ${MIN_SCHEDULE
 export interface Config {
   readonly tableName: string;
   readonly busName: string;
-  readonly taskQueues: Readonly<Record<string, TaskQueue>>;
   readonly scheduleGroup: string;
   readonly schedulerRoleArn: string;
   readonly schedulerDlqArn: string;
@@ -53,7 +66,7 @@ export interface Config {
    * compresses time and sets it, so timers (a task's timeout) shrink with the clock. @default 1
    */
   readonly timeScale: number;
-  /** The queue of one task type, or a ConfigError that names the missing type. */
+  /** The queue of one task type, by the naming rule ({@link taskQueueName}). */
   taskQueue(taskType: string): TaskQueue;
 }
 
@@ -92,31 +105,7 @@ export function loadConfig(
       throw new ConfigError(variable, `must be an ARN (arn:aws:…), got "${value}"`);
     return value;
   };
-  const taskQueues = () =>
-    once(ENV.taskQueues, () => {
-      const text = required(
-        ENV.taskQueues,
-        'set it to a JSON object {"<task-type>": {"url": "…", "arn": "…"}}',
-      );
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        throw new ConfigError(
-          ENV.taskQueues,
-          `must be JSON like {"send-discount-code": {"url": "…", "arn": "…"}}, got ${text.slice(0, 80)}`,
-        );
-      }
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        throw new ConfigError(ENV.taskQueues, 'must be a JSON object keyed by task type');
-      }
-      for (const [type, queue] of Object.entries(parsed as Record<string, TaskQueue>)) {
-        if (typeof queue?.url !== 'string' || typeof queue?.arn !== 'string') {
-          throw new ConfigError(ENV.taskQueues, `entry "${type}" must have a "url" and an "arn"`);
-        }
-      }
-      return parsed as Record<string, TaskQueue>;
-    });
+  const prefix = (variable: string, hint: string) => once(variable, () => required(variable, hint));
   return {
     get tableName() {
       return once(ENV.tableName, () =>
@@ -127,9 +116,6 @@ export function loadConfig(
       return once(ENV.busName, () =>
         required(ENV.busName, 'set it to the EventBridge bus that receives lifecycle events'),
       );
-    },
-    get taskQueues() {
-      return taskQueues();
     },
     get scheduleGroup() {
       return once(ENV.scheduleGroup, () =>
@@ -190,14 +176,22 @@ export function loadConfig(
       });
     },
     taskQueue(taskType: string): TaskQueue {
-      const queue = taskQueues()[taskType];
-      if (queue === undefined) {
-        throw new ConfigError(
-          ENV.taskQueues,
-          `has no queue for task type '${taskType}'; add a worker for it (hourglass.addWorker('${taskType}', …))`,
-        );
-      }
-      return queue;
+      return {
+        url: taskQueueName(
+          prefix(
+            ENV.taskQueueUrlPrefix,
+            "set it to the task queues' URL up to the task type, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/MyStack-Hourglass-",
+          ),
+          taskType,
+        ),
+        arn: taskQueueName(
+          prefix(
+            ENV.taskQueueArnPrefix,
+            "set it to the task queues' ARN up to the task type, e.g. arn:aws:sqs:eu-west-1:123456789012:MyStack-Hourglass-",
+          ),
+          taskType,
+        ),
+      };
     },
   };
 }

@@ -189,4 +189,6 @@ export const TABLE_SCHEMA = {
     { name: Indexes.byWorkflow, partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
   ],
   stream: 'NEW_AND_OLD_IMAGES',
+  /** The TTL attribute: epoch seconds after which DynamoDB may delete the item. */
+  timeToLive: 'expiresAt',
 } as const;

@@ -10,19 +10,19 @@ import {
   resetRequestCounts,
 } from '../../shared/aws';
 
-const queues = JSON.stringify({
-  'send-discount-code': { url: 'https://sqs/q', arn: 'arn:aws:sqs:eu-west-1:123456789012:q' },
-});
-
 describe('loadConfig', () => {
   it('reads each variable on first use', () => {
     const config = loadConfig({
       [ENV.tableName]: 'hourglass',
-      [ENV.taskQueues]: queues,
+      [ENV.taskQueueUrlPrefix]: 'https://sqs.eu-west-1.amazonaws.com/123456789012/Shop-Hourglass-',
+      [ENV.taskQueueArnPrefix]: 'arn:aws:sqs:eu-west-1:123456789012:Shop-Hourglass-',
       [ENV.schedulerRoleArn]: 'arn:aws:iam::123456789012:role/scheduler',
     });
     expect(config.tableName).toBe('hourglass');
-    expect(config.taskQueue('send-discount-code').url).toBe('https://sqs/q');
+    expect(config.taskQueue('send-discount-code')).toEqual({
+      url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/Shop-Hourglass-send-discount-code',
+      arn: 'arn:aws:sqs:eu-west-1:123456789012:Shop-Hourglass-send-discount-code',
+    });
     expect(config.schedulerRoleArn).toBe('arn:aws:iam::123456789012:role/scheduler');
     expect(config.scheduleLeadSeconds).toBe(120);
   });
@@ -35,22 +35,10 @@ describe('loadConfig', () => {
       'HOURGLASS_TABLE_NAME is not set: set it to the name of the Hourglass DynamoDB table. The Hourglass CDK construct sets it; when running by hand, export it.',
     ],
     [
-      'task queues that are not JSON',
-      { [ENV.taskQueues]: '{nope' },
-      (c: ReturnType<typeof loadConfig>) => c.taskQueues,
-      'HOURGLASS_TASK_QUEUES must be JSON like {"send-discount-code": {"url": "…", "arn": "…"}}',
-    ],
-    [
-      'a task queue without an arn',
-      { [ENV.taskQueues]: '{"a":{"url":"u"}}' },
-      (c: ReturnType<typeof loadConfig>) => c.taskQueues,
-      'HOURGLASS_TASK_QUEUES entry "a" must have a "url" and an "arn"',
-    ],
-    [
-      'a task type without a queue',
-      { [ENV.taskQueues]: queues },
+      'task queues without their naming rule',
+      {},
       (c: ReturnType<typeof loadConfig>) => c.taskQueue('compress-image'),
-      "HOURGLASS_TASK_QUEUES has no queue for task type 'compress-image'; add a worker for it (hourglass.addWorker('compress-image', …))",
+      "HOURGLASS_TASK_QUEUE_URL_PREFIX is not set: set it to the task queues' URL up to the task type, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/MyStack-Hourglass-. The Hourglass CDK construct sets it; when running by hand, export it.",
     ],
     [
       'a role that is not an ARN',

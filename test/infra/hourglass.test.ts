@@ -5,8 +5,10 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Hourglass, ingestPatterns, Outbox } from '../../infra';
+import { z } from 'zod';
+import { Hourglass, ingestPatterns, Outbox, WORKERS_PER_STACK } from '../../infra';
 import { suppressAcceptedFindings } from '../../infra/nag';
+import { defineEvent, defineHourglass, defineRule, defineTaskType } from '../../shared/core';
 import definitions from '../../workflows';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -21,6 +23,11 @@ function newStack(bundle = false) {
   };
 }
 
+/** The nested stacks that hold the workers. */
+function workerStacks(hourglass: Hourglass): Stack[] {
+  return [...new Set([...hourglass.workers.values()].map((w) => Stack.of(w.function)))];
+}
+
 /** Template JSON is untyped: the tests read it as plain data. */
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation template properties are arbitrary JSON.
 type Json = any;
@@ -32,12 +39,15 @@ type Resources = Record<
 describe('the Hourglass construct, with every worker of J1–J5', () => {
   let template: Template;
   let resources: Resources;
+  /** Every resource of the main stack and its nested worker stacks. */
+  let everywhere: Resources;
   let stack: Stack;
+  let hourglass: Hourglass;
 
   beforeAll(() => {
     const built = newStack(true);
     stack = built.stack;
-    const hourglass = new Hourglass(stack, 'Hourglass', { workflows: definitions });
+    hourglass = new Hourglass(stack, 'Hourglass', { workflows: definitions });
     for (const t of definitions.taskTypes)
       hourglass.addWorker(t.name, { entry: workerEntry(t.name) });
     suppressAcceptedFindings([hourglass]);
@@ -46,9 +56,14 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
     built.app.synth();
     template = Template.fromStack(stack);
     resources = template.toJSON().Resources;
+    everywhere = { ...resources };
+    for (const nested of workerStacks(hourglass))
+      Object.assign(everywhere, Template.fromStack(nested).toJSON().Resources);
   }, 120_000);
 
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const anywhereOfType = (type: string) =>
+    Object.entries(everywhere).filter(([, r]) => r.Type === type);
 
   it('creates the table with its stream, indexes, point-in-time recovery and encryption', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -116,7 +131,7 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
   });
 
   it('runs every function on nodejs22.x, arm64, bundled with source maps', () => {
-    const functions = ofType('AWS::Lambda::Function');
+    const functions = anywhereOfType('AWS::Lambda::Function');
     expect(functions).toHaveLength(3 + definitions.taskTypes.length);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
@@ -144,28 +159,29 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
     });
   });
 
-  it('gives every worker a queue with a DLQ, a visibility timeout of at least 6× its timeout, and a partial-batch mapping', () => {
-    const functions = Object.fromEntries(ofType('AWS::Lambda::Function'));
-    const queues = Object.fromEntries(ofType('AWS::SQS::Queue'));
-    const mappings = ofType('AWS::Lambda::EventSourceMapping')
-      .map(([, m]) => m.Properties)
-      .filter((m) => m.EventSourceArn['Fn::GetAtt']?.[1] === 'Arn');
+  it('gives every worker a named queue with the shared DLQ, a visibility timeout of at least 6× its timeout, and a partial-batch mapping', () => {
     for (const taskType of definitions.taskTypes) {
-      const id = taskType.name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
-      const fnId = Object.keys(functions).find(
-        (k) => k.startsWith(`Hourglass${id}Worker`) && !k.includes('Logs'),
-      )!;
-      const queueId = Object.keys(queues).find((k) => k.startsWith(`Hourglass${id}Queue`))!;
-      const fn = functions[fnId]!.Properties;
-      const queue = queues[queueId]!.Properties;
+      const worker = hourglass.workers.get(taskType.name)!;
+      const nested = Stack.of(worker.function);
+      expect(nested).not.toBe(stack);
+      const own = Template.fromStack(nested).toJSON().Resources as Resources;
+      const fn = own[nested.getLogicalId(worker.function.node.defaultChild as never)]!.Properties;
+      const queueId = nested.getLogicalId(worker.queue.node.defaultChild as never);
+      const queue = own[queueId]!.Properties;
       expect(fn.Timeout * 1000).toBeGreaterThanOrEqual(taskType.timeoutMs);
+      expect(fn.Timeout * 1000).toBeLessThanOrEqual(taskType.timeoutMs + 30_000);
+      expect(queue.QueueName).toBe(`Test-Hourglass-${taskType.name}`);
       expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Timeout);
       expect(queue.RedrivePolicy).toMatchObject({ maxReceiveCount: 5 });
       expect(queue.SqsManagedSseEnabled).toBe(true);
-      const mapping = mappings.find((m) => m.EventSourceArn['Fn::GetAtt'][0] === queueId)!;
+      const mapping = Object.values(own).find(
+        (r) =>
+          r.Type === 'AWS::Lambda::EventSourceMapping' &&
+          r.Properties.EventSourceArn['Fn::GetAtt']?.[0] === queueId,
+      )!.Properties;
       expect(mapping).toMatchObject({
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        BatchSize: 5,
+        BatchSize: taskType.concurrency === null ? 5 : 1,
       });
       if (taskType.concurrency !== null)
         expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: taskType.concurrency });
@@ -173,57 +189,96 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
     }
   });
 
-  it('lets the scheduler role send only to the task queues and its DLQ', () => {
+  it('lets the scheduler role, assumed only from its own schedule group, send only to the task queues and its DLQ', () => {
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'Test-Hourglass' });
-    const [roleId] = ofType('AWS::IAM::Role').find(([, r]) =>
+    const [roleId, role] = ofType('AWS::IAM::Role').find(([, r]) =>
       JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
     )!;
+    const trust = role.Properties.AssumeRolePolicyDocument.Statement[0].Condition;
+    expect(trust.StringEquals).toEqual({ 'aws:SourceAccount': '123456789012' });
+    expect(JSON.stringify(trust.ArnEquals['aws:SourceArn'])).toContain(':schedule-group/');
     const policies = ofType('AWS::IAM::Policy').filter(([, p]) =>
       p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId),
     );
     const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
-    expect(statements).toHaveLength(1 + definitions.taskTypes.length);
+    expect(statements).toHaveLength(2);
     for (const s of statements) {
       expect([s.Action].flat()).toEqual(expect.arrayContaining(['sqs:SendMessage']));
       expect([s.Action].flat().every((a: string) => a.startsWith('sqs:'))).toBe(true);
-      expect(JSON.stringify(s.Resource)).toMatch(/Queue|DLQ/);
     }
+    expect(JSON.stringify(statements.map((s) => s.Resource))).toContain(':Test-Hourglass-*');
   });
 
   it('scopes every DynamoDB, SQS, Scheduler and PassRole permission to named resources', () => {
-    const statements = ofType('AWS::IAM::Policy').flatMap(
+    const statements = anywhereOfType('AWS::IAM::Policy').flatMap(
       ([, p]) => p.Properties.PolicyDocument.Statement,
     );
     const scoped = statements.filter((s) =>
       [s.Action].flat().some((a: string) => /^(dynamodb|sqs|scheduler):|^iam:PassRole$/.test(a)),
     );
     expect(scoped.length).toBeGreaterThan(10);
-    for (const s of scoped) expect([s.Resource].flat()).not.toContain('*');
+    // dynamodb:ListStreams takes no resource type: IAM grants it only on "*".
+    const resourceLevel = scoped.filter((s) => s.Action !== 'dynamodb:ListStreams');
+    for (const s of resourceLevel) expect([s.Resource].flat()).not.toContain('*');
     const starred = statements.filter((s) => [s.Resource].flat().includes('*'));
     for (const s of starred)
-      expect([s.Action].flat().every((a: string) => a.startsWith('xray:'))).toBe(true);
+      expect(
+        [s.Action]
+          .flat()
+          .every((a: string) => a.startsWith('xray:') || a === 'dynamodb:ListStreams'),
+      ).toBe(true);
+    expect(starred.some((s) => s.Action === 'dynamodb:ListStreams')).toBe(true);
+    // A worker may read and update task rows, nothing more of the table (the example
+    // workers' effect rows are a PutItem limited to EFFECT# keys, granted by infra/app.ts).
+    for (const worker of hourglass.workers.values()) {
+      const nested = Stack.of(worker.function);
+      const roleId = nested.getLogicalId(worker.function.role!.node.defaultChild as never);
+      const tableActions = Object.values(Template.fromStack(nested).toJSON().Resources as Resources)
+        .filter(
+          (r) =>
+            r.Type === 'AWS::IAM::Policy' &&
+            r.Properties.Roles.some((ref: { Ref: string }) => ref.Ref === roleId),
+        )
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .flatMap((st: Json) => [st.Action].flat())
+        .filter((a: string) => a.startsWith('dynamodb:'));
+      expect(new Set(tableActions)).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:UpdateItem']));
+    }
     const passRole = statements.find((s) => s.Action === 'iam:PassRole')!;
     expect(passRole.Condition).toEqual({
       StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
     });
   });
 
-  it('alarms on DLQ depth, oldest message age and stream iterator age, and has a dashboard', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.MetricName);
-    const dlqs = 3 + definitions.taskTypes.length;
-    expect(alarms.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(dlqs);
-    expect(alarms.filter((m) => m === 'ApproximateAgeOfOldestMessage')).toHaveLength(
-      1 + definitions.taskTypes.length,
+  it('alarms on DLQ depth, queue age, iterator age, function errors, failed tasks and re-sent work, and has a dashboard', () => {
+    const alarms = anywhereOfType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    const named = (m: string) => alarms.filter((a) => a.MetricName === m);
+    // Ingest, task (shared), Scheduler and relay DLQs.
+    expect(named('ApproximateNumberOfMessagesVisible')).toHaveLength(4);
+    expect(named('ApproximateAgeOfOldestMessage')).toHaveLength(1 + definitions.taskTypes.length);
+    expect(named('IteratorAge')).toHaveLength(1);
+    const expressions = alarms.flatMap((a) => (a.Metrics ?? []).map((m: Json) => m.Expression));
+    // Ingest, relay, sweeper and every worker.
+    expect(expressions.filter((e) => e === 'errors + throttles')).toHaveLength(
+      3 + definitions.taskTypes.length,
     );
-    expect(alarms.filter((m) => m === 'IteratorAge')).toHaveLength(1);
+    expect(expressions).toContain('resent + republished');
+    expect(named('TasksFailed')).toHaveLength(1);
+    expect(hourglass.alarms).toHaveLength(alarms.length);
     const body = JSON.stringify(
       ofType('AWS::CloudWatch::Dashboard')[0]![1].Properties.DashboardBody,
     );
-    for (const metric of ['TasksCompleted', 'LateCancels', 'TimerLatenessMs', 'EventsRejected'])
+    for (const metric of [
+      'TasksCompleted',
+      'LateCancels',
+      'TimerLatenessMs',
+      'EventsRejected',
+      'TimersResent',
+    ])
       expect(body).toContain(metric);
   });
 
-  it('runs the sweeper every 5 minutes, allowed to read the status index and send to the task queues only', () => {
+  it('runs the sweeper every 5 minutes, allowed to read the indexes, mark tasks, publish and send to the task queues only', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
     const [sweeperId] = ofType('AWS::Lambda::Function').find(([id]) =>
       id.startsWith('HourglassSweeper'),
@@ -236,21 +291,62 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
       .flatMap((s) => [s.Action].flat())
       .filter((a: string) => !a.startsWith('xray:'));
     expect(new Set(actions)).toEqual(
-      new Set(['dynamodb:Query', 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl']),
+      new Set(['dynamodb:Query', 'dynamodb:UpdateItem', 'sqs:SendMessage', 'events:PutEvents']),
     );
   });
 
   it('passes cdk-nag AwsSolutions and Serverless checks with no unsuppressed errors', () => {
+    // Nested stacks (the workers) report their findings through the main stack's artifact.
     const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('.*'));
     expect(errors.map((e) => `${e.id}: ${String(e.entry.data).split('\n')[0]}`)).toEqual([]);
   });
 
   it('gives every suppression a reason', () => {
-    const suppressions = Object.values(resources).flatMap(
+    const suppressions = Object.values(everywhere).flatMap(
       (r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? [],
     );
     expect(suppressions.length).toBeGreaterThan(0);
     for (const s of suppressions) expect(s.reason.length).toBeGreaterThan(40);
+  });
+});
+
+describe('a deployment of 100 task types', () => {
+  it('synthesizes: every stack under 500 resources, every function environment under 4 KB', () => {
+    const { app, stack } = newStack();
+    const taskTypes = Array.from({ length: 100 }, (_, i) =>
+      defineTaskType({ name: `a-rather-long-task-type-name-number-${i}` }),
+    );
+    const workflows = taskTypes.map((task, i) =>
+      defineRule({
+        name: `rule-${i}`,
+        key: 'detail.id',
+        on: defineEvent({
+          source: 'scale',
+          detailType: `Happened${i}`,
+          schema: z.object({ id: z.string() }),
+        }),
+        schedule: { task },
+      }),
+    );
+    const hourglass = new Hourglass(stack, 'Hourglass', {
+      workflows: defineHourglass({ taskTypes, workflows }),
+    });
+    for (const t of taskTypes) hourglass.addWorker(t.name, { entry: workerEntry('end-discount') });
+
+    const assembly = app.synth();
+    const stacks = [stack, ...workerStacks(hourglass)];
+    expect(stacks).toHaveLength(1 + Math.ceil(100 / WORKERS_PER_STACK));
+    for (const s of stacks) {
+      const resources = Object.values(Template.fromStack(s).toJSON().Resources as Resources);
+      expect(resources.length).toBeLessThan(500);
+      for (const fn of resources.filter((r) => r.Type === 'AWS::Lambda::Function')) {
+        // Unresolved references print longer than the values they resolve to, so this
+        // over-counts: the deployed environment is smaller still.
+        const bytes = Buffer.byteLength(JSON.stringify(fn.Properties.Environment.Variables));
+        expect(bytes).toBeLessThan(4_096);
+      }
+    }
+    expect(assembly.stacks).toHaveLength(1);
   });
 });
 
@@ -315,7 +411,16 @@ describe('Hourglass validation', () => {
           'send-group-email',
           { entry: workerEntry('send-group-email'), timeout: Duration.seconds(60) },
         ),
-      "options.timeout (60s) is shorter than the task type's timeout (300s)",
+      "addWorker('send-group-email'): options.timeout must be from 300s (the task type's timeout) to 330s",
+    ],
+    [
+      'a timeout that would outlive the lease',
+      () =>
+        new Hourglass(newStack().stack, 'H', { workflows: definitions }).addWorker(
+          'send-group-email',
+          { entry: workerEntry('send-group-email'), timeout: Duration.seconds(600) },
+        ),
+      "so the function ends before the attempt's lease), got 600s",
     ],
     [
       'a missing entry',
@@ -375,8 +480,11 @@ describe('Outbox', () => {
       .filter((r) => r.Type === 'AWS::IAM::Policy')
       .flatMap((p) => p.Properties.PolicyDocument.Statement);
     expect(statements.some((s) => s.Action === 'events:PutEvents')).toBe(true);
-    for (const s of statements.filter((s) => JSON.stringify(s.Action).includes('dynamodb:')))
+    const dynamo = statements.filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+    for (const s of dynamo.filter((s) => s.Action !== 'dynamodb:ListStreams'))
       expect([s.Resource].flat()).not.toContain('*');
+    // ListStreams has no resource type: only "*" grants it.
+    expect(dynamo.find((s) => s.Action === 'dynamodb:ListStreams')?.Resource).toBe('*');
   });
 
   it('refuses a table without a stream', () => {

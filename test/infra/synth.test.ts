@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,11 +22,18 @@ describe('npm run synth', () => {
       ['synth', '--no-notices', '--quiet', '--output', out],
       { cwd: root, env, timeout: 120_000 },
     );
-    const template = JSON.parse(await readFile(join(out, 'Hourglass.template.json'), 'utf8'));
-    const types = Object.values(template.Resources as Record<string, { Type: string }>).map(
-      (r) => r.Type,
-    );
+    // The main stack, and the nested stack that holds the workers.
+    const files = (await readdir(out)).filter((f) => f.endsWith('.template.json'));
+    expect(files.filter((f) => f.endsWith('.nested.template.json'))).toHaveLength(1);
+    const types: string[] = [];
+    for (const file of files) {
+      const template = JSON.parse(await readFile(join(out, file), 'utf8'));
+      types.push(
+        ...Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type),
+      );
+    }
     expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(10);
     expect(types).toContain('AWS::Scheduler::ScheduleGroup');
+    expect(types).toContain('AWS::CloudFormation::Stack');
   }, 120_000);
 });
