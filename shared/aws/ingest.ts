@@ -55,7 +55,9 @@ export function isTransient(error: unknown): boolean {
  * Ingests a batch of EventBridge events: routes each to its workflow instances, decides,
  * and commits per instance. Bad events become rejected-event rows with their reason,
  * never a failed batch; task lifecycle events (source `hourglass`) make their instance
- * apply the task's outcome. Only transient errors return messages as batch item failures.
+ * apply the task's outcome. Only transient errors (throttling, conflicts, service faults)
+ * return messages as batch item failures; a permanent failure to decide is recorded as a
+ * rejected-event row per event, with the error as its reason.
  */
 export async function ingestBatch(
   deps: IngestDeps,
@@ -63,6 +65,7 @@ export async function ingestBatch(
 ): Promise<IngestResult> {
   const groups = new Map<string, Group>();
   const rejections: { rejection: Rejection; raw: unknown; messageId: string }[] = [];
+  const messageOf = new Map<string, string>();
   const group = (workflow: Workflow, key: string) => {
     const id = `${workflow.name}\u0000${key}`;
     let g = groups.get(id);
@@ -108,8 +111,10 @@ export async function ingestBatch(
       rejections.push({ rejection, raw, messageId: message.messageId });
     for (const routed of routing.routed) {
       const g = group(routed.workflow, routed.key);
-      g.events.push(routed.event);
+      // Two copies of one event in a batch (at-least-once delivery) decide as one.
+      if (!g.events.some((e) => e.id === routed.event.id)) g.events.push(routed.event);
       g.messageIds.add(message.messageId);
+      messageOf.set(routed.event.id, message.messageId);
     }
   }
 
@@ -132,18 +137,41 @@ export async function ingestBatch(
           else if (command.type === 'reject-event') rejected += 1;
         }
       } catch (error) {
-        const transient = isTransient(error);
-        deps.telemetry.error(
-          transient
-            ? 'deciding failed; the messages return to the queue'
-            : 'deciding failed on a definition problem; the messages return to the queue and reach the DLQ if it persists',
-          {
+        if (isTransient(error)) {
+          deps.telemetry.error('deciding failed; the messages return to the queue', {
             workflow: g.workflow.name,
             key: g.key,
             error: (error as Error).message,
-          },
-        );
-        for (const id of g.messageIds) failed.add(id);
+          });
+          for (const id of g.messageIds) failed.add(id);
+          return;
+        }
+        // Permanent: retrying cannot help (a definition that cannot replay the history, a
+        // decision over DynamoDB's limits, a refused write). Record why, per event, where
+        // an operator will look, instead of looping the messages to the DLQ.
+        const reason = `could not be applied to workflow '${g.workflow.name}' key '${g.key}': ${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+        deps.telemetry.error('deciding failed for good; the events are recorded as rejected', {
+          workflow: g.workflow.name,
+          key: g.key,
+          error: (error as Error).message,
+        });
+        for (const event of g.events) {
+          rejections.push({
+            rejection: { eventId: event.id, workflow: g.workflow.name, reason },
+            raw: event,
+            messageId: messageOf.get(event.id) ?? '',
+          });
+        }
+        if (g.events.length === 0) {
+          // Only task outcomes (lifecycle events) for this instance: keep them as rejected
+          // rows too, so the stalled instance is visible.
+          for (const id of g.messageIds)
+            rejections.push({
+              rejection: { eventId: id, workflow: g.workflow.name, reason },
+              raw: { lifecycleMessage: id },
+              messageId: id,
+            });
+        }
       }
     }),
   );

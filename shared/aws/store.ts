@@ -197,6 +197,8 @@ export function decisionWrites(
     return c;
   };
   const at = iso(now);
+  // DynamoDB refuses a transaction with two actions on one item: one rejection per event.
+  const rejected = new Set<string>();
   for (const command of decision.commands) {
     switch (command.type) {
       case 'schedule-task': {
@@ -295,6 +297,8 @@ export function decisionWrites(
         break;
       }
       case 'reject-event': {
+        if (rejected.has(command.eventId)) break;
+        rejected.add(command.eventId);
         const raw = newEvents.find((e) => e.id === command.eventId);
         writes.push({
           Put: {

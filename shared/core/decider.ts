@@ -508,6 +508,7 @@ export function decide(
     if (known.has(event.id)) {
       duplicates.push(event.id);
     } else if (event.time < horizon) {
+      known.add(event.id); // a second copy in the same batch is a duplicate, not a second rejection
       commands.push({
         type: 'reject-event',
         eventId: event.id,

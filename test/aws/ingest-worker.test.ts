@@ -64,6 +64,27 @@ describe('ingestBatch with a mocked table', () => {
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm9' }]);
   });
 
+  it('records the events of an instance as rejected, not retried, when deciding fails for good', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(TransactWriteCommand).rejects(
+      Object.assign(new Error('Item size has exceeded the maximum allowed size'), {
+        name: 'ValidationException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    dynamo.on(PutCommand).resolves({});
+    const event = shopEvent('UserRegistered', { userId: 'u1', email: 'a@b.co' }, 0, 'e-big');
+
+    const result = await ingestBatch(deps(), [message(event), message(event, 'm2')]);
+
+    expect(result.batchItemFailures).toEqual([]);
+    const rows = dynamo.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
+    expect(rows.map((r) => [r.eventId, r.workflow])).toEqual([['e-big', 'welcome-discount']]);
+    expect(rows[0]!.reason).toMatch(
+      /^could not be applied to workflow 'welcome-discount' key 'u1': ValidationException: Item size has exceeded/,
+    );
+  });
+
   it('tells transient errors from the rest', () => {
     expect(isTransient(new ConflictError('w', 'k', 5))).toBe(true);
     expect(

@@ -513,6 +513,27 @@ describe('decide', () => {
     ]);
   });
 
+  it('rejects two copies of a too-late event once: the second is a duplicate', () => {
+    const first = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
+    const facts = factsAfter(first.commands);
+    const later = decide(
+      welcomeDiscount,
+      first.instance,
+      [ordered(days(8), 'o2')],
+      facts,
+      T0 + days(8),
+    );
+    const twice = decide(
+      welcomeDiscount,
+      later.instance,
+      [registered(minutes(2), 'r-old'), registered(minutes(2), 'r-old')],
+      facts,
+      T0 + days(8),
+    );
+    expect(twice.commands.filter((c) => c.type === 'reject-event')).toHaveLength(1);
+    expect(twice.duplicates).toEqual(['r-old']);
+  });
+
   it('never folds past a task whose outcome is still to come', () => {
     const first = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
     const stillPending = decide(
