@@ -25,7 +25,7 @@ import {
   SCHEDULE_LEAD_RULE,
   taskQueueName,
 } from '../shared/aws/config';
-import { TABLE_SCHEMA } from '../shared/aws/table';
+import { DEFAULT_RETENTION_DAYS, TABLE_SCHEMA } from '../shared/aws/table';
 import { Metric } from '../shared/aws/telemetry';
 import { LEASE_MARGIN_MS } from '../shared/aws/worker';
 import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
@@ -72,6 +72,11 @@ export interface HourglassProps {
    * fires anywhere in a schedule's minute). @default 120
    */
   readonly scheduleLeadSeconds?: number;
+  /**
+   * How long finished tasks, finished instances and rejected events stay in the table before
+   * DynamoDB's TTL may delete them (whole days, 1–3650). @default 30 days
+   */
+  readonly retention?: Duration;
   /** Where every alarm notifies (alarm and OK). @default no notification: see `alarms` */
   readonly alarmTopic?: sns.ITopic;
 }
@@ -151,6 +156,7 @@ export class Hourglass extends Construct {
   private readonly definitions: HourglassDefinitions;
   private readonly alarmTopic?: sns.ITopic;
   private readonly workerStacks: NestedStack[] = [];
+  private readonly retentionDays: string;
 
   constructor(scope: Construct, id: string, props: HourglassProps) {
     super(scope, id);
@@ -169,6 +175,16 @@ export class Hourglass extends Construct {
         `Hourglass '${id}': props.scheduleLeadSeconds must be ${SCHEDULE_LEAD_RULE}, got ${lead}`,
       );
     }
+    const retentionDays =
+      props.retention === undefined
+        ? DEFAULT_RETENTION_DAYS
+        : props.retention.toHours({ integral: false }) / 24;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650) {
+      throw new Error(
+        `Hourglass '${id}': props.retention must be whole days from 1 to 3650, got ${retentionDays}`,
+      );
+    }
+    this.retentionDays = String(retentionDays);
     this.definitions = props.workflows;
     this.alarmTopic = props.alarmTopic;
     const stack = Stack.of(this);
@@ -230,7 +246,10 @@ export class Hourglass extends Construct {
       props.ingestEntry ?? join(ROOT, 'functions/ingest.ts'),
       {
         timeout: Duration.seconds(30),
-        environment: { [ENV.tableName]: this.table.tableName },
+        environment: {
+          [ENV.tableName]: this.table.tableName,
+          [ENV.retentionDays]: this.retentionDays,
+        },
       },
     );
     this.ingestFunction.addEventSource(
@@ -651,6 +670,7 @@ export class Hourglass extends Construct {
       timeout,
       environment: {
         [ENV.tableName]: this.table.tableName,
+        [ENV.retentionDays]: this.retentionDays,
         [ENV.taskQueueUrlPrefix]: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/${this.taskQueuePrefix}`,
         [ENV.taskQueueArnPrefix]: this.taskQueueArn(''),
         POWERTOOLS_SERVICE_NAME: `hourglass-${taskType}`,

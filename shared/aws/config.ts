@@ -1,4 +1,5 @@
 import { ConfigError } from './errors';
+import { DEFAULT_RETENTION_DAYS } from './table';
 
 /** Every environment variable Hourglass reads, in one place. */
 export const ENV = {
@@ -12,6 +13,7 @@ export const ENV = {
   scheduleLeadSeconds: 'HOURGLASS_SCHEDULE_LEAD_SECONDS',
   outboxBusName: 'HOURGLASS_OUTBOX_BUS_NAME',
   timeScale: 'HOURGLASS_TIME_SCALE',
+  retentionDays: 'HOURGLASS_RETENTION_DAYS',
 } as const;
 
 /** Where the timer for one task type's tasks is delivered. */
@@ -66,6 +68,11 @@ export interface Config {
    * compresses time and sets it, so timers (a task's timeout) shrink with the clock. @default 1
    */
   readonly timeScale: number;
+  /**
+   * Days finished tasks, finished instances and rejected events are kept before DynamoDB's
+   * TTL may delete them. @default 30
+   */
+  readonly retentionDays: number;
   /** The queue of one task type, by the naming rule ({@link taskQueueName}). */
   taskQueue(taskType: string): TaskQueue;
 }
@@ -170,6 +177,20 @@ export function loadConfig(
           throw new ConfigError(
             ENV.timeScale,
             `must be a number ≥ 1 (how much faster than real time the local clock runs), got "${text}"`,
+          );
+        }
+        return value;
+      });
+    },
+    get retentionDays() {
+      return once(ENV.retentionDays, () => {
+        const text = env[ENV.retentionDays]?.trim();
+        if (!text) return DEFAULT_RETENTION_DAYS;
+        const value = Number(text);
+        if (!Number.isInteger(value) || value < 1 || value > 3650) {
+          throw new ConfigError(
+            ENV.retentionDays,
+            `must be a whole number of days from 1 to 3650, got "${text}"`,
           );
         }
         return value;

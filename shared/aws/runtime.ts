@@ -29,7 +29,14 @@ export function defaultIngestDeps(
   telemetry: Telemetry = powertoolsTelemetry('hourglass-ingest'),
 ): IngestDeps {
   const { config, clients, clock } = runtime();
-  return { dynamo: clients.dynamo, tableName: config.tableName, clock, definitions, telemetry };
+  return {
+    dynamo: clients.dynamo,
+    tableName: config.tableName,
+    clock,
+    retentionMs: config.retentionDays * 86_400_000,
+    definitions,
+    telemetry,
+  };
 }
 
 /** The relay's dependencies from the environment. */
@@ -56,7 +63,12 @@ export function defaultWorkerDeps(
 ): WorkerDeps {
   const { config, clients, clock } = runtime();
   return {
-    tasks: dynamoTaskStore({ dynamo: clients.dynamo, tableName: config.tableName, clock }),
+    tasks: dynamoTaskStore({
+      dynamo: clients.dynamo,
+      tableName: config.tableName,
+      clock,
+      retentionMs: config.retentionDays * 86_400_000,
+    }),
     clock,
     sqs: clients.sqs,
     queueUrl: config.taskQueue(taskType).url,

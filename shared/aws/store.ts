@@ -17,6 +17,8 @@ import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
 import { ConflictError } from './errors';
 import {
+  DEFAULT_RETENTION_DAYS,
+  expiresAt,
   Indexes,
   type InstanceItem,
   Keys,
@@ -37,6 +39,16 @@ export interface StoreDeps {
   readonly tableName: string;
   /** Epoch ms now. */
   readonly clock: () => number;
+  /**
+   * How long finished tasks, finished instances and rejected events are kept before TTL may
+   * delete them. @default DEFAULT_RETENTION_DAYS days
+   */
+  readonly retentionMs?: number;
+}
+
+/** The retention of a store's finished rows. */
+export function retentionOf(deps: Pick<StoreDeps, 'retentionMs'>): number {
+  return deps.retentionMs ?? DEFAULT_RETENTION_DAYS * 86_400_000;
 }
 
 /** DynamoDB's limit on the items of one transaction. */
@@ -106,7 +118,12 @@ function isConflict(error: unknown): boolean {
   return name === 'TransactionCanceledException' || name === 'ConditionalCheckFailedException';
 }
 
-function rejectedItem(rejection: Rejection, raw: unknown, now: number): RejectedItem {
+function rejectedItem(
+  rejection: Rejection,
+  raw: unknown,
+  now: number,
+  retentionMs: number,
+): RejectedItem {
   return {
     PK: Keys.rejectedPk(rejection.eventId),
     SK: Keys.rejectedSk(rejection.workflow),
@@ -118,6 +135,7 @@ function rejectedItem(rejection: Rejection, raw: unknown, now: number): Rejected
     reason: rejection.reason,
     event: (JSON.stringify(raw) ?? String(raw)).slice(0, MAX_STORED_EVENT_CHARS),
     receivedAt: now,
+    expiresAt: expiresAt(now, retentionMs),
   };
 }
 
@@ -130,7 +148,10 @@ export async function putRejections(
   await Promise.all(
     rejections.map(({ rejection, raw }) =>
       deps.dynamo.send(
-        new PutCommand({ TableName: deps.tableName, Item: rejectedItem(rejection, raw, now) }),
+        new PutCommand({
+          TableName: deps.tableName,
+          Item: rejectedItem(rejection, raw, now, retentionOf(deps)),
+        }),
       ),
     ),
   );
@@ -154,6 +175,8 @@ export function decisionWrites(
   decision: Decision,
   newEvents: readonly RecordedEvent[],
   now: number,
+  retentionMs: number,
+  finished: boolean,
 ): TransactWriteItem[] {
   const { instance } = decision;
   const writes: TransactWriteItem[] = [];
@@ -172,6 +195,7 @@ export function decisionWrites(
     events: [...instance.events],
     version: (loaded.version ?? 0) + 1,
     updatedAt: now,
+    ...(finished ? { expiresAt: expiresAt(now, retentionMs) } : {}),
   };
   writes.push({
     Put: {
@@ -223,7 +247,12 @@ export function decisionWrites(
           input: t.input,
           createdBy: t.createdBy,
           ...(cancelled
-            ? { cancelledBy: t.cancelledBy!, finishedAt: now, ...unpublishedKeys(t.taskId, now) }
+            ? {
+                cancelledBy: t.cancelledBy!,
+                finishedAt: now,
+                expiresAt: expiresAt(now, retentionMs),
+                ...unpublishedKeys(t.taskId, now),
+              }
             : {}),
           lateCancels: [],
           updatedAt: now,
@@ -248,6 +277,7 @@ export function decisionWrites(
           status: TaskStatus.CANCELLED,
           cancelledBy: command.cancelledBy,
           finishedAt: now,
+          expiresAt: expiresAt(now, retentionMs),
           ...unpublishedKeys(command.taskId, now),
           ...statusKeys(
             command.taskId,
@@ -307,6 +337,7 @@ export function decisionWrites(
               { eventId: command.eventId, workflow: instance.workflow, reason: command.reason },
               raw,
               now,
+              retentionMs,
             ),
           },
         });
@@ -369,6 +400,25 @@ export function decisionWrites(
   return writes;
 }
 
+/**
+ * True when the decision leaves the instance in a final state with no task still to run: it
+ * will never change again, so its row may expire.
+ */
+function isFinished(workflow: Workflow, loaded: LoadedInstance, decision: Decision): boolean {
+  if (!workflow.states[decision.instance.state]?.final) return false;
+  const open = new Set(
+    loaded.tasks
+      .filter((t) => t.status === TaskStatus.SCHEDULED || t.status === TaskStatus.RUNNING)
+      .map((t) => t.taskId),
+  );
+  for (const command of decision.commands) {
+    if (command.type === 'schedule-task' && command.task.cancelledBy === null)
+      open.add(command.task.taskId);
+    if (command.type === 'cancel-task') open.delete(command.taskId);
+  }
+  return open.size === 0;
+}
+
 function unchanged(loaded: LoadedInstance, decision: Decision): boolean {
   if (decision.commands.length > 0 || decision.accepted.length > 0 || loaded.version === null)
     return false;
@@ -407,7 +457,15 @@ export async function decideAndCommit(
     const now = deps.clock();
     const decision = decide(workflow, loaded.instance, events, loaded.tasks.map(toFact), now);
     if (unchanged(loaded, decision)) return { decision, attempts: attempt, written: false };
-    const writes = decisionWrites(deps.tableName, loaded, decision, events, now);
+    const writes = decisionWrites(
+      deps.tableName,
+      loaded,
+      decision,
+      events,
+      now,
+      retentionOf(deps),
+      isFinished(workflow, loaded, decision),
+    );
     if (writes.length > MAX_TRANSACTION_ITEMS) {
       throw new HourglassError(
         `workflow '${workflow.name}' key '${key}': one decision needs ${writes.length} writes, over DynamoDB's transaction limit of ${MAX_TRANSACTION_ITEMS}; deliver fewer events per batch for this key or schedule fewer tasks per event`,

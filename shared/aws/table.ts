@@ -87,6 +87,8 @@ export interface TaskItem {
   readonly GSI2SK?: string;
   /** When the sweeper last sent this task's timer again. */
   readonly sweptAt?: number;
+  /** Once finished: when TTL may delete the row (epoch seconds). */
+  readonly expiresAt?: number;
   readonly timeline: TimelineEntry[];
 }
 
@@ -106,6 +108,8 @@ export interface InstanceItem {
   /** Optimistic concurrency: every write is conditional on the version read. */
   readonly version: number;
   readonly updatedAt: number;
+  /** Once in a final state with no open task: when TTL may delete the row (epoch seconds). */
+  readonly expiresAt?: number;
 }
 
 /** A rejected-event row: the event, and why. */
@@ -121,6 +125,23 @@ export interface RejectedItem {
   /** The raw event as received, cut to {@link MAX_STORED_EVENT_CHARS}. */
   readonly event: string;
   readonly receivedAt: number;
+  /** When TTL may delete the row (epoch seconds). */
+  readonly expiresAt: number;
+}
+
+/**
+ * How long finished tasks, finished instances and rejected events stay in the table before
+ * DynamoDB's TTL may delete them. @see expiresAt
+ */
+export const DEFAULT_RETENTION_DAYS = 30;
+
+/**
+ * The TTL value (`expiresAt`, epoch seconds) of an item finished at `finishedAt`. DynamoDB
+ * deletes expired items "typically within a few days" of this time, not at it, so readers
+ * must not treat presence as a sign of anything.
+ */
+export function expiresAt(finishedAt: number, retentionMs: number): number {
+  return Math.ceil((finishedAt + retentionMs) / 1_000);
 }
 
 /** Rejected events keep at most this much of the raw event. */

@@ -1,7 +1,21 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TaskStatus } from '../core/definitions';
-import { getTask, type StoreDeps, type TaskExpectation, transitionTask } from './store';
-import { Indexes, Keys, STATUS_SHARDS, statusKeys, type TaskItem, unpublishedKeys } from './table';
+import {
+  getTask,
+  retentionOf,
+  type StoreDeps,
+  type TaskExpectation,
+  transitionTask,
+} from './store';
+import {
+  expiresAt,
+  Indexes,
+  Keys,
+  STATUS_SHARDS,
+  statusKeys,
+  type TaskItem,
+  unpublishedKeys,
+} from './table';
 
 /**
  * The task transitions a worker makes, each one conditional write on the task row (built by
@@ -66,6 +80,7 @@ export function dynamoTaskStore(deps: StoreDeps): TaskStore {
         status,
         finishedAt: at,
         ...(lastError === undefined ? {} : { lastError }),
+        expiresAt: expiresAt(at, retentionOf(deps)),
         ...statusKeys(task.taskId, status, task.runAt),
         ...unpublishedKeys(task.taskId, at),
       },

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
     });
     expect(config.schedulerRoleArn).toBe('arn:aws:iam::123456789012:role/scheduler');
     expect(config.scheduleLeadSeconds).toBe(120);
+    expect(config.retentionDays).toBe(30);
   });
 
   it.each([
@@ -39,6 +40,12 @@ describe('loadConfig', () => {
       {},
       (c: ReturnType<typeof loadConfig>) => c.taskQueue('compress-image'),
       "HOURGLASS_TASK_QUEUE_URL_PREFIX is not set: set it to the task queues' URL up to the task type, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/MyStack-Hourglass-. The Hourglass CDK construct sets it; when running by hand, export it.",
+    ],
+    [
+      'a retention that is not whole days',
+      { [ENV.retentionDays]: '1.5' },
+      (c: ReturnType<typeof loadConfig>) => c.retentionDays,
+      'HOURGLASS_RETENTION_DAYS must be a whole number of days from 1 to 3650, got "1.5"',
     ],
     [
       'a role that is not an ARN',

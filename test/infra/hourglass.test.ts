@@ -72,6 +72,7 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
         { AttributeName: 'SK', KeyType: 'RANGE' },
       ],
       StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true },
       GlobalSecondaryIndexes: [
@@ -377,6 +378,15 @@ describe('Hourglass validation', () => {
       () =>
         new Hourglass(newStack().stack, 'H', { workflows: definitions, scheduleLeadSeconds: 30 }),
       'so a shorter lead could fire after the due time), got 30',
+    ],
+    [
+      'a retention in part days',
+      () =>
+        new Hourglass(newStack().stack, 'H', {
+          workflows: definitions,
+          retention: Duration.hours(36),
+        }),
+      'props.retention must be whole days from 1 to 3650, got 1.5',
     ],
     [
       'an unknown task type',

@@ -112,6 +112,8 @@ async function world() {
 
 const registered = (userId: string, offset = 0) =>
   shopEvent('UserRegistered', { userId, email: `${userId}@x.io` }, offset);
+const ordered = (userId: string, offset = 0) =>
+  shopEvent('OrderPlaced', { userId, orderId: `o-${userId}`, total: 1 }, offset);
 const CODE_TASK = (userId: string) => `welcome-discount#${userId}#send-discount-code#1`;
 
 describe('the runtime on DynamoDB Local and fauxqs', () => {
@@ -535,6 +537,68 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
     expect(await store.fail(lost, 1, later + 1, 'late')).toBe(false);
     expect(await store.retry(lost, 1, { at: later, runAt: later, reason: 'late' })).toBe(false);
     expect(await store.get(message!)).toMatchObject({ status: 'RUNNING', attempt: 2 });
+  });
+
+  it('lets finished tasks, finished instances and rejected events expire after the retention, and nothing still open', async () => {
+    const thirtyDays = days(30);
+    await w.ingest(
+      registered('u11'),
+      shopEvent('UserRegistered', { userId: 'u12', email: 'x' }, 0, 'bad-2'),
+    );
+    w.clock.now = T0 + minutes(5);
+    await w.ingest(ordered('u11', minutes(5)));
+    const instance = await w.dynamo.send(
+      new GetCommand({ TableName: w.tableName, Key: { PK: 'I#welcome-discount#u11', SK: 'I' } }),
+    );
+    const cancelled = await getTask(w.store, {
+      workflow: 'welcome-discount',
+      key: 'u11',
+      taskId: CODE_TASK('u11'),
+    });
+    const rejected = await w.dynamo.send(
+      new GetCommand({ TableName: w.tableName, Key: { PK: 'R#bad-2', SK: 'W#-' } }),
+    );
+    expect(instance.Item).toMatchObject({
+      state: 'converted',
+      expiresAt: Math.ceil((T0 + minutes(5) + thirtyDays) / 1000),
+    });
+    expect(cancelled).toMatchObject({
+      status: 'CANCELLED',
+      expiresAt: Math.ceil((T0 + minutes(5) + thirtyDays) / 1000),
+    });
+    expect(rejected.Item?.expiresAt).toBe(Math.ceil((T0 + thirtyDays) / 1000));
+
+    // A task that runs expires from its finish; an instance still waiting never expires.
+    await w.ingest(registered('u13'));
+    expect(
+      (
+        await w.dynamo.send(
+          new GetCommand({
+            TableName: w.tableName,
+            Key: { PK: 'I#welcome-discount#u13', SK: 'I' },
+          }),
+        )
+      ).Item?.expiresAt,
+    ).toBeUndefined();
+    w.clock.now = T0 + minutes(40);
+    await w.relay();
+    const [message] = (await w.messages('send-discount-code')).filter((m) => m.key === 'u13');
+    await processTaskMessage(
+      w.workerDeps('send-discount-code'),
+      sendDiscountCode,
+      w.handler,
+      message!,
+    );
+    expect(
+      await getTask(w.store, {
+        workflow: 'welcome-discount',
+        key: 'u13',
+        taskId: CODE_TASK('u13'),
+      }),
+    ).toMatchObject({
+      status: 'COMPLETED',
+      expiresAt: Math.ceil((T0 + minutes(40) + thirtyDays) / 1000),
+    });
   });
 
   it('records rejected events with their reason and goes on with the batch', async () => {
