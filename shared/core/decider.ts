@@ -666,8 +666,45 @@ function diff(
 }
 
 /**
+ * The most bytes of recorded events an instance keeps (as JSON). DynamoDB refuses an item
+ * over 400 KB ("The maximum item size in DynamoDB is 400 KB, which includes both attribute
+ * name binary length (UTF-8 length) and attribute value lengths"), and every write of a key
+ * rewrites its instance item: this leaves room for its state, context and snapshot.
+ */
+export const MAX_HISTORY_BYTES = 200 * 1024;
+
+const utf8 = new TextEncoder();
+
+/** How recent an event must be never to be folded for size. */
+const SIZE_FOLD_MARGIN_MS = MS.minute;
+
+/**
+ * The earliest horizon that keeps the newest events within {@link MAX_HISTORY_BYTES}: the
+ * time of the oldest event that still fits (so it and everything newer is kept), or -∞ when
+ * they all fit. Never later than {@link SIZE_FOLD_MARGIN_MS} before now, so that outcomes
+ * being written at this moment are not folded past.
+ */
+function sizeHorizon(events: readonly RecordedEvent[], now: number): number {
+  let bytes = 0;
+  for (let i = events.length - 1; i >= 0; i--) {
+    bytes += utf8.encode(JSON.stringify(events[i])).length;
+    if (bytes > MAX_HISTORY_BYTES) {
+      // events[i] does not fit: keep from the next one on.
+      const next = events[i + 1];
+      return next === undefined
+        ? now - SIZE_FOLD_MARGIN_MS
+        : Math.min(next.time, now - SIZE_FOLD_MARGIN_MS);
+    }
+  }
+  return Number.NEGATIVE_INFINITY;
+}
+
+/**
  * Keeps history bounded: events older than the workflow's `retain` are folded into a
  * snapshot, but never past an unfinished task's due time (its outcome is still to come).
+ * A busy key is bounded harder: once its events pass {@link MAX_HISTORY_BYTES}, the oldest
+ * are folded early (an event that then arrives older than the kept ones is rejected as too
+ * late), so one key's volume can never make its item too large to write.
  */
 function fold(
   workflow: Workflow,
@@ -685,6 +722,7 @@ function fold(
     if (task.phase !== 'cancelled' && !finished)
       horizon = Math.min(horizon, task.dueAt - HORIZON_MARGIN_MS);
   }
+  horizon = Math.max(horizon, sizeHorizon(events, now));
   const old = instance.snapshot?.horizon ?? Number.NEGATIVE_INFINITY;
   if (horizon <= old || events.length === 0 || events[0]!.time >= horizon) {
     return { snapshot: instance.snapshot, events };

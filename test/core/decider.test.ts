@@ -8,6 +8,7 @@ import {
   defineWorkflow,
   HistoryReplayError,
   type Instance,
+  MAX_HISTORY_BYTES,
   newInstance,
   type RecordedEvent,
   type TaskFact,
@@ -599,6 +600,62 @@ describe('decide', () => {
     const decision = decide(welcomeDiscount, fresh(), [], [stray], T0);
     expect(decision.commands).toEqual([
       { type: 'cancel-task', taskId: stray.taskId, cancelledBy: 'history', reason: 'superseded' },
+    ]);
+  });
+});
+
+describe('a busy key', () => {
+  const Clicked = defineEvent({
+    source: 'web',
+    detailType: 'Clicked',
+    schema: z.object({ userId: z.string(), page: z.string() }),
+  });
+  const activity = defineWorkflow({
+    name: 'activity',
+    key: 'detail.userId',
+    events: [Clicked],
+    initial: 'active',
+    context: { clicks: 0 },
+    states: {
+      active: {
+        on: {
+          Clicked: { target: 'active', assign: ({ context }) => ({ clicks: context.clicks + 1 }) },
+        },
+      },
+    },
+  });
+  const click = (n: number): RecordedEvent => ({
+    id: `click-${n}`,
+    source: 'web',
+    detailType: 'Clicked',
+    // 5,000 clicks two minutes apart: about a week of one very busy user.
+    time: T0 + n * minutes(2),
+    detail: { userId: 'busy', page: `/products/${'x'.repeat(100)}/${n}` },
+  });
+
+  it('keeps its history under MAX_HISTORY_BYTES through 5,000 events, folding the oldest early', () => {
+    let instance: Instance = newInstance(activity, 'busy');
+    for (let n = 0; n < 5_000; n += 10) {
+      const batch = Array.from({ length: 10 }, (_, i) => click(n + i));
+      const decision = decide(activity, instance, batch, [], batch.at(-1)!.time + minutes(2));
+      expect(decision.accepted).toHaveLength(10);
+      instance = decision.instance;
+      const bytes = new TextEncoder().encode(JSON.stringify(instance.events)).length;
+      expect(bytes).toBeLessThanOrEqual(MAX_HISTORY_BYTES + 1_000);
+    }
+    // Nothing was lost: the folded events live on in the snapshot's context.
+    expect(instance.context).toEqual({ clicks: 5_000 });
+    expect(instance.events.length).toBeLessThan(5_000);
+    expect(instance.snapshot!.horizon).toBeGreaterThan(T0 + days(1));
+
+    // An event older than what the key still keeps is rejected as too late, with the reason.
+    const late = decide(activity, instance, [{ ...click(10), id: 'late' }], [], T0 + days(8));
+    expect(late.commands).toEqual([
+      expect.objectContaining({
+        type: 'reject-event',
+        eventId: 'late',
+        reason: expect.stringMatching(/^too late/),
+      }),
     ]);
   });
 });

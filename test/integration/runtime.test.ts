@@ -7,6 +7,7 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   dynamoTaskStore,
   effectKey,
@@ -25,6 +26,7 @@ import {
   type WorkerDeps,
 } from '../../shared/aws';
 import type { TaskHandler } from '../../shared/aws/worker';
+import { defineEvent, defineHourglass, defineWorkflow } from '../../shared/core';
 import definitions, { compressImage, sendDiscountCode } from '../../workflows';
 import { days, minutes, shopEvent, T0 } from '../support/events';
 import { freshWorld, type LocalAws, startLocalAws } from '../support/local-aws';
@@ -600,6 +602,57 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
       expiresAt: Math.ceil((T0 + minutes(40) + thirtyDays) / 1000),
     });
   });
+
+  it('goes on writing a key that received 5,000 events in a week, its item under the 400 KB limit', async () => {
+    const Clicked = defineEvent({
+      source: 'web',
+      detailType: 'Clicked',
+      schema: z.object({ userId: z.string(), page: z.string() }),
+    });
+    const activity = defineWorkflow({
+      name: 'activity',
+      key: 'detail.userId',
+      events: [Clicked],
+      initial: 'active',
+      context: { clicks: 0 },
+      states: {
+        active: {
+          on: {
+            Clicked: {
+              target: 'active',
+              assign: ({ context }) => ({ clicks: context.clicks + 1 }),
+            },
+          },
+        },
+      },
+    });
+    const deps = {
+      ...w.store,
+      definitions: defineHourglass({ taskTypes: [], workflows: [activity] }),
+      telemetry: memoryTelemetry().telemetry,
+    };
+    for (let n = 0; n < 5_000; n += 10) {
+      const messages = Array.from({ length: 10 }, (_, i) => ({
+        messageId: `click-${n + i}`,
+        body: JSON.stringify({
+          id: `click-${n + i}`,
+          source: 'web',
+          'detail-type': 'Clicked',
+          time: new Date(T0 + (n + i) * minutes(2)).toISOString(),
+          detail: { userId: 'busy', page: `/products/${'x'.repeat(100)}/${n + i}` },
+        }),
+      }));
+      w.clock.now = T0 + (n + 10) * minutes(2);
+      const result = await ingestBatch(deps, messages);
+      expect(result.batchItemFailures).toEqual([]);
+      expect(result.accepted).toBe(10);
+    }
+    const { Item } = await w.dynamo.send(
+      new GetCommand({ TableName: w.tableName, Key: { PK: 'I#activity#busy', SK: 'I' } }),
+    );
+    expect(Item?.context).toEqual({ clicks: 5_000 });
+    expect(Buffer.byteLength(JSON.stringify(Item))).toBeLessThan(400 * 1024);
+  }, 120_000);
 
   it('records rejected events with their reason and goes on with the batch', async () => {
     const bad = shopEvent('UserRegistered', { userId: 'u7', email: 'nope' }, 0, 'bad-1');
