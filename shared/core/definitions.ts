@@ -231,11 +231,22 @@ export interface EventType<
   readonly source: string;
   readonly detailType: Name;
   readonly schema: Schema;
+  /**
+   * Where the event's own time is, when finer than EventBridge's: a path into the detail
+   * such as `detail.occurredAt` (an ISO-8601 time with an offset, milliseconds kept). Events
+   * without it use the envelope's `time`, which EventBridge keeps to the whole second.
+   */
+  readonly timeField?: string;
 }
 
 /**
  * Declares an event type. The schema is any Standard Schema (Zod, Valibot, ArkType, …);
  * events whose detail fails it are rejected with the schema's message and path.
+ *
+ * Events of one key are applied in event-time order, ties broken by event id. EventBridge's
+ * `time` has whole-second precision, so two events of one key in the same second are
+ * ordered by their (random) ids: name a finer time in the detail with `timeField` when the
+ * producer has one.
  *
  * @example
  * const UserRegistered = defineEvent({
@@ -248,6 +259,7 @@ export function defineEvent<const Name extends string, Schema extends StandardSc
   readonly source: string;
   readonly detailType: Name;
   readonly schema: Schema;
+  readonly timeField?: string;
 }): EventType<Name, Schema> {
   const where = `event '${String(options?.detailType)}'`;
   if (
@@ -281,6 +293,16 @@ export function defineEvent<const Name extends string, Schema extends StandardSc
     throw new DefinitionError(
       where,
       'schema must be a Standard Schema (for example a Zod, Valibot or ArkType schema)',
+    );
+  }
+  if (
+    options.timeField !== undefined &&
+    (typeof options.timeField !== 'string' ||
+      !/^detail(\.[A-Za-z_$][\w$]*)+$/.test(options.timeField))
+  ) {
+    throw new DefinitionError(
+      where,
+      `timeField must be a path into the detail such as "detail.occurredAt", got ${describeValue(options.timeField)}`,
     );
   }
   return { kind: 'event-type', ...options };

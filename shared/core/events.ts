@@ -137,6 +137,16 @@ export async function routeEvent(
   const validated = await validateDetail(type, envelope.detail);
   if (validated.reason !== undefined) return reject(validated.reason);
 
+  if (type.timeField !== undefined) {
+    const own = readPath({ detail: validated.detail }, type.timeField);
+    if (own !== undefined) {
+      try {
+        time = parseInstant(own, type.timeField);
+      } catch (error) {
+        return reject((error as Error).message);
+      }
+    }
+  }
   const event: RecordedEvent = { id: eventId, source, detailType, time, detail: validated.detail };
   const routing: Routing = { routed: [], rejected: [] };
   for (const workflow of consumers) {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_EVENT_BYTES, routeEvent } from '../../shared/core';
+import { z } from 'zod';
+import {
+  decide,
+  defineEvent,
+  defineHourglass,
+  defineWorkflow,
+  MAX_EVENT_BYTES,
+  newInstance,
+  routeEvent,
+} from '../../shared/core';
 import definitions from '../../workflows';
 import { at, days, shopEvent } from '../support/events';
 
@@ -140,5 +149,83 @@ describe('routeEvent', () => {
     );
     const { routed } = await routeEvent(definitions, event);
     expect(routed).toHaveLength(1);
+  });
+});
+
+describe('an event type with a finer time in its detail', () => {
+  const CheckoutStarted = defineEvent({
+    source: 'pay',
+    detailType: 'CheckoutStarted',
+    schema: z.object({ cartId: z.string(), occurredAt: z.string().optional() }),
+    timeField: 'detail.occurredAt',
+  });
+  const PaymentSucceeded = defineEvent({
+    source: 'pay',
+    detailType: 'PaymentSucceeded',
+    schema: z.object({ cartId: z.string(), occurredAt: z.string().optional() }),
+    timeField: 'detail.occurredAt',
+  });
+  const checkout = defineWorkflow({
+    name: 'checkout',
+    key: 'detail.cartId',
+    events: [CheckoutStarted, PaymentSucceeded],
+    initial: 'new',
+    states: {
+      new: { on: { CheckoutStarted: { target: 'open' }, PaymentSucceeded: { target: 'orphan' } } },
+      open: { on: { PaymentSucceeded: { target: 'paid' } } },
+      orphan: { on: { CheckoutStarted: { target: 'orphan' } } },
+      paid: { final: true },
+    },
+  });
+  const defs = defineHourglass({ taskTypes: [], workflows: [checkout] });
+  // EventBridge's envelope time: both in the same whole second.
+  const second = '2026-11-23T10:00:00Z';
+  const raw = (id: string, detailType: string, occurredAt?: string) => ({
+    id,
+    source: 'pay',
+    'detail-type': detailType,
+    time: second,
+    detail: { cartId: 'c1', ...(occurredAt ? { occurredAt } : {}) },
+  });
+
+  it('orders two events of one key in the same second by their own times, not their ids', async () => {
+    // The payment's id sorts first; its own time is later.
+    const started = await routeEvent(
+      defs,
+      raw('b-started', 'CheckoutStarted', '2026-11-23T10:00:00.100Z'),
+    );
+    const paid = await routeEvent(
+      defs,
+      raw('a-paid', 'PaymentSucceeded', '2026-11-23T10:00:00.900Z'),
+    );
+    const events = [paid.routed[0]!.event, started.routed[0]!.event];
+    expect(events.map((e) => e.time)).toEqual([
+      Date.parse('2026-11-23T10:00:00.900Z'),
+      Date.parse('2026-11-23T10:00:00.100Z'),
+    ]);
+
+    const decision = decide(
+      checkout,
+      newInstance(checkout, 'c1'),
+      events,
+      [],
+      Date.parse(second) + 1_000,
+    );
+
+    expect(decision.instance.state).toBe('paid');
+  });
+
+  it('falls back to the envelope time without the field, and rejects an unreadable one', async () => {
+    const plain = await routeEvent(defs, raw('e1', 'CheckoutStarted'));
+    expect(plain.routed[0]!.event.time).toBe(Date.parse(second));
+    const bad = await routeEvent(defs, raw('e2', 'CheckoutStarted', 'yesterday'));
+    expect(bad.routed).toEqual([]);
+    expect(bad.rejected[0]!.reason).toMatch(/^detail\.occurredAt/);
+  });
+
+  it('refuses a time field outside the detail', () => {
+    expect(() =>
+      defineEvent({ source: 'pay', detailType: 'X', schema: z.object({}), timeField: 'time' }),
+    ).toThrow('timeField must be a path into the detail such as "detail.occurredAt", got "time"');
   });
 });
