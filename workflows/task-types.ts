@@ -16,7 +16,6 @@ export const sendCartReminder = defineTaskType({ name: 'send-cart-reminder' });
 /** J3: background compression; slow, bulky and never urgent. */
 export const compressImage = defineTaskType({
   name: 'compress-image',
-  lane: 'low',
   concurrency: 2,
   timeout: '60s',
   retry: { maxAttempts: 5, backoff: 'exponential', initial: '10s', max: '5m' },

@@ -58,6 +58,15 @@ export function scheduleName(taskId: string, generation: number): string {
   return `hg-${createHash('sha256').update(taskId).digest('hex').slice(0, 40)}-g${generation}`;
 }
 
+/**
+ * The first whole minute at or after `ms`. A minute-precision task's schedule is set for
+ * it: Scheduler fires anywhere in the minute an `at()` names, so the timer arrives at or
+ * after the due time, never before, and needs no re-delay.
+ */
+export function nextWholeMinute(ms: number): number {
+  return Math.ceil(ms / 60_000) * 60_000;
+}
+
 /** `at()` wants a UTC wall-clock time without zone or fraction. */
 function atExpression(ms: number): string {
   return `at(${new Date(ms).toISOString().slice(0, 19)})`;
@@ -93,13 +102,17 @@ async function armTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
     return;
   }
   const name = scheduleName(task.taskId, task.generation);
+  const fireAt =
+    task.precision === 'minute'
+      ? nextWholeMinute(task.runAt)
+      : task.runAt - deps.config.scheduleLeadSeconds * 1_000;
   try {
     await deps.scheduler.send(
       new CreateScheduleCommand({
         Name: name,
         GroupName: deps.config.scheduleGroup,
         ClientToken: name,
-        ScheduleExpression: atExpression(task.runAt - deps.config.scheduleLeadSeconds * 1_000),
+        ScheduleExpression: atExpression(fireAt),
         ScheduleExpressionTimezone: 'UTC',
         FlexibleTimeWindow: { Mode: 'OFF' },
         ActionAfterCompletion: 'DELETE',

@@ -177,6 +177,7 @@ export function decisionWrites(
   now: number,
   retentionMs: number,
   finished: boolean,
+  minutePrecision: ReadonlySet<string> = new Set(),
 ): TransactWriteItem[] {
   const { instance } = decision;
   const writes: TransactWriteItem[] = [];
@@ -246,6 +247,7 @@ export function decisionWrites(
           deadlineAt: t.deadlineAt,
           input: t.input,
           createdBy: t.createdBy,
+          ...(minutePrecision.has(t.taskType) ? { precision: 'minute' as const } : {}),
           ...(cancelled
             ? {
                 cancelledBy: t.cancelledBy!,
@@ -400,6 +402,17 @@ export function decisionWrites(
   return writes;
 }
 
+/** The task types a workflow schedules with `precision: 'minute'`. */
+function minutePrecisionTypes(workflow: Workflow): Set<string> {
+  return new Set(
+    Object.values(workflow.states)
+      .flatMap((state) => Object.values(state.on).flat())
+      .flatMap((transition) => transition.schedules)
+      .filter((schedule) => schedule.task.precision === 'minute')
+      .map((schedule) => schedule.task.name),
+  );
+}
+
 /**
  * True when the decision leaves the instance in a final state with no task still to run: it
  * will never change again, so its row may expire.
@@ -465,6 +478,7 @@ export async function decideAndCommit(
       now,
       retentionOf(deps),
       isFinished(workflow, loaded, decision),
+      minutePrecisionTypes(workflow),
     );
     if (writes.length > MAX_TRANSACTION_ITEMS) {
       throw new HourglassError(

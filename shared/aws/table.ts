@@ -72,6 +72,8 @@ export interface TaskItem {
   /** When the next attempt may start: the due time, or after a retry's backoff. */
   readonly runAt: number;
   readonly deadlineAt: number | null;
+  /** Set (to 'minute') for a task type of minute precision; absent means second precision. */
+  readonly precision?: 'minute';
   /** While RUNNING: the claim holds until then; past it, a redelivered message re-claims. */
   readonly leaseUntil?: number;
   readonly input: Json;

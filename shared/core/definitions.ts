@@ -44,14 +44,14 @@ export const OUTCOME_OF_STATUS: Readonly<Record<string, TaskOutcome>> = {
   CANCELLED: 'cancelled',
 };
 
-/** Priority lanes: workers of a lower lane may be throttled to leave room for higher ones. */
-export const Lane = { high: 'high', default: 'default', low: 'low' } as const;
-/** One of {@link Lane}. */
-export type Lane = (typeof Lane)[keyof typeof Lane];
-
 /**
- * How close to its due time a task must start. `second` uses SQS delays and an early
- * schedule plus a re-delay; `minute` accepts EventBridge Scheduler's one-minute window.
+ * How close to its due time a task must start. `second` (the default): within about half a
+ * second, from an SQS delay, or for timers over 15 minutes away an EventBridge Scheduler
+ * schedule set a few minutes early and then an SQS re-delay. `minute`: never before its due
+ * time and within about two minutes after it, from a schedule set for the first whole
+ * minute at or after the due time (Scheduler fires anywhere in that minute), with no
+ * re-delay: one message and one worker invocation fewer per task. Timers within 15 minutes
+ * use an SQS delay either way.
  */
 export const Precision = { second: 'second', minute: 'minute' } as const;
 /** One of {@link Precision}. */
@@ -111,8 +111,6 @@ export interface TaskTypeOptions {
   };
   /** Most attempts of this type running at once (SQS maximum concurrency, 2–1000). @default no limit */
   readonly concurrency?: number;
-  /** Priority lane. @default 'default' */
-  readonly lane?: Lane;
   /** How close to the due time it must start. @default 'second' */
   readonly precision?: Precision;
 }
@@ -125,12 +123,11 @@ export interface TaskType {
   readonly deadlineMs: number | null;
   readonly retry: RetryPolicy;
   readonly concurrency: number | null;
-  readonly lane: Lane;
   readonly precision: Precision;
 }
 
 /**
- * Declares how tasks of one type run: timeout, deadline, retries, concurrency, lane and
+ * Declares how tasks of one type run: timeout, deadline, retries, concurrency and
  * precision. Validated at once; the error names the field and the bad value.
  *
  * @example
@@ -187,11 +184,10 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
       `concurrency must be an integer from 2 to 1000 (SQS maximum concurrency), got ${describeValue(concurrency)}; leave it out for no limit`,
     );
   }
-  const lane = options.lane ?? Lane.default;
-  if (!Object.values(Lane).includes(lane)) {
+  if ((options as { lane?: unknown }).lane !== undefined) {
     throw new DefinitionError(
       where,
-      `lane must be one of ${Object.values(Lane).join(', ')}, got ${describeValue(lane)}`,
+      'lane is no longer an option: lanes were never enforced; cap a task type with concurrency instead',
     );
   }
   const precision = options.precision ?? Precision.second;
@@ -208,7 +204,6 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
     deadlineMs,
     retry: { maxAttempts, backoff, initialMs, maxMs },
     concurrency,
-    lane,
     precision,
   };
 }

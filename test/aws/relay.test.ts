@@ -119,6 +119,15 @@ describe('relayBatch', () => {
     expect(scheduleName('a'.repeat(500), 12)).toMatch(/^[0-9A-Za-z_.-]{1,64}$/);
   });
 
+  it('schedules a minute-precision task for the first whole minute at or after its due time, with no lead', async () => {
+    const due = T0 + days(3) + 25_000;
+    await relayBatch(deps(), [record(undefined, task({ runAt: due, precision: 'minute' }))]);
+    const input = scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input;
+    const expected = Math.ceil(due / 60_000) * 60_000;
+    expect(expected).toBeGreaterThanOrEqual(due);
+    expect(input.ScheduleExpression).toBe(`at(${new Date(expected).toISOString().slice(0, 19)})`);
+  });
+
   it('deletes the schedule of a far task when it is cancelled, and takes not-found as done', async () => {
     scheduler
       .on(DeleteScheduleCommand)

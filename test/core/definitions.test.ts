@@ -47,7 +47,6 @@ describe('defineTaskType', () => {
       deadlineMs: null,
       retry: { maxAttempts: 3, backoff: 'exponential', initialMs: 10_000, maxMs: 300_000 },
       concurrency: null,
-      lane: 'default',
       precision: 'second',
     });
   });
@@ -90,9 +89,9 @@ describe('defineTaskType', () => {
       'concurrency must be an integer from 2 to 1000 (SQS maximum concurrency), got 1 (number)',
     ],
     [
-      'an unknown lane',
-      { name: 't', lane: 'urgent' as 'high' },
-      'lane must be one of high, default, low, got "urgent" (string)',
+      'a lane, which was never enforced',
+      { name: 't', lane: 'low' } as never,
+      'lane is no longer an option: lanes were never enforced; cap a task type with concurrency instead',
     ],
     [
       'an unknown precision',

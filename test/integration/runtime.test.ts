@@ -26,7 +26,13 @@ import {
   type WorkerDeps,
 } from '../../shared/aws';
 import type { TaskHandler } from '../../shared/aws/worker';
-import { defineEvent, defineHourglass, defineWorkflow } from '../../shared/core';
+import {
+  defineEvent,
+  defineHourglass,
+  defineRule,
+  defineTaskType,
+  defineWorkflow,
+} from '../../shared/core';
 import definitions, { compressImage, sendDiscountCode } from '../../workflows';
 import { days, minutes, shopEvent, T0 } from '../support/events';
 import { freshWorld, type LocalAws, startLocalAws } from '../support/local-aws';
@@ -653,6 +659,62 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
     expect(Item?.context).toEqual({ clicks: 5_000 });
     expect(Buffer.byteLength(JSON.stringify(Item))).toBeLessThan(400 * 1024);
   }, 120_000);
+
+  it('runs a minute-precision task from its schedule alone: at or after its due time, with no re-delay', async () => {
+    const Booked = defineEvent({
+      source: 'travel',
+      detailType: 'Booked',
+      schema: z.object({ bookingId: z.string() }),
+    });
+    const checkIn = defineTaskType({ name: 'open-check-in', precision: 'minute' });
+    const booking = defineRule({
+      name: 'booking',
+      key: 'detail.bookingId',
+      on: Booked,
+      schedule: { task: checkIn, after: '2d' },
+    });
+    const deps = {
+      ...w.store,
+      definitions: defineHourglass({ taskTypes: [checkIn], workflows: [booking] }),
+      telemetry: memoryTelemetry().telemetry,
+    };
+    const booked = {
+      id: 'b1',
+      source: 'travel',
+      'detail-type': 'Booked',
+      time: new Date(T0 + 25_000).toISOString(),
+      detail: { bookingId: 'b1' },
+    };
+    await ingestBatch(deps, [{ messageId: 'm1', body: JSON.stringify(booked) }]);
+    const taskId = 'booking#b1#open-check-in#1';
+    const row = await getTask(w.store, { workflow: 'booking', key: 'b1', taskId });
+    expect(row).toMatchObject({ precision: 'minute', runAt: T0 + 25_000 + days(2) });
+
+    // Scheduler is mocked here: the schedule's target needs only the queue's ARN.
+    w.queues['open-check-in'] = {
+      url: 'https://sqs.invalid/open-check-in',
+      arn: 'arn:aws:sqs:us-east-1:000000000000:open-check-in',
+    };
+    expect((await w.relay()).batchItemFailures).toEqual([]);
+    const [schedule] = w.scheduler.commandCalls(CreateScheduleCommand).map((c) => c.args[0].input);
+    const fireAt = Date.parse(`${/at\((.*)\)/.exec(schedule!.ScheduleExpression!)![1]}Z`);
+    expect(fireAt).toBeGreaterThanOrEqual(row!.runAt);
+    expect(fireAt - row!.runAt).toBeLessThan(60_000);
+
+    // Scheduler fires anywhere in that minute; the worker runs it on arrival.
+    w.clock.now = fireAt + 40_000;
+    const runs: string[] = [];
+    const outcome = await processTaskMessage(
+      { ...w.workerDeps('compress-image'), queueUrl: 'unused' },
+      checkIn,
+      async (task) => {
+        runs.push(task.taskId);
+      },
+      JSON.parse(schedule!.Target!.Input!),
+    );
+    expect(outcome).toBe('completed');
+    expect(runs).toEqual([taskId]);
+  });
 
   it('records rejected events with their reason and goes on with the batch', async () => {
     const bad = shopEvent('UserRegistered', { userId: 'u7', email: 'nope' }, 0, 'bad-1');
