@@ -4,10 +4,12 @@ import {
   CreateScheduleCommand,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { FunctionTimeoutError, pollQueue } from '../../local/runner';
 import {
   dynamoTaskStore,
   effectKey,
@@ -714,6 +716,35 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
     );
     expect(outcome).toBe('completed');
     expect(runs).toEqual([taskId]);
+  });
+
+  it('fails the whole batch of a local invocation that reaches its function timeout, as Lambda does', async () => {
+    const queue = w.queues['compress-image']!;
+    await w.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'hangs' }));
+    const invocations: string[] = [];
+    const errors: unknown[] = [];
+    const poller = pollQueue({
+      name: 'hanging-worker',
+      sqs: w.sqs,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      visibilityTimeoutSeconds: 1,
+      timeoutMs: 200,
+      handler: async (event: never) => {
+        invocations.push((event as { Records: { body: string }[] }).Records[0]!.body);
+        return new Promise(() => {}); // never returns
+      },
+      onError: (error) => errors.push(error),
+    });
+    // Wait (on the condition, not the clock) for the message to come back after its
+    // visibility timeout: the timed-out invocation did not delete it.
+    const deadline = Date.now() + 30_000;
+    while (invocations.length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    await poller.stop();
+    expect(invocations).toEqual(['hangs', 'hangs']);
+    expect(errors[0]).toBeInstanceOf(FunctionTimeoutError);
+    expect((errors[0] as Error).message).toBe('hanging-worker: Task timed out after 0.20 seconds');
   });
 
   it('records rejected events with their reason and goes on with the batch', async () => {
