@@ -287,8 +287,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       );
       return { url: QueueUrl!, arn: Attributes!.QueueArn! };
     };
-    const withDlq = async (name: string, visibility: number) => {
-      const dlq = await createQueue(`${name}-dlq`);
+    const withDlq = async (
+      name: string,
+      visibility: number,
+      shared?: { readonly arn: string; readonly url: string },
+    ) => {
+      const dlq = shared ?? (await createQueue(`${name}-dlq`));
       const queue = await createQueue(name, {
         VisibilityTimeout: String(visibility),
         RedrivePolicy: JSON.stringify({
@@ -301,10 +305,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const ingest = await withDlq(INGEST_QUEUE, VISIBILITY_TIMEOUT_FACTOR * INGEST_TIMEOUT_S);
     const relayDlq = await createQueue('hourglass-relay-dlq');
     const schedulerDlq = await createQueue('hourglass-scheduler-dlq');
+    // One DLQ for every task queue, as the construct deploys it.
+    const taskDlq = await createQueue('hourglass-tasks-dlq');
     const taskQueues: Record<string, { url: string; arn: string }> = {};
     for (const type of definitions.taskTypes) {
       taskQueues[type.name] = (
-        await withDlq(taskQueueName(TASK_QUEUE_PREFIX, type.name), visibilityFor(type.timeoutMs))
+        await withDlq(
+          taskQueueName(TASK_QUEUE_PREFIX, type.name),
+          visibilityFor(type.timeoutMs),
+          taskDlq,
+        )
       ).queue;
     }
 
