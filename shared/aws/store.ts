@@ -593,32 +593,59 @@ export async function tasksDueBefore(
     ...(after === undefined ? [] : ['GSI1SK > :after']),
     ...(before === undefined ? [] : ['GSI1SK < :before']),
   ];
+  const pages = await queryShards<TaskItem>(deps, {
+    index: Indexes.byStatus,
+    keyCondition:
+      bounds.length === 2
+        ? 'GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before'
+        : ['GSI1PK = :pk', ...bounds].join(' AND '),
+    partition: (n) => Keys.statusPk(status, n),
+    values: {
+      ...(before === undefined ? {} : { ':before': iso(before) }),
+      ...(after === undefined ? {} : { ':after': iso(after) }),
+    },
+    firstPerShard,
+  });
+  return pages.flat().sort((a, b) => a.runAt - b.runAt);
+}
+
+/** A query of one sharded index partition family, as {@link queryShards} runs it. */
+export interface ShardedQuery {
+  readonly index: string;
+  /** The key condition, with `:pk` for the shard's partition key. */
+  readonly keyCondition: string;
+  /** The partition key of shard n. */
+  readonly partition: (shard: number) => string;
+  /** The condition's other values. */
+  readonly values: Record<string, unknown>;
+  /** Only the first this many of each shard. @default all */
+  readonly firstPerShard?: number;
+}
+
+/**
+ * Runs a query on each of the {@link STATUS_SHARDS} partitions of a sharded index in
+ * parallel, following pages, and returns each shard's items.
+ */
+export async function queryShards<T>(deps: StoreDeps, query: ShardedQuery): Promise<T[][]> {
+  const { firstPerShard } = query;
   const shard = async (n: number) => {
-    const items: TaskItem[] = [];
+    const items: T[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
       const page = await deps.dynamo.send(
         new QueryCommand({
           TableName: deps.tableName,
-          IndexName: Indexes.byStatus,
-          KeyConditionExpression:
-            bounds.length === 2
-              ? 'GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before'
-              : ['GSI1PK = :pk', ...bounds].join(' AND '),
-          ExpressionAttributeValues: {
-            ':pk': Keys.statusPk(status, n),
-            ...(before === undefined ? {} : { ':before': iso(before) }),
-            ...(after === undefined ? {} : { ':after': iso(after) }),
-          },
+          IndexName: query.index,
+          KeyConditionExpression: query.keyCondition,
+          ExpressionAttributeValues: { ':pk': query.partition(n), ...query.values },
           ...(firstPerShard === undefined ? {} : { Limit: firstPerShard - items.length }),
           ExclusiveStartKey,
         }),
       );
-      items.push(...((page.Items ?? []) as TaskItem[]));
+      items.push(...((page.Items ?? []) as T[]));
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey && (firstPerShard === undefined || items.length < firstPerShard));
     return items;
   };
-  const pages = await Promise.all(Array.from({ length: STATUS_SHARDS }, (_, n) => shard(n)));
-  return pages.flat().sort((a, b) => a.runAt - b.runAt);
+  return Promise.all(Array.from({ length: STATUS_SHARDS }, (_, n) => shard(n)));
 }

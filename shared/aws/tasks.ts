@@ -1,21 +1,14 @@
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TaskStatus } from '../core/definitions';
 import {
   getTask,
+  queryShards,
   retentionOf,
   type StoreDeps,
   type TaskExpectation,
   transitionTask,
 } from './store';
-import {
-  expiresAt,
-  Indexes,
-  Keys,
-  STATUS_SHARDS,
-  statusKeys,
-  type TaskItem,
-  unpublishedKeys,
-} from './table';
+import { expiresAt, Indexes, Keys, statusKeys, type TaskItem, unpublishedKeys } from './table';
 
 /**
  * The task transitions a worker makes, each one conditional write on the task row (built by
@@ -231,29 +224,13 @@ export async function unpublishedTasks(
   before: number,
   limit: number,
 ): Promise<TaskItem[]> {
-  const shard = async (n: number) => {
-    const items: TaskItem[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await deps.dynamo.send(
-        new QueryCommand({
-          TableName: deps.tableName,
-          IndexName: Indexes.byWorkflow,
-          KeyConditionExpression: 'GSI2PK = :pk AND GSI2SK < :before',
-          ExpressionAttributeValues: {
-            ':pk': Keys.unpublishedPk(n),
-            ':before': new Date(before).toISOString(),
-          },
-          Limit: limit - items.length,
-          ExclusiveStartKey,
-        }),
-      );
-      items.push(...((page.Items ?? []) as TaskItem[]));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey && items.length < limit);
-    return items;
-  };
-  const shards = await Promise.all(Array.from({ length: STATUS_SHARDS }, (_, n) => shard(n)));
+  const shards = await queryShards<TaskItem>(deps, {
+    index: Indexes.byWorkflow,
+    keyCondition: 'GSI2PK = :pk AND GSI2SK < :before',
+    partition: Keys.unpublishedPk,
+    values: { ':before': new Date(before).toISOString() },
+    firstPerShard: limit,
+  });
   return shards
     .flat()
     .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0))

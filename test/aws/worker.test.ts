@@ -7,6 +7,7 @@ import {
   memoryTelemetry,
   type TaskItem,
   type TaskStore,
+  timerMessage,
   type WorkerDeps,
   worker,
 } from '../../shared/aws';
@@ -99,19 +100,10 @@ const row = (taskId: string, overrides: Partial<TaskItem> = {}): TaskItem => ({
   ...overrides,
 });
 
-const timer = (task: TaskItem) => ({
-  taskId: task.taskId,
-  workflow: task.workflow,
-  key: task.key,
-  taskType: task.taskType,
-  generation: task.generation,
-  runAt: task.runAt,
-});
-
 const batch = (tasks: TaskItem[]): SQSEvent => ({
   Records: tasks.map((t, i) => ({
     messageId: `m${i}`,
-    body: JSON.stringify(timer(t)),
+    body: JSON.stringify(timerMessage(t)),
   })) as SQSEvent['Records'],
 });
 

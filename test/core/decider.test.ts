@@ -14,6 +14,7 @@ import {
   type TaskFact,
 } from '../../shared/core';
 import { abandonedCheckout, productPublish, welcomeDiscount } from '../../workflows';
+import { activity, click } from '../fixtures/busy-key';
 import { days, hours, minutes, T0 } from '../support/events';
 
 let ids = 0;
@@ -605,34 +606,6 @@ describe('decide', () => {
 });
 
 describe('a busy key', () => {
-  const Clicked = defineEvent({
-    source: 'web',
-    detailType: 'Clicked',
-    schema: z.object({ userId: z.string(), page: z.string() }),
-  });
-  const activity = defineWorkflow({
-    name: 'activity',
-    key: 'detail.userId',
-    events: [Clicked],
-    initial: 'active',
-    context: { clicks: 0 },
-    states: {
-      active: {
-        on: {
-          Clicked: { target: 'active', assign: ({ context }) => ({ clicks: context.clicks + 1 }) },
-        },
-      },
-    },
-  });
-  const click = (n: number): RecordedEvent => ({
-    id: `click-${n}`,
-    source: 'web',
-    detailType: 'Clicked',
-    // 5,000 clicks two minutes apart: about a week of one very busy user.
-    time: T0 + n * minutes(2),
-    detail: { userId: 'busy', page: `/products/${'x'.repeat(100)}/${n}` },
-  });
-
   it('keeps its history under MAX_HISTORY_BYTES through 5,000 events, folding the oldest early', () => {
     let instance: Instance = newInstance(activity, 'busy');
     for (let n = 0; n < 5_000; n += 10) {

@@ -33,9 +33,9 @@ import {
   defineHourglass,
   defineRule,
   defineTaskType,
-  defineWorkflow,
 } from '../../shared/core';
 import definitions, { compressImage, sendDiscountCode } from '../../workflows';
+import { activity, click } from '../fixtures/busy-key';
 import { days, minutes, shopEvent, T0 } from '../support/events';
 import { freshWorld, type LocalAws, startLocalAws } from '../support/local-aws';
 
@@ -612,44 +612,23 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
   });
 
   it('goes on writing a key that received 5,000 events in a week, its item under the 400 KB limit', async () => {
-    const Clicked = defineEvent({
-      source: 'web',
-      detailType: 'Clicked',
-      schema: z.object({ userId: z.string(), page: z.string() }),
-    });
-    const activity = defineWorkflow({
-      name: 'activity',
-      key: 'detail.userId',
-      events: [Clicked],
-      initial: 'active',
-      context: { clicks: 0 },
-      states: {
-        active: {
-          on: {
-            Clicked: {
-              target: 'active',
-              assign: ({ context }) => ({ clicks: context.clicks + 1 }),
-            },
-          },
-        },
-      },
-    });
     const deps = {
       ...w.store,
       definitions: defineHourglass({ taskTypes: [], workflows: [activity] }),
       telemetry: memoryTelemetry().telemetry,
     };
     for (let n = 0; n < 5_000; n += 10) {
-      const messages = Array.from({ length: 10 }, (_, i) => ({
-        messageId: `click-${n + i}`,
-        body: JSON.stringify({
-          id: `click-${n + i}`,
-          source: 'web',
-          'detail-type': 'Clicked',
-          time: new Date(T0 + (n + i) * minutes(2)).toISOString(),
-          detail: { userId: 'busy', page: `/products/${'x'.repeat(100)}/${n + i}` },
-        }),
-      }));
+      const messages = Array.from({ length: 10 }, (_, i) => {
+        const { detailType, time, ...event } = click(n + i);
+        return {
+          messageId: event.id,
+          body: JSON.stringify({
+            ...event,
+            'detail-type': detailType,
+            time: new Date(time).toISOString(),
+          }),
+        };
+      });
       w.clock.now = T0 + (n + 10) * minutes(2);
       const result = await ingestBatch(deps, messages);
       expect(result.batchItemFailures).toEqual([]);
