@@ -26,6 +26,7 @@ import { ConflictError } from '../../shared/aws/errors';
 import { defineTaskType } from '../../shared/core';
 import definitions, { compressImage } from '../../workflows';
 import { shopEvent, T0 } from '../support/events';
+import { taskItem } from '../support/tasks';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -101,29 +102,13 @@ describe('ingestBatch with a mocked table', () => {
 
 describe('the worker with a mocked table', () => {
   const sqs = mockClient(SQSClient);
-  const item = (overrides: Partial<TaskItem> = {}): TaskItem => ({
-    PK: 'I#image-compression#i1',
-    SK: 'T#t1',
-    type: 'task',
-    GSI1PK: 'x',
-    GSI1SK: 'y',
-    taskId: 't1',
-    workflow: 'image-compression',
-    key: 'i1',
-    taskType: 'compress-image',
-    status: 'SCHEDULED',
-    generation: 1,
-    attempt: 0,
-    dueAt: T0,
-    runAt: T0,
-    deadlineAt: null,
-    input: {},
-    createdBy: 'e',
-    lateCancels: [],
-    updatedAt: T0,
-    timeline: [],
-    ...overrides,
-  });
+  const item = (overrides: Partial<TaskItem> = {}) =>
+    taskItem({
+      workflow: 'image-compression',
+      key: 'i1',
+      taskType: 'compress-image',
+      ...overrides,
+    });
   const event = (...bodies: unknown[]): SQSEvent => ({
     Records: bodies.map((body, i) => ({
       messageId: `m${i}`,

@@ -13,6 +13,7 @@ import {
 } from '../../shared/aws';
 import { defineTaskType, TaskStatus } from '../../shared/core';
 import { T0 } from '../support/events';
+import { taskItem } from '../support/tasks';
 
 /**
  * The worker middleware through the real middy wrapper, on an in-memory task store that
@@ -76,29 +77,8 @@ function memoryTaskStore(rows: TaskItem[]) {
   return { store, writes, row: (taskId: string) => byId.get(taskId)! };
 }
 
-const row = (taskId: string, overrides: Partial<TaskItem> = {}): TaskItem => ({
-  PK: `I#w#${taskId}`,
-  SK: `T#${taskId}`,
-  type: 'task',
-  GSI1PK: 'x',
-  GSI1SK: 'y',
-  taskId,
-  workflow: 'w',
-  key: taskId,
-  taskType: 'render',
-  status: TaskStatus.SCHEDULED,
-  generation: 1,
-  attempt: 0,
-  dueAt: T0,
-  runAt: T0,
-  deadlineAt: null,
-  input: {},
-  createdBy: 'e',
-  lateCancels: [],
-  updatedAt: T0,
-  timeline: [],
-  ...overrides,
-});
+const row = (taskId: string, overrides: Partial<TaskItem> = {}) =>
+  taskItem({ taskId, ...overrides });
 
 const batch = (tasks: TaskItem[]): SQSEvent => ({
   Records: tasks.map((t, i) => ({

@@ -28,12 +28,7 @@ import {
   type WorkerDeps,
 } from '../../shared/aws';
 import type { TaskHandler } from '../../shared/aws/worker';
-import {
-  defineEvent,
-  defineHourglass,
-  defineRule,
-  defineTaskType,
-} from '../../shared/core';
+import { defineEvent, defineHourglass, defineRule, defineTaskType } from '../../shared/core';
 import definitions, { compressImage, sendDiscountCode } from '../../workflows';
 import { activity, click } from '../fixtures/busy-key';
 import { days, minutes, shopEvent, T0 } from '../support/events';
@@ -95,6 +90,17 @@ async function world() {
     telemetry,
   };
   const runs: string[] = [];
+  /** J1's first half for a user: registered at T0, the code sent 30 minutes later. */
+  const sendDiscountCodeTo = async (userId: string) => {
+    await ingest(registered(userId));
+    clock.now = T0 + minutes(30);
+    await relay();
+    const [message] = (await w.receive('send-discount-code')).map(
+      (m) => JSON.parse(m.Body!) as TaskMessage,
+    );
+    await processTaskMessage(workerDeps('send-discount-code'), sendDiscountCode, handler, message!);
+    return message!;
+  };
   const handler: TaskHandler<never> = async (_task, ctx) => {
     runs.push(`${ctx.idempotencyKey}:${ctx.attempt}`);
   };
@@ -112,6 +118,7 @@ async function world() {
     scheduler,
     eventBridge,
     workerDeps,
+    sendDiscountCode: sendDiscountCodeTo,
     sweepDeps,
     runs,
     handler,
@@ -386,16 +393,7 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
   });
 
   it('publishes one lifecycle event when a task reaches a terminal status, and applies the outcome on ingest', async () => {
-    await w.ingest(registered('u6'));
-    w.clock.now = T0 + minutes(30);
-    await w.relay();
-    const [message] = await w.messages('send-discount-code');
-    await processTaskMessage(
-      w.workerDeps('send-discount-code'),
-      sendDiscountCode,
-      w.handler,
-      message!,
-    );
+    await w.sendDiscountCode('u6');
     await w.relay();
 
     const published = w.eventBridge
@@ -428,16 +426,7 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
   });
 
   it('still moves a workflow on when the relay lost a lifecycle event: the sweeper publishes it again', async () => {
-    await w.ingest(registered('u9'));
-    w.clock.now = T0 + minutes(30);
-    await w.relay();
-    const [message] = await w.messages('send-discount-code');
-    await processTaskMessage(
-      w.workerDeps('send-discount-code'),
-      sendDiscountCode,
-      w.handler,
-      message!,
-    );
+    const message = await w.sendDiscountCode('u9');
     // PutEvents fails on every retry; the stream record is then dropped (only its metadata
     // reaches the on-failure destination), so nothing will deliver this record again.
     w.eventBridge.on(PutEventsCommand).rejects(new Error('EventBridge unavailable'));
