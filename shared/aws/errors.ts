@@ -23,14 +23,30 @@ export class ConflictError extends HourglassError {
 }
 
 /**
+ * Marks errors a worker recognises by a registered symbol rather than `instanceof`, so a
+ * handler bundled with a second copy of Hourglass (two versions of the package, or a worker
+ * bundled apart from the middleware) is still understood: `Symbol.for` returns the same
+ * symbol in every copy.
+ */
+const NON_RETRYABLE = Symbol.for('hourglass.error.non-retryable');
+const RETRY_AFTER_MS = Symbol.for('hourglass.error.retry-after-ms');
+
+/**
  * Thrown by a worker handler: the task FAILS now, without further attempts.
  *
  * @example throw new NonRetryableError('the user has no email address');
  */
 export class NonRetryableError extends HourglassError {
+  readonly [NON_RETRYABLE] = true;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'NonRetryableError';
+  }
+
+  /** True for a NonRetryableError from any copy of Hourglass. */
+  static is(error: unknown): boolean {
+    return (error as { [NON_RETRYABLE]?: unknown } | null)?.[NON_RETRYABLE] === true;
   }
 }
 
@@ -43,11 +59,19 @@ export class NonRetryableError extends HourglassError {
 export class RetryAfterError extends HourglassError {
   /** How long to wait before the next attempt, in ms. */
   readonly delayMs: number;
+  readonly [RETRY_AFTER_MS]: number;
 
   constructor(message: string, delayMs: number, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'RetryAfterError';
     this.delayMs = delayMs;
+    this[RETRY_AFTER_MS] = delayMs;
+  }
+
+  /** The delay a RetryAfterError from any copy of Hourglass asks for, or null for other errors. */
+  static delayOf(error: unknown): number | null {
+    const delay = (error as { [RETRY_AFTER_MS]?: unknown } | null)?.[RETRY_AFTER_MS];
+    return typeof delay === 'number' && Number.isFinite(delay) && delay >= 0 ? delay : null;
   }
 }
 

@@ -184,7 +184,7 @@ export function decisionWrites(
   const pk = Keys.instancePk(instance.workflow, instance.key);
   const instanceItem: InstanceItem = {
     PK: pk,
-    SK: 'I',
+    SK: Keys.instanceSk,
     type: 'instance',
     GSI2PK: Keys.workflowPk(instance.workflow),
     GSI2SK: instance.key,

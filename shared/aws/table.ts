@@ -16,7 +16,6 @@ export const Keys = {
   instancePk: (workflow: string, key: string) => `I#${workflow}#${key}`,
   instanceSk: 'I',
   taskSk: (taskId: string) => `T#${taskId}`,
-  taskPrefix: 'T#',
   statusPk: (status: TaskStatus, shard: number) => `TASK#${status}#${shard}`,
   workflowPk: (workflow: string) => `WF#${workflow}`,
   rejectedPk: (eventId: string) => `R#${eventId}`,

@@ -255,11 +255,10 @@ export async function processTaskMessage(
       1_000,
     );
   let outcome: MessageOutcome;
-  if (error instanceof NonRetryableError || attempt >= taskType.retry.maxAttempts) {
+  if (NonRetryableError.is(error) || attempt >= taskType.retry.maxAttempts) {
     outcome = counted(await deps.tasks.fail(task, attempt, done, reason), Metric.failed, 'failed');
   } else {
-    const backoff =
-      error instanceof RetryAfterError ? error.delayMs : backoffMs(taskType.retry, attempt);
+    const backoff = RetryAfterError.delayOf(error) ?? backoffMs(taskType.retry, attempt);
     // A timed-out handler may still be running (it may ignore its signal): its retry waits
     // for the lease, which outlasts the function, so two attempts never overlap.
     const runAt =

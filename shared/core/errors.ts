@@ -41,21 +41,6 @@ export class TimeFormatError extends HourglassError {
   }
 }
 
-/**
- * An incoming event cannot be applied. The decider turns it into a `reject-event` command
- * (never a failed batch); the reason names the field and what was wrong.
- */
-export class EventRejectedError extends HourglassError {
-  /** The id of the rejected event. */
-  readonly eventId: string;
-
-  constructor(eventId: string, reason: string, options?: { cause?: unknown }) {
-    super(reason, options);
-    this.name = 'EventRejectedError';
-    this.eventId = eventId;
-  }
-}
-
 /** Renders a value for an error message: `"abc" (string)`, `0 (number)`, `undefined`. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';

@@ -11,5 +11,5 @@ export * from './errors';
 export * from './events';
 export * from './path';
 export * from './simulator';
-export type { StandardSchemaV1 } from './standard-schema';
+export type { StandardSchemaV1 } from '@standard-schema/spec';
 export * from './time';

@@ -1,10 +1,11 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   leaseEnd,
   memoryTelemetry,
+  NonRetryableError,
   type TaskItem,
   type TaskStore,
   timerMessage,
@@ -279,5 +280,33 @@ describe('a handler that ignores its AbortSignal', () => {
     expect(logs.some((l) => l.level === 'warn' && /ignored its AbortSignal/.test(l.message))).toBe(
       true,
     );
+  });
+});
+
+describe('errors thrown with a second copy of Hourglass', () => {
+  const render = defineTaskType({ name: 'render', timeout: '60s', retry: { maxAttempts: 3 } });
+
+  it('recognises NonRetryableError and RetryAfterError by their mark, not by instanceof', async () => {
+    // A handler bundled with its own copy of the package: other classes, the same names.
+    vi.resetModules();
+    const copy = await import('../../shared/aws/errors');
+    expect(new copy.NonRetryableError('x')).not.toBeInstanceOf(NonRetryableError);
+
+    const { deps, row: rowOf } = setUp([row('a'), row('b')]);
+    const handler = worker(
+      render,
+      async (task) => {
+        if (task.taskId === 'a') throw new copy.NonRetryableError('no such user');
+        throw new copy.RetryAfterError('rate limited', 45_000);
+      },
+      () => deps,
+    );
+    await handler(
+      batch([row('a'), row('b')]),
+      lambdaWithRemaining(() => 90_000),
+    );
+
+    expect(rowOf('a')).toMatchObject({ status: 'FAILED', attempt: 1 });
+    expect(rowOf('b')).toMatchObject({ status: 'SCHEDULED', runAt: T0 + 45_000 });
   });
 });
