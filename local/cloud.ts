@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -11,25 +10,24 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   SendMessageCommand,
-  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../infra/hourglass';
 import { ingestPatterns } from '../infra/patterns';
 import { ENV, taskQueueName } from '../shared/aws/config';
-import { type EffectFault, injectEffectFault } from '../shared/aws/effects';
 import type { StreamRecord } from '../shared/aws/relay';
-import { getTask, type StoreDeps, tasksDueBefore } from '../shared/aws/store';
+import { defaultWorkerDeps } from '../shared/aws/runtime';
+import { type StoreDeps, tasksDueBefore } from '../shared/aws/store';
 import { sweep } from '../shared/aws/sweeper';
 import type { RejectedItem, TaskItem } from '../shared/aws/table';
-import { dynamoTaskStore } from '../shared/aws/tasks';
 import { memoryTelemetry } from '../shared/aws/telemetry';
-import { leaseEnd, type TaskContext } from '../shared/aws/worker';
-import { type HourglassDefinitions, TaskStatus, type TaskType } from '../shared/core/definitions';
+import { worker } from '../shared/aws/worker';
+import { type HourglassDefinitions, TaskStatus } from '../shared/core/definitions';
 import { installVirtualClock, type VirtualClock } from './clock';
 import { startDriver } from './driver';
 import { type BusEvent, startEventBridge } from './emulators/eventbridge';
 import { startScheduler } from './emulators/scheduler';
+import { type Faults, faultInjector, handlerWithFaults, workerWithFaults } from './faults';
 import { queueMoments, scheduleMoments, taskMoments } from './moments';
 import { type Handler, type Poller, pollQueue, pollStream } from './runner';
 import { PumpMemory, pumpSchedules } from './schedule-pump';
@@ -77,40 +75,7 @@ const safeParse = (text: string): unknown => {
 const TASK_QUEUE_PREFIX = 'hourglass-task-';
 const INGEST_QUEUE = 'hourglass-ingest';
 
-/** Faults the local cloud can inject, for the end-to-end fault tests. All default to none. */
-export interface Faults {
-  /** Probability that an attempt of an example worker throws. */
-  readonly workerErrorRate?: number;
-  /** Probability that an attempt hangs past its timeout (aborted by the middleware). */
-  readonly workerTimeoutRate?: number;
-  /** Probability that a worker "crashes" right after claiming (the row stays RUNNING with a lease). */
-  readonly crashAfterClaimRate?: number;
-  /** Probability that a timer message is delivered twice. */
-  readonly duplicateMessageRate?: number;
-  /** Probability that a stream batch is delivered twice. */
-  readonly duplicateStreamBatchRate?: number;
-  /** Probability that a relay batch fails at its first record (and is retried). */
-  readonly relayFailureRate?: number;
-  /** Schedules fire this much late (virtual ms). */
-  readonly schedulerLateByMs?: number;
-  /** Task types whose workers are down in a window of virtual time. */
-  readonly outages?: readonly {
-    readonly taskType: string;
-    readonly from: number;
-    readonly to: number;
-  }[];
-  /** Fails chosen attempts: `(taskId, attempt) => true` makes that attempt throw. */
-  readonly failAttempt?: (taskId: string, attempt: number) => boolean;
-  /** Random source of the faults that cannot change an outcome (duplicates, relay failures). @default Math.random */
-  readonly random?: () => number;
-  /**
-   * Makes the faults that can change an outcome (worker errors, hangs, crashes) a function
-   * of this seed, the task and the attempt, not of the order in which work happens: the
-   * same seed injects the same faults into the same attempts on a fast or a loaded machine.
-   * @default a fresh seed per run
-   */
-  readonly seed?: number;
-}
+export type { Faults } from './faults';
 
 /** Options of {@link startLocalCloud}. */
 export interface LocalCloudOptions {
@@ -236,16 +201,8 @@ function visibilityFor(timeoutMs: number): number {
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const { definitions } = options;
   const faults = options.faults ?? {};
-  const random = faults.random ?? Math.random;
-  const chance = (p: number | undefined) => (p ?? 0) > 0 && random() < p!;
-  const seed = faults.seed ?? Math.floor(Math.random() * 2 ** 32);
-  const injected = new Map<string, string[]>();
-  /** Whether attempt `attempt` of `taskId` gets the `kind` fault; recorded when it does. */
-  const attemptFault: AttemptFault = (kind, taskId, attempt, p) => {
-    if (!((p ?? 0) > 0) || unitHash(`${seed}:${kind}:${taskId}:${attempt}`) >= p!) return false;
-    injected.set(taskId, [...(injected.get(taskId) ?? []), `${kind} on attempt ${attempt}`]);
-    return true;
-  };
+  const injector = faultInjector(faults);
+  const { chance } = injector;
   const scale = options.timeScale ?? 1;
   const skipIdle = options.skipIdle ?? scale > 1;
   const errors: Record<string, number> = {};
@@ -373,30 +330,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const workerEntry =
       options.workerEntry ?? ((t: string) => join(ROOT, `functions/workers/${t}.ts`));
 
-    const effectFault: EffectFault = async (task, ctx: TaskContext) => {
-      if (faults.failAttempt?.(task.taskId, ctx.attempt)) {
-        injected.set(task.taskId, [
-          ...(injected.get(task.taskId) ?? []),
-          `failure of attempt ${ctx.attempt}`,
-        ]);
-        throw new Error(`injected failure of attempt ${ctx.attempt}`);
-      }
-      if (attemptFault('error', task.taskId, ctx.attempt, faults.workerErrorRate))
-        throw new Error('injected worker error');
-      if (attemptFault('hang', task.taskId, ctx.attempt, faults.workerTimeoutRate)) {
-        await new Promise<void>((resolve) =>
-          ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
-        throw new Error('injected hang, aborted');
-      }
-    };
-    const anyWorkerFault =
-      (faults.workerErrorRate ?? 0) > 0 ||
-      (faults.workerTimeoutRate ?? 0) > 0 ||
-      faults.failAttempt !== undefined;
-    injectEffectFault(anyWorkerFault ? effectFault : null);
-    stoppers.push(async () => injectEffectFault(null));
-
     // The clock starts once everything is up, so start-up costs no virtual time.
     const virtual = installVirtualClock({ scale, origin: options.origin });
     stoppers.push(async () => virtual.restore());
@@ -446,14 +379,20 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }),
     );
     for (const type of definitions.taskTypes) {
-      const real = (await import(workerEntry(type.name))).handler as Handler;
+      const entry = await import(workerEntry(type.name));
+      // With faults inside handlers, the worker's own logic (`run`) is wrapped with them and
+      // put in the same worker middleware its entry uses.
+      const real: Handler =
+        injector.inHandlers && typeof entry.run === 'function'
+          ? (worker(type, handlerWithFaults(entry.run, injector), () =>
+              defaultWorkerDeps(type.name),
+            ) as unknown as Handler)
+          : entry.handler;
       const handler = workerWithFaults(type, real, {
         sqs,
         queueUrl: taskQueues[type.name]!.url,
         storeDeps,
-        chance,
-        attemptFault,
-        faults,
+        injector,
       });
       pollers.push(
         pollQueue({
@@ -674,7 +613,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       swept: sweptTasks,
       republished: republishedTasks,
       firedBySchedule,
-      injectedFaults: injected,
+      injectedFaults: injector.injected,
       instances: async () => (await scanAll(dynamo, 'instance')) as never,
       async effects() {
         const items = await scanAll(dynamo, 'effect');
@@ -733,84 +672,3 @@ async function openTasks(deps: StoreDeps): Promise<TaskItem[]> {
 
 const scanTasks = async (dynamo: DynamoDBDocumentClient) =>
   (await scanAll(dynamo, 'task')) as unknown as TaskItem[];
-
-/** Decides (and records) whether one attempt of a task gets a fault of a kind. */
-type AttemptFault = (
-  kind: string,
-  taskId: string,
-  attempt: number,
-  probability: number | undefined,
-) => boolean;
-
-/** A number in [0, 1) that depends only on `text`. */
-function unitHash(text: string): number {
-  return createHash('sha256').update(text).digest().readUInt32BE(0) / 2 ** 32;
-}
-
-/**
- * Wraps a real worker handler with the queue-side faults: duplicated timer messages, and
- * crashes right after claiming (the task is claimed exactly as the middleware would, then
- * the "process dies": the message is not deleted and the lease must run out).
- */
-function workerWithFaults(
-  taskType: TaskType,
-  real: Handler,
-  ctx: {
-    sqs: SQSClient;
-    queueUrl: string;
-    storeDeps: { dynamo: DynamoDBDocumentClient; tableName: string; clock: () => number };
-    chance: (p: number | undefined) => boolean;
-    attemptFault: AttemptFault;
-    faults: Faults;
-  },
-): Handler {
-  return async (event, context) => {
-    const records = (event as { Records: { messageId: string; body: string }[] }).Records;
-    const crashed: string[] = [];
-    const kept = [];
-    for (const record of records) {
-      if (ctx.chance(ctx.faults.duplicateMessageRate)) {
-        await ctx.sqs.send(
-          new SendMessageCommand({ QueueUrl: ctx.queueUrl, MessageBody: record.body }),
-        );
-      }
-      if ((ctx.faults.crashAfterClaimRate ?? 0) > 0) {
-        try {
-          const message = JSON.parse(record.body);
-          const task = await getTask(ctx.storeDeps, message);
-          const now = Date.now();
-          if (
-            task &&
-            task.status === 'SCHEDULED' &&
-            task.generation === message.generation &&
-            task.runAt <= now &&
-            ctx.attemptFault('crash', task.taskId, task.attempt + 1, ctx.faults.crashAfterClaimRate)
-          ) {
-            if (
-              await dynamoTaskStore(ctx.storeDeps).claim(task, {
-                at: now,
-                leaseUntil: leaseEnd(taskType, now),
-              })
-            ) {
-              crashed.push(record.messageId);
-              continue;
-            }
-          }
-        } catch {
-          // not a timer message: let the real handler report it
-        }
-      }
-      kept.push(record);
-    }
-    const response =
-      kept.length > 0
-        ? await real({ ...(event as object), Records: kept } as never, context)
-        : { batchItemFailures: [] };
-    return {
-      batchItemFailures: [
-        ...(response?.batchItemFailures ?? []),
-        ...crashed.map((itemIdentifier) => ({ itemIdentifier })),
-      ],
-    };
-  };
-}

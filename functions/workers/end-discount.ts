@@ -1,5 +1,10 @@
-import { exampleWorker } from '../../shared/aws';
+import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
 import { endDiscount } from '../../workflows';
+import { exampleStore, recordEffect } from './example-effect';
 
-/** J4: takes a discount off. (An example: it records what it "sent", once per task.) */
-export const handler = exampleWorker(endDiscount, (task) => ({ ended: task.key }));
+/** J4: takes a discount off. (An example: it records what it would send, once per task.) */
+export const run: TaskHandler = (task, ctx) =>
+  recordEffect(exampleStore(), task, ctx, { ended: task.key });
+
+/** The Lambda handler: the worker middleware around {@link run}. */
+export const handler = worker(endDiscount, run, () => defaultWorkerDeps(endDiscount.name));

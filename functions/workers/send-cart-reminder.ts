@@ -1,9 +1,16 @@
-import { exampleWorker } from '../../shared/aws';
+import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
 import { sendCartReminder } from '../../workflows';
+import { exampleStore, recordEffect } from './example-effect';
 
-/** J2: reminds a user of the carts they left open. (An example: it records what it "sent", once per task.) */
-export const handler = exampleWorker(sendCartReminder, (task) => ({
-  sent: 'cart-reminder',
-  userId: task.key,
-  cartIds: (task.input as { cartIds?: string[] }).cartIds ?? [],
-}));
+/** J2: reminds a user of the carts they left open. (An example: it records what it would send, once per task.) */
+export const run: TaskHandler = (task, ctx) =>
+  recordEffect(exampleStore(), task, ctx, {
+    sent: 'cart-reminder',
+    userId: task.key,
+    cartIds: (task.input as { cartIds?: string[] }).cartIds ?? [],
+  });
+
+/** The Lambda handler: the worker middleware around {@link run}. */
+export const handler = worker(sendCartReminder, run, () =>
+  defaultWorkerDeps(sendCartReminder.name),
+);

@@ -1,9 +1,14 @@
-import { exampleWorker } from '../../shared/aws';
+import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
 import { sendGroupEmail } from '../../workflows';
+import { exampleStore, recordEffect } from './example-effect';
 
-/** J5: mails a campaign to its group. (An example: it records what it "sent", once per task.) */
-export const handler = exampleWorker(sendGroupEmail, (task) => ({
-  sent: 'group-email',
-  campaignId: task.key,
-  groupId: (task.input as { groupId?: string }).groupId ?? null,
-}));
+/** J5: mails a campaign to its group. (An example: it records what it would send, once per task.) */
+export const run: TaskHandler = (task, ctx) =>
+  recordEffect(exampleStore(), task, ctx, {
+    sent: 'group-email',
+    campaignId: task.key,
+    groupId: (task.input as { groupId?: string }).groupId ?? null,
+  });
+
+/** The Lambda handler: the worker middleware around {@link run}. */
+export const handler = worker(sendGroupEmail, run, () => defaultWorkerDeps(sendGroupEmail.name));

@@ -4,7 +4,6 @@
  */
 export * from './clients';
 export * from './config';
-export * from './effects';
 export * from './errors';
 export * from './ingest';
 export * from './messages';

@@ -1,6 +1,6 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { DefinitionError, describeValue, HourglassError } from './errors';
 import { assertPath } from './path';
-import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { formatDuration, parseDuration } from './time';
 
 /** A JSON value: what task inputs and workflow context must be, so they can be stored. */

@@ -3,6 +3,7 @@
  * simulator, the diagram and the static check. Pure: no AWS SDK, no I/O, no clock.
  */
 
+export type { StandardSchemaV1 } from '@standard-schema/spec';
 export * from './check';
 export * from './decider';
 export * from './definitions';
@@ -11,5 +12,4 @@ export * from './errors';
 export * from './events';
 export * from './path';
 export * from './simulator';
-export type { StandardSchemaV1 } from '@standard-schema/spec';
 export * from './time';

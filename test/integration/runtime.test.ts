@@ -9,17 +9,16 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { effectKey, recordEffect } from '../../functions/workers/example-effect';
 import { FunctionTimeoutError, pollQueue } from '../../local/runner';
 import {
   dynamoTaskStore,
-  effectKey,
   getTask,
   ingestBatch,
   leaseEnd,
   memoryTelemetry,
   processTaskMessage,
   type RelayDeps,
-  recordEffect,
   relayBatch,
   SWEEP_GRACE_MS,
   type SweepDeps,

@@ -1,23 +1,21 @@
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Json, TaskType } from '../core/definitions';
-import { defaultWorkerDeps, runtime } from './runtime';
-import type { StoreDeps } from './store';
-import { type Task, type TaskContext, worker } from './worker';
-
-/** Where the example workers record their effects: one row per task. */
-export const effectKey = (taskId: string) => ({ PK: `EFFECT#${taskId}`, SK: 'EFFECT' });
+import { runtime, type StoreDeps, type Task, type TaskContext } from '../../shared/aws';
+import type { Json } from '../../shared/core';
 
 /**
- * A fault the local cloud's fault tests inject into the example workers, run before the
- * effect: throw to fail the attempt, or wait on `ctx.signal` to run past the timeout.
+ * The "effect" of the example workers of J1–J5: instead of mailing or compressing, each
+ * records what it would have done, once per task, as a row of its own in the Hourglass table
+ * (partition `EFFECT#<task id>`). A real worker calls its service here instead, passing
+ * `ctx.idempotencyKey` and `ctx.signal` the same way.
  */
-export type EffectFault = (task: Task, ctx: TaskContext) => Promise<void>;
 
-let injectedFault: EffectFault | null = null;
+/** The key of a task's effect row. */
+export const effectKey = (taskId: string) => ({ PK: `EFFECT#${taskId}`, SK: 'EFFECT' });
 
-/** Sets (or clears, with null) the fault the example workers run before their effect. */
-export function injectEffectFault(fault: EffectFault | null): void {
-  injectedFault = fault;
+/** The table the example effects are written to, from the environment (at first use). */
+export function exampleStore(): StoreDeps {
+  const { config, clients, clock } = runtime();
+  return { dynamo: clients.dynamo, tableName: config.tableName, clock };
 }
 
 /**
@@ -33,7 +31,6 @@ export async function recordEffect(
   ctx: TaskContext,
   summary: Json,
 ): Promise<void> {
-  if (injectedFault !== null) await injectedFault(task, ctx);
   const now = deps.clock();
   try {
     await deps.dynamo.send(
@@ -80,23 +77,4 @@ export async function recordEffect(
       );
     }
   }
-}
-
-/**
- * An example worker for the journeys: records what it "sent" (the summary of the task) once
- * per task with {@link recordEffect}, passing `ctx.idempotencyKey` and `ctx.signal` as a
- * real worker passes them to its mail or image service.
- *
- * @example export const handler = exampleWorker(endDiscount, (task) => ({ ended: task.key }));
- */
-export function exampleWorker(taskType: TaskType, summarize: (task: Task) => Json) {
-  const store = (): StoreDeps => {
-    const { config, clients, clock } = runtime();
-    return { dynamo: clients.dynamo, tableName: config.tableName, clock };
-  };
-  return worker(
-    taskType,
-    async (task, ctx) => recordEffect(store(), task, ctx, summarize(task)),
-    () => defaultWorkerDeps(taskType.name),
-  );
 }
