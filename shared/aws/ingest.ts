@@ -33,21 +33,24 @@ interface Group {
   readonly messageIds: Set<string>;
 }
 
-/** Throttling and service-side faults: worth returning to the queue for another try. */
-export function isTransient(error: unknown): boolean {
-  if (error instanceof ConflictError) return true;
-  if (error instanceof HourglassError) return false;
-  const e = error as {
-    name?: string;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-  };
+/**
+ * A failure that retrying cannot fix, so its events are recorded as rejected instead of
+ * returned to the queue: a definition problem (an HourglassError other than a conflict,
+ * such as a history that no longer replays or a decision over the transaction limit), or a
+ * write DynamoDB refuses as invalid (a `ValidationException`, or a transaction cancelled
+ * with a `ValidationError`, as for an item over 400 KB). Everything else (throttling,
+ * conflicts, service faults, and also access or configuration errors that a deploy will
+ * fix) is retried and reaches the DLQ if it persists, so no event is dropped because a
+ * permission was missing for a while.
+ */
+export function isPermanent(error: unknown): boolean {
+  if (error instanceof ConflictError) return false;
+  if (error instanceof HourglassError) return true;
+  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] } | null;
+  if (e?.name === 'ValidationException') return true;
   return (
-    e?.$retryable !== undefined ||
-    /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded|ServiceUnavailable|InternalServerError|TimeoutError|ECONN/.test(
-      e?.name ?? '',
-    ) ||
-    (e?.$metadata?.httpStatusCode ?? 0) >= 500
+    e?.name === 'TransactionCanceledException' &&
+    (e.CancellationReasons ?? []).some((r) => r.Code === 'ValidationError')
   );
 }
 
@@ -137,7 +140,7 @@ export async function ingestBatch(
           else if (command.type === 'reject-event') rejected += 1;
         }
       } catch (error) {
-        if (isTransient(error)) {
+        if (!isPermanent(error)) {
           deps.telemetry.error('deciding failed; the messages return to the queue', {
             workflow: g.workflow.name,
             key: g.key,

@@ -113,9 +113,22 @@ export async function getTask(
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function isConflict(error: unknown): boolean {
-  const name = (error as { name?: string })?.name;
-  return name === 'TransactionCanceledException' || name === 'ConditionalCheckFailedException';
+/** Cancellation reasons of a transaction that mean "another writer got there first". */
+const CONFLICT_REASONS = new Set(['None', 'ConditionalCheckFailed', 'TransactionConflict']);
+
+/**
+ * True when a write lost a race: a failed condition, or a transaction cancelled only for
+ * conflicts. DynamoDB also cancels a transaction for other reasons, listed per item in
+ * `CancellationReasons` (a `ValidationError` such as "Item size to update has exceeded the
+ * maximum allowed size", `ProvisionedThroughputExceeded`, `ThrottlingError`): those are not
+ * conflicts, and re-deciding cannot help them.
+ */
+export function isConflict(error: unknown): boolean {
+  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] } | null;
+  if (e?.name === 'ConditionalCheckFailedException') return true;
+  if (e?.name !== 'TransactionCanceledException') return false;
+  const reasons = e.CancellationReasons ?? [];
+  return reasons.every((r) => CONFLICT_REASONS.has(r.Code ?? 'None'));
 }
 
 function rejectedItem(
@@ -577,6 +590,8 @@ export interface DueRange {
   readonly after?: number;
   /** Only the first this many of each shard (enough to know the earliest ones). */
   readonly firstPerShard?: number;
+  /** Only tasks the sweeper has not re-sent since this time (epoch ms). */
+  readonly notSweptSince?: number;
 }
 
 /**
@@ -588,7 +603,7 @@ export async function tasksDueBefore(
   status: TaskStatus,
   range: DueRange = {},
 ): Promise<TaskItem[]> {
-  const { before, after, firstPerShard } = range;
+  const { before, after, firstPerShard, notSweptSince } = range;
   const bounds = [
     ...(after === undefined ? [] : ['GSI1SK > :after']),
     ...(before === undefined ? [] : ['GSI1SK < :before']),
@@ -603,7 +618,11 @@ export async function tasksDueBefore(
     values: {
       ...(before === undefined ? {} : { ':before': iso(before) }),
       ...(after === undefined ? {} : { ':after': iso(after) }),
+      ...(notSweptSince === undefined ? {} : { ':swept': notSweptSince }),
     },
+    ...(notSweptSince === undefined
+      ? {}
+      : { filter: 'attribute_not_exists(sweptAt) OR sweptAt < :swept' }),
     firstPerShard,
   });
   return pages.flat().sort((a, b) => a.runAt - b.runAt);
@@ -616,8 +635,13 @@ export interface ShardedQuery {
   readonly keyCondition: string;
   /** The partition key of shard n. */
   readonly partition: (shard: number) => string;
-  /** The condition's other values. */
+  /** The condition's (and the filter's) other values. */
   readonly values: Record<string, unknown>;
+  /**
+   * A filter on the items read. DynamoDB applies it after the key condition and `Limit`, so
+   * the query pages on until `firstPerShard` items pass it.
+   */
+  readonly filter?: string;
   /** Only the first this many of each shard. @default all */
   readonly firstPerShard?: number;
 }
@@ -637,6 +661,7 @@ export async function queryShards<T>(deps: StoreDeps, query: ShardedQuery): Prom
           TableName: deps.tableName,
           IndexName: query.index,
           KeyConditionExpression: query.keyCondition,
+          ...(query.filter === undefined ? {} : { FilterExpression: query.filter }),
           ExpressionAttributeValues: { ':pk': query.partition(n), ...query.values },
           ...(firstPerShard === undefined ? {} : { Limit: firstPerShard - items.length }),
           ExclusiveStartKey,

@@ -5,7 +5,7 @@ import type { TaskQueue } from './config';
 import { lifecycleEntry, publishInBatches, sendTimers, timerMessage } from './messages';
 import { type StoreDeps, tasksDueBefore } from './store';
 import type { TaskItem } from './table';
-import { markPublished, markSwept, unpublishedTasks } from './tasks';
+import { markPublished, markSwept, unmarkSwept, unpublishedTasks } from './tasks';
 import { Metric, type Telemetry } from './telemetry';
 
 /**
@@ -67,10 +67,14 @@ export async function sweep(deps: SweepDeps, graceMs = SWEEP_GRACE_MS): Promise<
   const hasTime = deps.hasTime ?? (() => true);
   const now = deps.clock();
   const [running, scheduled, unpublished] = await Promise.all([
-    tasksDueBefore(deps, TaskStatus.RUNNING, { firstPerShard: SWEEP_LIMIT }),
+    tasksDueBefore(deps, TaskStatus.RUNNING, {
+      firstPerShard: SWEEP_LIMIT,
+      notSweptSince: now - graceMs,
+    }),
     tasksDueBefore(deps, TaskStatus.SCHEDULED, {
       before: now - graceMs,
       firstPerShard: SWEEP_LIMIT,
+      notSweptSince: now - graceMs,
     }),
     unpublishedTasks(deps, now - graceMs, SWEEP_LIMIT),
   ]);
@@ -103,6 +107,8 @@ export async function sweep(deps: SweepDeps, graceMs = SWEEP_GRACE_MS): Promise<
     deps.telemetry.error('re-sending timers failed; the next sweep tries them again', {
       tasks: [...unsent].slice(0, 20),
     });
+    for (const task of resent.filter((t) => unsent.has(t.taskId)))
+      await unmarkSwept(deps, task, now).catch(() => {});
   }
   const sent = resent.filter((t) => !unsent.has(t.taskId));
 

@@ -215,6 +215,27 @@ export async function markSwept(
 }
 
 /**
+ * Takes back a sweep mark made at `sweptAt` whose timer could not be sent, so the next
+ * sweep sends it instead of waiting out the grace period. Only that mark: a later sweep's
+ * is left alone.
+ */
+export async function unmarkSwept(deps: StoreDeps, task: TaskItem, sweptAt: number): Promise<void> {
+  try {
+    await deps.dynamo.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { PK: Keys.instancePk(task.workflow, task.key), SK: Keys.taskSk(task.taskId) },
+        UpdateExpression: 'REMOVE sweptAt',
+        ConditionExpression: 'sweptAt = :sweptAt',
+        ExpressionAttributeValues: { ':sweptAt': sweptAt },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+}
+
+/**
  * Finished tasks whose lifecycle event is still unpublished and that finished before
  * `before`, oldest first, at most `limit` of them (read from the by-workflow index's
  * unpublished partitions, never a scan).

@@ -14,7 +14,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import {
   dynamoTaskStore,
   ingestBatch,
-  isTransient,
+  isPermanent,
   memoryTelemetry,
   NonRetryableError,
   processTaskBatch,
@@ -24,6 +24,7 @@ import {
 } from '../../shared/aws';
 import { ConflictError } from '../../shared/aws/errors';
 import { defineTaskType } from '../../shared/core';
+import { HourglassError } from '../../shared/core/errors';
 import definitions, { compressImage } from '../../workflows';
 import { shopEvent, T0 } from '../support/events';
 import { taskItem } from '../support/tasks';
@@ -86,17 +87,55 @@ describe('ingestBatch with a mocked table', () => {
     );
   });
 
-  it('tells transient errors from the rest', () => {
-    expect(isTransient(new ConflictError('w', 'k', 5))).toBe(true);
-    expect(
-      isTransient(
-        Object.assign(new Error('x'), { name: 'ProvisionedThroughputExceededException' }),
-      ),
-    ).toBe(true);
-    expect(isTransient(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } }))).toBe(
-      true,
+  it('records an item too large for a transaction as rejected: a cancellation that is not a conflict', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(TransactWriteCommand).rejects(
+      Object.assign(new Error('Transaction cancelled'), {
+        name: 'TransactionCanceledException',
+        CancellationReasons: [
+          {
+            Code: 'ValidationError',
+            Message: 'Item size to update has exceeded the maximum allowed size',
+          },
+          { Code: 'None' },
+        ],
+      }),
     );
-    expect(isTransient(new Error('a bug'))).toBe(false);
+    dynamo.on(PutCommand).resolves({});
+
+    const result = await ingestBatch(deps(), [
+      message(shopEvent('UserRegistered', { userId: 'u1', email: 'a@b.co' })),
+    ]);
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(dynamo.commandCalls(PutCommand)[0]!.args[0].input.Item!.reason).toContain(
+      'TransactionCanceledException',
+    );
+  });
+
+  it('tells permanent failures from those worth retrying', () => {
+    expect(isPermanent(new ConflictError('w', 'k', 5))).toBe(false);
+    expect(isPermanent(new HourglassError('bad definition'))).toBe(true);
+    expect(isPermanent(Object.assign(new Error('x'), { name: 'ValidationException' }))).toBe(true);
+    for (const name of [
+      'ProvisionedThroughputExceededException',
+      'AccessDeniedException',
+      'ResourceNotFoundException',
+      'KMSAccessDeniedException',
+    ])
+      expect(isPermanent(Object.assign(new Error('x'), { name }))).toBe(false);
+    expect(isPermanent(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } }))).toBe(
+      false,
+    );
+    expect(
+      isPermanent(
+        Object.assign(new Error('x'), {
+          name: 'TransactionCanceledException',
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }],
+        }),
+      ),
+    ).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@ import {
   CreateScheduleCommand,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -473,6 +473,23 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
     expect(await w.messages('compress-image')).toHaveLength(3);
     w.clock.now += SWEEP_GRACE_MS + 1;
     expect((await sweep(w.sweepDeps)).resent).toHaveLength(3);
+  });
+
+  it('sweeps again at the next pass a task whose re-sent timer could not be sent', async () => {
+    await w.ingest(shopEvent('ImageUploaded', { imageId: 's9', url: 's3://b/s9', bytes: 5 }));
+    await w.relay();
+    await w.messages('compress-image'); // taken, and never to come back
+    w.clock.now = T0 + SWEEP_GRACE_MS + 1;
+    const down = {
+      send: async () => {
+        throw new Error('SQS unavailable');
+      },
+    } as unknown as SQSClient;
+
+    expect((await sweep({ ...w.sweepDeps, sqs: down })).resent).toEqual([]);
+    w.clock.now += 5 * 60_000; // the next sweep, well within the grace period
+    expect((await sweep(w.sweepDeps)).resent).toHaveLength(1);
+    expect(await w.messages('compress-image')).toHaveLength(1);
   });
 
   it('runs an effect exactly once across a crash between the effect and the completion write', async () => {
