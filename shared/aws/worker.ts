@@ -152,6 +152,12 @@ export interface MessageOptions {
    * has not the time left to run an attempt to its timeout). @default always true
    */
   readonly hasTimeForAttempt?: () => boolean;
+  /**
+   * Takes a handler that outlived its timed-out attempt (it ignored its signal) and settles
+   * when it returns. Without it, {@link processTaskMessage} waits for the handler itself
+   * before returning.
+   */
+  readonly onAbandoned?: (handlerReturned: Promise<void>) => void;
 }
 
 /**
@@ -266,37 +272,30 @@ export async function processTaskMessage(
     const won = await deps.tasks.retry(task, attempt, { at: done, runAt, reason });
     outcome = counted(won, Metric.retried, 'retrying');
   }
-  await awaitAbandoned(deps, task, result.settled, timeScale);
+  const returned = warnWhileRunning(deps, task, result.settled, timeScale);
+  if (options.onAbandoned) options.onAbandoned(returned);
+  else await returned;
   return outcome;
 }
 
 /**
- * Waits for a handler that outlived its attempt to return, so the invocation does not end
- * (and Lambda does not freeze the environment) with the handler still running: it would
- * resume in a later invocation, past its lease. Lambda ends the invocation at the function
- * timeout if the handler never returns; AWS: "If the Lambda function crashes or times out
- * during the Invoke phase, Lambda resets the execution environment."
+ * Settles when a handler that outlived its attempt returns, warning once if it is still
+ * running a moment after its timeout: it ignored its AbortSignal.
  */
-async function awaitAbandoned(
+function warnWhileRunning(
   deps: WorkerDeps,
   task: TaskItem,
   settled: Promise<void>,
   timeScale: number,
 ): Promise<void> {
-  let warned = false;
   const warning = setTimeout(() => {
-    warned = true;
     deps.telemetry.warn(
       'the handler ignored its AbortSignal and still runs after its timeout; the invocation waits for it, and Lambda ends it at the function timeout',
       { taskId: task.taskId, taskType: task.taskType },
     );
+    deps.telemetry.flush();
   }, ABANDON_WARNING_MS / timeScale);
-  try {
-    await settled;
-  } finally {
-    clearTimeout(warning);
-    if (warned) deps.telemetry.flush();
-  }
+  return settled.finally(() => clearTimeout(warning));
 }
 
 /** How long after a timeout a handler still running is reported as ignoring its signal. */
@@ -331,9 +330,19 @@ export async function processTaskBatch(
 ): Promise<SQSBatchResponse> {
   const failures: { itemIdentifier: string }[] = [];
   const handedBack: { messageId: string; timer: TimerSend }[] = [];
+  const abandoned: Promise<void>[] = [];
+  const handBack = (messageId: string, message: TaskMessage) =>
+    handedBack.push({ messageId, timer: { queueUrl: deps.queueUrl, message } });
   const neededMs = taskType.timeoutMs / (deps.timeScale ?? 1) + BATCH_RESERVE_MS;
-  const hasTimeForAttempt = () =>
-    lambda === undefined || lambda.getRemainingTimeInMillis() >= neededMs;
+  // The first attempt of an invocation always runs (the function timeout is at least the
+  // task type's timeout), so a batch always makes progress; the others need the time.
+  let claims = 0;
+  const hasTimeForAttempt = () => {
+    if (claims > 0 && lambda !== undefined && lambda.getRemainingTimeInMillis() < neededMs)
+      return false;
+    claims += 1;
+    return true;
+  };
   const processRecord = async (record: SQSEvent['Records'][number]) => {
     const message = parseTaskMessage(record.body);
     if (message === null || message.taskType !== taskType.name) {
@@ -348,12 +357,9 @@ export async function processTaskBatch(
       const outcome = await processTaskMessage(deps, taskType, handler, message, {
         lambda,
         hasTimeForAttempt,
+        onAbandoned: (returned) => abandoned.push(returned),
       });
-      if (outcome === 'handed-back')
-        handedBack.push({
-          messageId: record.messageId,
-          timer: { queueUrl: deps.queueUrl, message },
-        });
+      if (outcome === 'handed-back') handBack(record.messageId, message);
     } catch (error) {
       deps.telemetry.error('processing a timer message failed; it returns to the queue', {
         taskId: message.taskId,
@@ -362,8 +368,18 @@ export async function processTaskBatch(
       failures.push({ itemIdentifier: record.messageId });
     }
   };
-  if (taskType.concurrency === null) await Promise.all(event.Records.map(processRecord));
-  else for (const record of event.Records) await processRecord(record);
+  if (taskType.concurrency === null) {
+    await Promise.all(event.Records.map(processRecord));
+  } else {
+    for (const record of event.Records) {
+      // A handler still running past its timeout holds its slot of the cap: start nothing
+      // more, hand the rest back.
+      const message = abandoned.length > 0 ? parseTaskMessage(record.body) : null;
+      if (message !== null && message.taskType === taskType.name)
+        handBack(record.messageId, message);
+      else await processRecord(record);
+    }
+  }
 
   if (handedBack.length > 0) {
     const unsent = new Set(
@@ -376,6 +392,12 @@ export async function processTaskBatch(
       if (unsent.has(h.timer)) failures.push({ itemIdentifier: h.messageId });
     deps.telemetry.count(Metric.handedBack, handedBack.length, { taskType: taskType.name });
   }
+  // Only now, with every outcome written and the rest handed back, wait for handlers that
+  // outlived their attempts: returning earlier would freeze them mid-flight, to resume in a
+  // later invocation outside their lease. Lambda ends the invocation at its timeout if they
+  // never return (AWS: "If the Lambda function crashes or times out during the Invoke
+  // phase, Lambda resets the execution environment").
+  await Promise.all(abandoned);
   deps.telemetry.flush();
   return { batchItemFailures: failures };
 }

@@ -141,37 +141,39 @@ describe('a worker batch', () => {
     expect(tasks.map((t) => rowOf(t.taskId).status)).toEqual(Array(5).fill('COMPLETED'));
   });
 
-  it('hands back at once, unclaimed, the messages it has no time left to run', async () => {
+  it('always runs one attempt, and hands back at once, unclaimed, the messages it has no time left for', async () => {
     const tasks = ['a', 'b', 'c'].map((id) => row(id));
-    const { deps, writes } = setUp(tasks);
-    let ran = 0;
+    const { deps, row: rowOf } = setUp(tasks, { clock: () => T0 });
+    const ran: string[] = [];
     const handler = worker(
       render,
-      async () => {
-        ran += 1;
+      async (task) => {
+        ran.push(task.taskId);
       },
       () => deps,
     );
 
-    // 20 s left: less than the 60 s an attempt may take.
+    // 20 s left: less than the 60 s an attempt may take, so only the first may start (a
+    // fresh invocation always has its task's timeout: the batch makes progress).
     const response = await handler(
       batch(tasks),
       lambdaWithRemaining(() => 20_000),
     );
 
-    expect(ran).toBe(0);
-    expect(writes).toEqual([]);
+    expect(ran).toEqual(['a']);
+    expect(['b', 'c'].map((id) => rowOf(id).status)).toEqual(['SCHEDULED', 'SCHEDULED']);
+    expect(['b', 'c'].map((id) => rowOf(id).attempt)).toEqual([0, 0]);
     // Sent again as new messages (no visibility timeout to wait, no receive counted toward
     // the DLQ), and reported as handled so SQS deletes the received copies.
     const sent = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!);
-    expect(sent.map((e) => JSON.parse(e.MessageBody!).taskId)).toEqual(['a', 'b', 'c']);
-    expect(sent.map((e) => e.DelaySeconds)).toEqual([0, 0, 0]);
+    expect(sent.map((e) => JSON.parse(e.MessageBody!).taskId)).toEqual(['b', 'c']);
+    expect(sent.map((e) => e.DelaySeconds)).toEqual([0, 0]);
     expect(response.batchItemFailures).toEqual([]);
   });
 
   it('reports a handed-back message as a failure when it cannot be sent again', async () => {
     sqs.on(SendMessageBatchCommand).rejects(new Error('throttled'));
-    const tasks = [row('a')];
+    const tasks = [row('a'), row('b')];
     const { deps } = setUp(tasks);
     const handler = worker(
       render,
@@ -182,7 +184,7 @@ describe('a worker batch', () => {
       batch(tasks),
       lambdaWithRemaining(() => 1_000),
     );
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
   });
 
   it('runs a capped task type one record after another, claiming only while time is left', async () => {
@@ -217,6 +219,41 @@ describe('a worker batch', () => {
     ]);
     const sent = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!);
     expect(sent.map((e) => JSON.parse(e.MessageBody!).taskId)).toEqual(['c']);
+  });
+});
+
+describe('a capped task type whose handler ignores its signal', () => {
+  it('starts nothing more while the handler runs on, and hands the rest back before waiting for it', async () => {
+    const capped = defineTaskType({
+      name: 'render',
+      timeout: '2s',
+      concurrency: 2,
+      retry: { maxAttempts: 3 },
+    });
+    const tasks = ['a', 'b', 'c'].map((id) => row(id));
+    const { deps, row: rowOf } = setUp(tasks, { timeScale: 20 });
+    const started: string[] = [];
+    let sentBeforeReturn = -1;
+    const handler = worker(
+      capped,
+      async (task) => {
+        started.push(task.taskId);
+        await new Promise((r) => setTimeout(r, 400)); // ignores its signal
+        sentBeforeReturn = sqs.commandCalls(SendMessageBatchCommand).length;
+      },
+      () => deps,
+    );
+
+    await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => 90_000),
+    );
+
+    expect(started).toEqual(['a']);
+    expect(rowOf('a').status).toBe('SCHEDULED'); // its retry, after the lease
+    const sent = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!);
+    expect(sent.map((e) => JSON.parse(e.MessageBody!).taskId)).toEqual(['b', 'c']);
+    expect(sentBeforeReturn).toBe(1); // handed back while the handler still ran
   });
 });
 
