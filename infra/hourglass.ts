@@ -431,15 +431,8 @@ export class Hourglass extends Construct {
       alarmDescription:
         'The relay is more than a minute behind the table stream: timers and lifecycle events are late',
     });
-    const hourglassMetric = (name: string) =>
-      new cloudwatch.Metric({
-        namespace: 'Hourglass',
-        metricName: name,
-        statistic: 'Sum',
-        period: Duration.minutes(5),
-      });
     this.alarm(this, 'TasksFailedAlarm', {
-      metric: hourglassMetric(Metric.failed),
+      metric: hourglassTotal(Metric.failed, Duration.minutes(5)),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
@@ -447,22 +440,19 @@ export class Hourglass extends Construct {
       alarmDescription:
         'Tasks FAILED (retries exhausted or a NonRetryableError): see `lastError` on their rows',
     });
-    this.alarm(this, 'TimersResentAlarm', {
-      metric: new cloudwatch.MathExpression({
-        expression: 'resent + republished',
-        usingMetrics: {
-          resent: hourglassMetric(Metric.timersResent),
-          republished: hourglassMetric(Metric.lifecycleRepublished),
-        },
-        period: Duration.minutes(5),
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        'The sweeper re-sent lost timers or lifecycle events: the pipeline is losing work (check the relay and Scheduler DLQs)',
-    });
+    for (const [id, metric, what] of [
+      ['TimersResentAlarm', Metric.timersResent, 'lost timers'],
+      ['LifecycleRepublishedAlarm', Metric.lifecycleRepublished, 'lost lifecycle events'],
+    ] as const) {
+      this.alarm(this, id, {
+        metric: hourglassTotal(metric, Duration.minutes(5)),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `The sweeper re-sent ${what}: the pipeline is losing work (check the relay and Scheduler DLQs and the relay's errors)`,
+      });
+    }
     this.addDashboardWidgets();
     suppressDeadLetterQueueFindings(
       [this.ingestDeadLetterQueue],
@@ -554,11 +544,12 @@ export class Hourglass extends Construct {
   }
 
   private addDashboardWidgets() {
-    const metric = (name: string, statistic = 'Sum') =>
-      new cloudwatch.Metric({
-        namespace: 'Hourglass',
-        metricName: name,
-        statistic,
+    const total = (name: Metric) => hourglassTotal(name, Duration.minutes(1));
+    // Lateness is per task type; SEARCH keeps one line per type, with percentiles.
+    const lateness = (statistic: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{Hourglass,service,taskType} MetricName="${Metric.lateness}"', '${statistic}', 60)`,
+        label: `lateness ${statistic}`,
         period: Duration.minutes(1),
       });
     this.dashboard.addWidgets(
@@ -569,7 +560,7 @@ export class Hourglass extends Construct {
           Metric.eventsRejected,
           Metric.duplicates,
           Metric.conflicts,
-        ].map((m) => metric(m)),
+        ].map(total),
       }),
       new cloudwatch.GraphWidget({
         title: 'Tasks',
@@ -581,21 +572,21 @@ export class Hourglass extends Construct {
           Metric.failed,
           Metric.expired,
           Metric.retried,
-        ].map((m) => metric(m)),
+        ].map(total),
       }),
       new cloudwatch.GraphWidget({
         title: 'Timer lateness (ms)',
-        left: [metric(Metric.lateness, 'p50'), metric(Metric.lateness, 'p99')],
+        left: [lateness('p50'), lateness('p99')],
       }),
       new cloudwatch.GraphWidget({
         title: 'Relay and sweeper',
         left: [
-          metric(Metric.timersArmed),
-          metric(Metric.lifecycleEvents),
-          metric(Metric.timersResent),
-          metric(Metric.lifecycleRepublished),
-          metric(Metric.handedBack),
-        ],
+          Metric.timersArmed,
+          Metric.lifecycleEvents,
+          Metric.timersResent,
+          Metric.lifecycleRepublished,
+          Metric.handedBack,
+        ].map(total),
         right: [this.relayFunction.metric('IteratorAge', { statistic: 'Maximum' })],
       }),
     );
@@ -697,6 +688,20 @@ export class Hourglass extends Construct {
     this.workers.set(taskType, worker);
     return worker;
   }
+}
+
+/**
+ * The sum of a Hourglass metric over every dimension set it is emitted with. Powertools
+ * adds a `service` dimension to every metric, and the runtime adds `taskType` to some, so a
+ * metric read with no dimensions would match nothing; a Metrics Insights query over the
+ * namespace matches them all.
+ */
+function hourglassTotal(metric: Metric, period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: `SELECT SUM(${metric}) FROM "Hourglass"`,
+    label: metric,
+    period,
+  });
 }
 
 /**
