@@ -28,6 +28,7 @@ import {
 import { DEFAULT_RETENTION_DAYS, TABLE_SCHEMA } from '../shared/aws/table';
 import { Metric } from '../shared/aws/telemetry';
 import { LEASE_MARGIN_MS } from '../shared/aws/worker';
+import { minimumRetentionMs } from '../shared/core/decider';
 import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
 import { bundled } from './function';
 import { suppressDeadLetterQueueFindings } from './nag';
@@ -182,6 +183,12 @@ export class Hourglass extends Construct {
     if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650) {
       throw new Error(
         `Hourglass '${id}': props.retention must be whole days from 1 to 3650, got ${retentionDays}`,
+      );
+    }
+    const needed = Math.ceil(minimumRetentionMs(props.workflows) / 86_400_000);
+    if (retentionDays < needed) {
+      throw new Error(
+        `Hourglass '${id}': props.retention is ${retentionDays} days, but these workflows replay up to ${needed - 7} days of history (their longest retain, or 14 days), and a finished task's row must outlast that by a week, or a replayed event would run its task again; set retention to at least ${needed} days`,
       );
     }
     this.retentionDays = String(retentionDays);

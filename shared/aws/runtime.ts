@@ -1,6 +1,8 @@
+import { minimumRetentionMs } from '../core/decider';
 import type { HourglassDefinitions } from '../core/definitions';
 import { type Clients, createClients } from './clients';
-import { type Config, loadConfig } from './config';
+import { type Config, ENV, loadConfig } from './config';
+import { ConfigError } from './errors';
 import type { IngestDeps } from './ingest';
 import type { RelayDeps } from './relay';
 import { dynamoTaskStore } from './tasks';
@@ -29,11 +31,19 @@ export function defaultIngestDeps(
   telemetry: Telemetry = powertoolsTelemetry('hourglass-ingest'),
 ): IngestDeps {
   const { config, clients, clock } = runtime();
+  const retentionMs = config.retentionDays * 86_400_000;
+  const needed = minimumRetentionMs(definitions);
+  if (retentionMs < needed) {
+    throw new ConfigError(
+      ENV.retentionDays,
+      `is ${config.retentionDays}, but these workflows need at least ${Math.ceil(needed / 86_400_000)} days: a finished task's row must outlast every event that can still be replayed, or the task would run twice`,
+    );
+  }
   return {
     dynamo: clients.dynamo,
     tableName: config.tableName,
     clock,
-    retentionMs: config.retentionDays * 86_400_000,
+    retentionMs,
     definitions,
     telemetry,
   };

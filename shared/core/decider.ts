@@ -1,4 +1,5 @@
 import {
+  type HourglassDefinitions,
   type Json,
   OUTCOME_OF_STATUS,
   type ScheduleAction,
@@ -666,6 +667,35 @@ function diff(
 }
 
 /**
+ * The longest an unfinished task may hold its instance's history back beyond `retain`: past
+ * it, older events fold into the snapshot anyway (an event that then arrives older than
+ * that is rejected as too late). It bounds how old a replayed event can be, which the
+ * retention of finished rows must outlast (see {@link minimumRetentionMs}).
+ */
+export const MAX_HORIZON_HOLD_MS = 14 * MS.day;
+
+/**
+ * How far back a workflow's history may reach: events older than this are always folded.
+ * A replayed event may plan a task again; its row must still exist then, or the task
+ * would be created a second time.
+ */
+export function replayWindowMs(workflow: Workflow): number {
+  return Math.max(workflow.retainMs, MAX_HORIZON_HOLD_MS);
+}
+
+/** How much longer than the replay window finished rows are kept, at least. */
+export const RETENTION_MARGIN_MS = 7 * MS.day;
+
+/**
+ * The shortest retention of finished rows these definitions allow: their longest replay
+ * window plus {@link RETENTION_MARGIN_MS}. A finished task's row must outlive every event
+ * that could still be replayed and plan it, or the task would run twice.
+ */
+export function minimumRetentionMs(definitions: HourglassDefinitions): number {
+  return Math.max(0, ...definitions.workflows.map(replayWindowMs)) + RETENTION_MARGIN_MS;
+}
+
+/**
  * The most bytes of recorded events an instance keeps (as JSON). DynamoDB refuses an item
  * over 400 KB ("The maximum item size in DynamoDB is 400 KB, which includes both attribute
  * name binary length (UTF-8 length) and attribute value lengths"), and every write of a key
@@ -722,7 +752,7 @@ function fold(
     if (task.phase !== 'cancelled' && !finished)
       horizon = Math.min(horizon, task.dueAt - HORIZON_MARGIN_MS);
   }
-  horizon = Math.max(horizon, sizeHorizon(events, now));
+  horizon = Math.max(horizon, sizeHorizon(events, now), now - replayWindowMs(workflow));
   const old = instance.snapshot?.horizon ?? Number.NEGATIVE_INFINITY;
   if (horizon <= old || events.length === 0 || events[0]!.time >= horizon) {
     return { snapshot: instance.snapshot, events };

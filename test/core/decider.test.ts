@@ -4,16 +4,25 @@ import {
   type Command,
   decide,
   defineEvent,
+  defineHourglass,
   defineTaskType,
   defineWorkflow,
   HistoryReplayError,
   type Instance,
   MAX_HISTORY_BYTES,
+  MAX_HORIZON_HOLD_MS,
+  minimumRetentionMs,
   newInstance,
   type RecordedEvent,
   type TaskFact,
 } from '../../shared/core';
-import { abandonedCheckout, productPublish, welcomeDiscount } from '../../workflows';
+import {
+  abandonedCheckout,
+  discountReminder,
+  productPublish,
+  sendDiscountCode,
+  welcomeDiscount,
+} from '../../workflows';
 import { activity, click } from '../fixtures/busy-key';
 import { days, hours, minutes, T0 } from '../support/events';
 
@@ -536,16 +545,33 @@ describe('decide', () => {
     expect(twice.duplicates).toEqual(['r-old']);
   });
 
-  it('never folds past a task whose outcome is still to come', () => {
+  it('holds history back for a task whose outcome is still to come, but for 14 days at most', () => {
     const first = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
-    const stillPending = decide(
-      welcomeDiscount,
-      first.instance,
-      [],
-      factsAfter(first.commands),
-      T0 + days(30),
-    );
+    const facts = factsAfter(first.commands);
+    // The code was due at T0+30m; its workers are down, so it has not run.
+    const stillPending = decide(welcomeDiscount, first.instance, [], facts, T0 + days(10));
     expect(stillPending.instance.snapshot).toBeNull();
+
+    const heldTooLong = decide(welcomeDiscount, first.instance, [], facts, T0 + days(30));
+    expect(heldTooLong.instance.snapshot?.horizon).toBe(T0 + days(30) - MAX_HORIZON_HOLD_MS);
+    expect(heldTooLong.instance.events).toEqual([]);
+
+    // Folded, the task's outcome still moves the instance when it finally comes.
+    const done = facts.map((f) => ({
+      ...f,
+      status: 'COMPLETED' as const,
+      attempts: 1,
+      startedAt: T0 + days(31),
+      finishedAt: T0 + days(31),
+    }));
+    const after = decide(welcomeDiscount, heldTooLong.instance, [], done, T0 + days(31));
+    expect(after.instance.state).toBe('nudged');
+    expect(after.commands).toEqual([
+      expect.objectContaining({
+        type: 'schedule-task',
+        task: expect.objectContaining({ taskType: 'discount-reminder' }),
+      }),
+    ]);
   });
 
   it('fails loudly when a recorded event can no longer be replayed', () => {
@@ -630,5 +656,16 @@ describe('a busy key', () => {
         reason: expect.stringMatching(/^too late/),
       }),
     ]);
+  });
+});
+
+describe('the replay window', () => {
+  it('asks finished rows to be kept a week beyond the longest replay window', () => {
+    const j1 = defineHourglass({
+      taskTypes: [sendDiscountCode, discountReminder],
+      workflows: [welcomeDiscount],
+    });
+    // J1 retains 7 days of history; an overdue task may hold it back to 14.
+    expect(minimumRetentionMs(j1)).toBe(days(14) + days(7));
   });
 });

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { Hourglass, ingestPatterns, Outbox, WORKERS_PER_STACK } from '../../infra';
 import { suppressAcceptedFindings } from '../../infra/nag';
 import { defineEvent, defineHourglass, defineRule, defineTaskType } from '../../shared/core';
-import definitions from '../../workflows';
+import definitions, { sendDiscountCode, UserRegistered } from '../../workflows';
 
 const root = resolve(import.meta.dirname, '../..');
 const workerEntry = (taskType: string) => join(root, `functions/workers/${taskType}.ts`);
@@ -389,6 +389,25 @@ describe('Hourglass validation', () => {
           retention: Duration.hours(36),
         }),
       'props.retention must be whole days from 1 to 3650, got 1.5',
+    ],
+    [
+      'a retention shorter than the workflows replay, plus a week',
+      () =>
+        new Hourglass(newStack().stack, 'H', {
+          workflows: defineHourglass({
+            taskTypes: [sendDiscountCode],
+            workflows: [
+              defineRule({
+                name: 'long-memory',
+                key: 'detail.userId',
+                on: UserRegistered,
+                schedule: { task: sendDiscountCode, after: '1h' },
+                retain: '30d',
+              }),
+            ],
+          }),
+        }),
+      "props.retention is 30 days, but these workflows replay up to 30 days of history (their longest retain, or 14 days), and a finished task's row must outlast that by a week, or a replayed event would run its task again; set retention to at least 37 days",
     ],
     [
       'an unknown task type',
