@@ -681,7 +681,8 @@ export class Hourglass extends Construct {
         ...(concurrency ? { maxConcurrency: concurrency } : {}),
       }),
     );
-    // Task rows only: the worker reads by key and writes by key, never through an index.
+    // By key only, never through an index. (IAM cannot tell task rows from instance rows:
+    // dynamodb:LeadingKeys sees the partition key, which they share.)
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],

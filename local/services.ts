@@ -279,7 +279,7 @@ export async function createHourglassTable(endpoint: string, tableName: string):
     }),
   );
   // As the construct does. DynamoDB Local keeps expired items (AWS deletes them "typically
-  // within a few days"), which a local run, hours long at most, never reaches anyway.
+  // within two days of expiration"), which a local run, hours long at most, never reaches anyway.
   await client.send(
     new UpdateTimeToLiveCommand({
       TableName: tableName,

@@ -64,6 +64,11 @@ export interface LoadedInstance {
   readonly tasks: readonly TaskItem[];
 }
 
+/** True when an item's TTL (`expiresAt`, epoch seconds) has passed at `now` (epoch ms). */
+function hasExpired(item: { readonly expiresAt?: number }, now: number): boolean {
+  return item.expiresAt !== undefined && item.expiresAt * 1_000 <= now;
+}
+
 /** Reads an instance and all its tasks with one strongly consistent Query on its partition. */
 export async function loadInstance(
   deps: StoreDeps,
@@ -72,6 +77,7 @@ export async function loadInstance(
 ): Promise<LoadedInstance> {
   let instanceItem: InstanceItem | undefined;
   const tasks: TaskItem[] = [];
+  const now = deps.clock();
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
     const page = await deps.dynamo.send(
@@ -85,7 +91,10 @@ export async function loadInstance(
     );
     for (const item of page.Items ?? []) {
       if (item.type === 'instance') instanceItem = item as InstanceItem;
-      else if (item.type === 'task') tasks.push(item as TaskItem);
+      // A row past its TTL is as good as deleted: DynamoDB removes it within days, in no
+      // set order with its instance. Read it as gone now, whenever the deletion happens.
+      else if (item.type === 'task' && !hasExpired(item as TaskItem, now))
+        tasks.push(item as TaskItem);
     }
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
@@ -280,7 +289,9 @@ export function decisionWrites(
           Put: {
             TableName: tableName,
             Item: item,
-            ConditionExpression: 'attribute_not_exists(PK)',
+            // New, or taking the id of an expired row TTL has not deleted yet.
+            ConditionExpression: 'attribute_not_exists(PK) OR expiresAt <= :nowSeconds',
+            ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1_000) },
           },
         });
         break;

@@ -138,7 +138,8 @@ export const DEFAULT_RETENTION_DAYS = 30;
 
 /**
  * The TTL value (`expiresAt`, epoch seconds) of an item finished at `finishedAt`. DynamoDB
- * deletes expired items "typically within a few days" of this time, not at it, so readers
+ * deletes expired items "typically within two days of expiration" (UpdateTimeToLive API),
+ * not at that time, so readers
  * must not treat presence as a sign of anything.
  */
 export function expiresAt(finishedAt: number, retentionMs: number): number {

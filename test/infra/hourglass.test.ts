@@ -229,7 +229,7 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
           .every((a: string) => a.startsWith('xray:') || a === 'dynamodb:ListStreams'),
       ).toBe(true);
     expect(starred.some((s) => s.Action === 'dynamodb:ListStreams')).toBe(true);
-    // A worker may read and update task rows, nothing more of the table (the example
+    // A worker may get and update items by key, nothing more of the table (the example
     // workers' effect rows are a PutItem limited to EFFECT# keys, granted by infra/app.ts).
     for (const worker of hourglass.workers.values()) {
       const nested = Stack.of(worker.function);

@@ -5,7 +5,7 @@ import {
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -729,6 +729,29 @@ describe('the runtime on DynamoDB Local and fauxqs', () => {
     expect(invocations).toEqual(['hangs', 'hangs']);
     expect(errors[0]).toBeInstanceOf(FunctionTimeoutError);
     expect((errors[0] as Error).message).toBe('hanging-worker: Task timed out after 0.20 seconds');
+  });
+
+  it('starts a key afresh once its finished instance has expired, whatever order TTL deletes the rows in', async () => {
+    await w.ingest(registered('u30'));
+    w.clock.now = T0 + minutes(5);
+    await w.ingest(ordered('u30', minutes(5)));
+    // Past the retention, TTL deletes the instance row first; the cancelled task row lingers.
+    w.clock.now = T0 + days(40);
+    await w.dynamo.send(
+      new DeleteCommand({ TableName: w.tableName, Key: { PK: 'I#welcome-discount#u30', SK: 'I' } }),
+    );
+
+    const again = shopEvent('UserRegistered', { userId: 'u30', email: 'u30@x.io' }, days(40));
+    expect((await w.ingest(again)).batchItemFailures).toEqual([]);
+
+    // The new instance's first task takes the expired row's id, and is due in 30 minutes.
+    expect(
+      await getTask(w.store, {
+        workflow: 'welcome-discount',
+        key: 'u30',
+        taskId: CODE_TASK('u30'),
+      }),
+    ).toMatchObject({ status: 'SCHEDULED', dueAt: T0 + days(40) + minutes(30), attempt: 0 });
   });
 
   it('records rejected events with their reason and goes on with the batch', async () => {
