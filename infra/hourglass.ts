@@ -25,22 +25,32 @@ import {
   SCHEDULE_LEAD_RULE,
   taskQueueName,
 } from '../shared/aws/config';
+import {
+  defaultWorkerBatchSize,
+  INGEST,
+  MAX_RECEIVE_COUNT,
+  RELAY,
+  RELAY_STREAM_ITEM_TYPE,
+  SWEEPER,
+  visibilityTimeoutFor,
+  workerTimeoutRange,
+} from '../shared/aws/settings';
 import { DEFAULT_RETENTION_DAYS, TABLE_SCHEMA } from '../shared/aws/table';
 import { Metric } from '../shared/aws/telemetry';
 import { LEASE_MARGIN_MS } from '../shared/aws/worker';
 import { minimumRetentionMs } from '../shared/core/decider';
-import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
+import {
+  CONCURRENCY_RANGE,
+  type HourglassDefinitions,
+  type TaskType,
+} from '../shared/core/definitions';
+import { ingestPatterns } from '../shared/core/patterns';
 import { bundled } from './function';
 import { suppressDeadLetterQueueFindings } from './nag';
-import { ingestPatterns } from './patterns';
 import { addStreamSource } from './stream-source';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Visibility timeout of a task queue, as a multiple of its worker's timeout (AWS's advice for SQS event sources). */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
-/** Receives before a message moves to its DLQ. */
-export const MAX_RECEIVE_COUNT = 5;
 /**
  * Workers per nested stack. A worker costs 9 CloudFormation resources (queue, queue policy,
  * log group, role, policy, function, event source mapping, two alarms), and a stack holds at
@@ -221,7 +231,7 @@ export class Hourglass extends Construct {
       retentionPeriod: Duration.days(14),
     });
     this.ingestQueue = encryptedQueue(this, 'IngestQueue', {
-      visibilityTimeout: Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * 30),
+      visibilityTimeout: Duration.seconds(visibilityTimeoutFor(INGEST.timeoutSeconds)),
       deadLetterQueue: { queue: this.ingestDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
     this.rules = ingestPatterns(this.definitions).map((pattern, i) => {
@@ -252,7 +262,7 @@ export class Hourglass extends Construct {
       'Ingest',
       props.ingestEntry ?? join(ROOT, 'functions/ingest.ts'),
       {
-        timeout: Duration.seconds(30),
+        timeout: Duration.seconds(INGEST.timeoutSeconds),
         environment: {
           [ENV.tableName]: this.table.tableName,
           [ENV.retentionDays]: this.retentionDays,
@@ -261,8 +271,8 @@ export class Hourglass extends Construct {
     );
     this.ingestFunction.addEventSource(
       new SqsEventSource(this.ingestQueue, {
-        batchSize: 10,
-        maxBatchingWindow: Duration.seconds(1),
+        batchSize: INGEST.batchSize,
+        maxBatchingWindow: Duration.seconds(INGEST.batchingWindowSeconds),
         reportBatchItemFailures: true,
       }),
     );
@@ -314,7 +324,7 @@ export class Hourglass extends Construct {
       'Relay',
       props.relayEntry ?? join(ROOT, 'functions/relay.ts'),
       {
-        timeout: Duration.seconds(60),
+        timeout: Duration.seconds(RELAY.timeoutSeconds),
         environment: {
           [ENV.tableName]: this.table.tableName,
           [ENV.busName]: this.bus.eventBusName,
@@ -332,7 +342,9 @@ export class Hourglass extends Construct {
       onFailure: this.relayDeadLetterQueue,
       filters: [
         lambda.FilterCriteria.filter({
-          dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual('task') } } },
+          dynamodb: {
+            NewImage: { type: { S: lambda.FilterRule.isEqual(RELAY_STREAM_ITEM_TYPE) } },
+          },
         }),
       ],
     });
@@ -364,7 +376,7 @@ export class Hourglass extends Construct {
       'Sweeper',
       props.sweeperEntry ?? join(ROOT, 'functions/sweeper.ts'),
       {
-        timeout: Duration.seconds(60),
+        timeout: Duration.seconds(SWEEPER.timeoutSeconds),
         environment: {
           [ENV.tableName]: this.table.tableName,
           [ENV.busName]: this.bus.eventBusName,
@@ -394,7 +406,7 @@ export class Hourglass extends Construct {
 
     const sweeperSchedule = new events.Rule(this, 'SweeperSchedule', {
       description: 'Hourglass: re-send lost timers and lost lifecycle events',
-      schedule: events.Schedule.rate(Duration.minutes(5)),
+      schedule: events.Schedule.rate(Duration.minutes(SWEEPER.intervalMinutes)),
       targets: [new targets.LambdaFunction(this.sweeperFunction, { retryAttempts: 2 })],
     });
     NagSuppressions.addResourceSuppressions(sweeperSchedule, [
@@ -633,33 +645,32 @@ export class Hourglass extends Construct {
     const concurrency = options.concurrency ?? type.concurrency ?? undefined;
     if (
       concurrency !== undefined &&
-      (!Number.isInteger(concurrency) || concurrency < 2 || concurrency > 1000)
+      (!Number.isInteger(concurrency) ||
+        concurrency < CONCURRENCY_RANGE.min ||
+        concurrency > CONCURRENCY_RANGE.max)
     ) {
       throw new Error(
-        `addWorker('${taskType}'): options.concurrency must be a whole number from 2 to 1000, got ${concurrency}`,
+        `addWorker('${taskType}'): options.concurrency must be a whole number from ${CONCURRENCY_RANGE.min} to ${CONCURRENCY_RANGE.max}, got ${concurrency}`,
       );
     }
-    const batchSize = options.batchSize ?? (type.concurrency === null ? 5 : 1);
+    const batchSize = options.batchSize ?? defaultWorkerBatchSize(type);
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
       throw new Error(
         `addWorker('${taskType}'): options.batchSize must be a whole number from 1 to 10, got ${batchSize}`,
       );
     }
-    const taskSeconds = Math.ceil(type.timeoutMs / 1000);
-    const longest = Math.min(900, taskSeconds + LEASE_MARGIN_MS / 1000);
-    const timeout = options.timeout ?? Duration.seconds(longest);
-    if (timeout.toSeconds() < taskSeconds || timeout.toSeconds() > longest) {
+    const range = workerTimeoutRange(type);
+    const timeout = options.timeout ?? Duration.seconds(range.max);
+    if (timeout.toSeconds() < range.min || timeout.toSeconds() > range.max) {
       throw new Error(
-        `addWorker('${taskType}'): options.timeout must be from ${taskSeconds}s (the task type's timeout) to ${longest}s (its timeout plus the ${LEASE_MARGIN_MS / 1000}s lease margin, so the function ends before the attempt's lease), got ${timeout.toSeconds()}s`,
+        `addWorker('${taskType}'): options.timeout must be from ${range.min}s (the task type's timeout) to ${range.max}s (its timeout plus the ${LEASE_MARGIN_MS / 1000}s lease margin, so the function ends before the attempt's lease), got ${timeout.toSeconds()}s`,
       );
     }
     const scope = this.workerStack();
     const safeId = taskType.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
     const queue = encryptedQueue(scope, `${safeId}Queue`, {
       queueName: taskQueueName(this.taskQueuePrefix, taskType),
-      visibilityTimeout: Duration.seconds(
-        Math.min(43_200, VISIBILITY_TIMEOUT_FACTOR * timeout.toSeconds()),
-      ),
+      visibilityTimeout: Duration.seconds(visibilityTimeoutFor(timeout.toSeconds())),
       deadLetterQueue: { queue: this.taskDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
     const stack = Stack.of(this);

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { RELAY } from '../shared/aws/settings';
 
 /** Options of {@link addStreamSource}. */
 export interface StreamSourceOptions {
@@ -37,10 +38,10 @@ export function addStreamSource(
   return fn.addEventSourceMapping('TableStream', {
     eventSourceArn: options.streamArn,
     startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-    batchSize: 100,
+    batchSize: RELAY.batchSize,
     maxBatchingWindow: Duration.seconds(1),
     bisectBatchOnError: true,
-    retryAttempts: 10,
+    retryAttempts: RELAY.retryAttempts,
     reportBatchItemFailures: true,
     onFailure: destination,
     filters: options.filters,

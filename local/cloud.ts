@@ -12,17 +12,26 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR } from '../infra/hourglass';
-import { ingestPatterns } from '../infra/patterns';
 import { ENV, taskQueueName } from '../shared/aws/config';
-import type { StreamRecord } from '../shared/aws/relay';
+import type { StreamRecord } from '../shared/aws/messages';
 import { defaultWorkerDeps } from '../shared/aws/runtime';
+import {
+  defaultWorkerBatchSize,
+  INGEST,
+  MAX_RECEIVE_COUNT,
+  RELAY,
+  RELAY_STREAM_ITEM_TYPE,
+  SWEEPER,
+  visibilityTimeoutFor,
+  workerTimeoutRange,
+} from '../shared/aws/settings';
 import { type StoreDeps, tasksDueBefore } from '../shared/aws/store';
 import { sweep } from '../shared/aws/sweeper';
 import type { RejectedItem, TaskItem } from '../shared/aws/table';
 import { memoryTelemetry } from '../shared/aws/telemetry';
 import { worker } from '../shared/aws/worker';
-import { type HourglassDefinitions, TaskStatus } from '../shared/core/definitions';
+import { type HourglassDefinitions, TaskStatus, type TaskType } from '../shared/core/definitions';
+import { ingestPatterns } from '../shared/core/patterns';
 import { installVirtualClock, type VirtualClock } from './clock';
 import { startDriver } from './driver';
 import { type BusEvent, startEventBridge } from './emulators/eventbridge';
@@ -55,12 +64,12 @@ export const QUIET_WINDOW_MS = 250;
  * Virtual ms between the local sweeper's passes: every 5 minutes, as the deployed sweeper's
  * schedule runs it (and never more often than once a real second).
  */
-const SWEEP_INTERVAL_MS = 5 * 60_000;
+const SWEEP_INTERVAL_MS = SWEEPER.intervalMinutes * 60_000;
 /** The relay's and ingest's function timeouts in the stack (seconds); their queues' visibility follows. */
-const INGEST_TIMEOUT_S = 30;
+const INGEST_TIMEOUT_S = INGEST.timeoutSeconds;
 /** Ingest batches the local cloud runs at once. */
 const INGEST_CONCURRENCY = 4;
-const RELAY_TIMEOUT_S = 60;
+const RELAY_TIMEOUT_S = RELAY.timeoutSeconds;
 
 const safeParse = (text: string): unknown => {
   try {
@@ -188,9 +197,8 @@ function handlerEnvironment(
   };
 }
 
-function visibilityFor(timeoutMs: number): number {
-  return VISIBILITY_TIMEOUT_FACTOR * Math.min(900, Math.ceil(timeoutMs / 1000) + 30);
-}
+/** A worker's function timeout (s), as the construct deploys it by default. */
+const workerTimeoutSeconds = (type: TaskType) => workerTimeoutRange(type).max;
 
 /**
  * Starts the local cloud: DynamoDB Local and fauxqs, our EventBridge and Scheduler
@@ -259,7 +267,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       });
       return { queue, dlq };
     };
-    const ingest = await withDlq(INGEST_QUEUE, VISIBILITY_TIMEOUT_FACTOR * INGEST_TIMEOUT_S);
+    const ingest = await withDlq(INGEST_QUEUE, visibilityTimeoutFor(INGEST_TIMEOUT_S));
     const relayDlq = await createQueue('hourglass-relay-dlq');
     const schedulerDlq = await createQueue('hourglass-scheduler-dlq');
     // One DLQ for every task queue, as the construct deploys it.
@@ -269,7 +277,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       taskQueues[type.name] = (
         await withDlq(
           taskQueueName(TASK_QUEUE_PREFIX, type.name),
-          visibilityFor(type.timeoutMs),
+          visibilityTimeoutFor(workerTimeoutSeconds(type)),
           taskDlq,
         )
       ).queue;
@@ -346,8 +354,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         queueArn: ingest.queue.arn,
         receivable: () => sqsService.receivable('hourglass-ingest', Date.now()),
         handler: ingestHandler,
-        batchSize: 10,
-        visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_FACTOR * INGEST_TIMEOUT_S,
+        batchSize: INGEST.batchSize,
+        visibilityTimeoutSeconds: visibilityTimeoutFor(INGEST_TIMEOUT_S),
         timeoutMs: INGEST_TIMEOUT_S * 1000,
         intervalMs: POLL_INTERVAL_MS,
         // On AWS the ingest mapping has no maximum concurrency and scales out with the
@@ -367,10 +375,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           if (chance(faults.duplicateStreamBatchRate)) await relayHandler(event, context);
           return result;
         },
-        batchSize: 100,
+        batchSize: RELAY.batchSize,
         filter: (record: StreamRecord) =>
-          (record.dynamodb?.NewImage?.type as { S?: string } | undefined)?.S === 'task',
-        retryAttempts: 10,
+          (record.dynamodb?.NewImage?.type as { S?: string } | undefined)?.S ===
+          RELAY_STREAM_ITEM_TYPE,
+        retryAttempts: RELAY.retryAttempts,
         onFailure: { sqs, queueUrl: relayDlq.url },
         timeoutMs: RELAY_TIMEOUT_S * 1000,
         intervalMs: POLL_INTERVAL_MS,
@@ -403,9 +412,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           receivable: () =>
             sqsService.receivable(taskQueueName(TASK_QUEUE_PREFIX, type.name), Date.now()),
           handler,
-          batchSize: 5,
-          visibilityTimeoutSeconds: visibilityFor(type.timeoutMs),
-          timeoutMs: type.timeoutMs + 30_000,
+          batchSize: defaultWorkerBatchSize(type),
+          visibilityTimeoutSeconds: visibilityTimeoutFor(workerTimeoutSeconds(type)),
+          timeoutMs: workerTimeoutSeconds(type) * 1000,
           intervalMs: POLL_INTERVAL_MS,
           concurrency: type.concurrency ?? 2,
           paused: () => down(type.name),

@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { LIFECYCLE_SOURCE } from '../shared/core/lifecycle';
 import definitions from '../workflows';
 import { startLocalCloud } from './cloud';
 import { devStateFile } from './dev-state';
@@ -68,7 +69,7 @@ async function main() {
     for (const event of cloud.busEvents.slice(printed)) {
       const detail = event.detail as Record<string, unknown>;
       const what =
-        event.source === 'hourglass'
+        event.source === LIFECYCLE_SOURCE
           ? `${detail.taskType} ${detail.taskId} (attempt ${detail.attempt})`
           : JSON.stringify(detail);
       process.stdout.write(

@@ -13,7 +13,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { StreamRecord } from '../shared/aws/relay';
+import type { StreamRecord } from '../shared/aws/messages';
 import { asLambdaRecords } from './stream-records';
 
 /** A Lambda handler as the runner calls it. */

@@ -1,4 +1,4 @@
-import type { StreamRecord } from '../shared/aws/relay';
+import type { StreamRecord } from '../shared/aws/messages';
 
 function normalizeAttribute(value: unknown): unknown {
   const attribute = value as { M?: Record<string, unknown>; L?: unknown[] } | null;

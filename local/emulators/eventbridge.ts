@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EventPattern } from '../../infra/patterns';
+import type { EventPattern } from '../../shared/core/patterns';
 import { type Emulator, serve } from './http';
 
 /** An event as a rule target receives it (the EventBridge envelope). */

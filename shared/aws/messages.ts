@@ -8,6 +8,9 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { OUTCOME_OF_STATUS } from '../core/definitions';
+import { LIFECYCLE_SOURCE, OUTCOME_DETAIL_TYPES } from '../core/lifecycle';
 import type { TaskItem } from './table';
 import type { Telemetry } from './telemetry';
 
@@ -16,16 +19,7 @@ import type { Telemetry } from './telemetry';
  * a timer: the relay, the worker and the sweeper all import from here.
  */
 
-/** The source of the task lifecycle events Hourglass publishes. */
-export const LIFECYCLE_SOURCE = 'hourglass';
-
-/** The lifecycle event detail-types, by terminal status. */
-export const LIFECYCLE_DETAIL_TYPES: Readonly<Record<string, string>> = {
-  COMPLETED: 'TaskCompleted',
-  FAILED: 'TaskFailed',
-  CANCELLED: 'TaskCancelled',
-  EXPIRED: 'TaskExpired',
-};
+export { LIFECYCLE_SOURCE } from '../core/lifecycle';
 
 /** SQS's longest delay: timers due sooner go through SQS, later ones through Scheduler. */
 export const MAX_SQS_DELAY_SECONDS = 900;
@@ -143,7 +137,7 @@ export function lifecycleEntry(
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   return {
     Source: LIFECYCLE_SOURCE,
-    DetailType: LIFECYCLE_DETAIL_TYPES[task.status],
+    DetailType: OUTCOME_DETAIL_TYPES[OUTCOME_OF_STATUS[task.status]!],
     EventBusName: busName,
     Time: new Date(task.finishedAt ?? now),
     Detail: JSON.stringify({
@@ -194,4 +188,24 @@ export async function publishInBatches(
     }
   }
   return failedAt;
+}
+
+/** A DynamoDB stream record, as Lambda delivers it (images in DynamoDB JSON). */
+export interface StreamRecord {
+  readonly eventName?: string;
+  readonly dynamodb?: {
+    readonly SequenceNumber?: string;
+    readonly NewImage?: Record<string, unknown>;
+    readonly OldImage?: Record<string, unknown>;
+  };
+}
+
+/** Unmarshalls a stream image, for items whose `type` is the one wanted. */
+export function streamImage<T>(
+  raw: Record<string, unknown> | undefined,
+  type?: string,
+): T | undefined {
+  if (raw === undefined) return undefined;
+  if (type !== undefined && (raw.type as { S?: string } | undefined)?.S !== type) return undefined;
+  return unmarshall(raw as never) as T;
 }

@@ -1,6 +1,5 @@
 import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { publishInBatches } from './messages';
-import { type StreamRecord, streamImage } from './relay';
+import { publishInBatches, type StreamRecord, streamImage } from './messages';
 import type { Telemetry } from './telemetry';
 
 /**

@@ -8,7 +8,6 @@ import {
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TaskStatus, TERMINAL_STATUSES } from '../core/definitions';
 import type { TaskQueue } from './config';
 import {
@@ -16,7 +15,9 @@ import {
   lifecycleEntry,
   MAX_SQS_DELAY_SECONDS,
   publishInBatches,
+  type StreamRecord,
   sendTimers,
+  streamImage,
   timerMessage,
 } from './messages';
 import type { StoreDeps } from './store';
@@ -40,16 +41,6 @@ export interface RelayDeps extends StoreDeps {
   readonly telemetry: Telemetry;
 }
 
-/** A DynamoDB stream record, as Lambda delivers it (images in DynamoDB JSON). */
-export interface StreamRecord {
-  readonly eventName?: string;
-  readonly dynamodb?: {
-    readonly SequenceNumber?: string;
-    readonly NewImage?: Record<string, unknown>;
-    readonly OldImage?: Record<string, unknown>;
-  };
-}
-
 /**
  * The deterministic schedule name of one generation of a task: at most 64 characters of
  * the allowed alphabet, the same on every retry, so creating it twice is harmless.
@@ -70,16 +61,6 @@ export function nextWholeMinute(ms: number): number {
 /** `at()` wants a UTC wall-clock time without zone or fraction. */
 function atExpression(ms: number): string {
   return `at(${new Date(ms).toISOString().slice(0, 19)})`;
-}
-
-/** Unmarshalls a stream image, for items whose `type` is the one wanted. */
-export function streamImage<T>(
-  raw: Record<string, unknown> | undefined,
-  type?: string,
-): T | undefined {
-  if (raw === undefined) return undefined;
-  if (type !== undefined && (raw.type as { S?: string } | undefined)?.S !== type) return undefined;
-  return unmarshall(raw as never) as T;
 }
 
 function image(raw: Record<string, unknown> | undefined): TaskItem | undefined {

@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { DefinitionError, describeValue, HourglassError } from './errors';
+import { LIFECYCLE_SOURCE } from './lifecycle';
 import { assertPath } from './path';
 import { formatDuration, parseDuration } from './time';
 
@@ -56,6 +57,9 @@ export const OUTCOME_OF_STATUS: Readonly<Record<string, TaskOutcome>> = {
 export const Precision = { second: 'second', minute: 'minute' } as const;
 /** One of {@link Precision}. */
 export type Precision = (typeof Precision)[keyof typeof Precision];
+
+/** The concurrency caps SQS event sources allow ("maximum concurrency", 2–1000). */
+export const CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const NAME_HELP = 'lower-case letters, digits and "-", starting with a letter, at most 40 long';
@@ -177,11 +181,13 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
   const concurrency = options.concurrency ?? null;
   if (
     concurrency !== null &&
-    (!Number.isInteger(concurrency) || concurrency < 2 || concurrency > 1000)
+    (!Number.isInteger(concurrency) ||
+      concurrency < CONCURRENCY_RANGE.min ||
+      concurrency > CONCURRENCY_RANGE.max)
   ) {
     throw new DefinitionError(
       where,
-      `concurrency must be an integer from 2 to 1000 (SQS maximum concurrency), got ${describeValue(concurrency)}; leave it out for no limit`,
+      `concurrency must be an integer from ${CONCURRENCY_RANGE.min} to ${CONCURRENCY_RANGE.max} (SQS maximum concurrency), got ${describeValue(concurrency)}; leave it out for no limit`,
     );
   }
   if ((options as { lane?: unknown }).lane !== undefined) {
@@ -278,10 +284,10 @@ export function defineEvent<const Name extends string, Schema extends StandardSc
       `source must be a non-empty string such as "shop", got ${describeValue(options.source)}`,
     );
   }
-  if (options.source === 'hourglass') {
+  if (options.source === LIFECYCLE_SOURCE) {
     throw new DefinitionError(
       where,
-      'source "hourglass" is reserved for the task lifecycle events Hourglass publishes',
+      `source "${LIFECYCLE_SOURCE}" is reserved for the task lifecycle events Hourglass publishes`,
     );
   }
   if (typeof options.schema?.['~standard']?.validate !== 'function') {

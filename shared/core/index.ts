@@ -10,6 +10,8 @@ export * from './definitions';
 export * from './diagram';
 export * from './errors';
 export * from './events';
+export * from './lifecycle';
 export * from './path';
+export * from './patterns';
 export * from './simulator';
 export * from './time';

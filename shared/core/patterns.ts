@@ -1,4 +1,5 @@
-import type { HourglassDefinitions } from '../shared/core/definitions';
+import type { HourglassDefinitions, TaskOutcome } from './definitions';
+import { LIFECYCLE_SOURCE, OUTCOME_DETAIL_TYPES } from './lifecycle';
 
 /** An EventBridge event pattern: exact sources and detail-types, nothing broader. */
 export interface EventPattern {
@@ -6,13 +7,6 @@ export interface EventPattern {
   readonly 'detail-type': string[];
   readonly detail?: Record<string, string[]>;
 }
-
-const LIFECYCLE_DETAIL_TYPE: Readonly<Record<string, string>> = {
-  completed: 'TaskCompleted',
-  failed: 'TaskFailed',
-  cancelled: 'TaskCancelled',
-  expired: 'TaskExpired',
-};
 
 /**
  * The bus rule patterns that feed ingest: one per source with exactly the detail-types the
@@ -38,13 +32,13 @@ export function ingestPatterns(definitions: HourglassDefinitions): EventPattern[
     for (const transition of workflow.transitions) {
       const dot = transition.trigger.lastIndexOf('.');
       if (dot === -1) continue;
-      outcomes.add(LIFECYCLE_DETAIL_TYPE[transition.trigger.slice(dot + 1)]!);
+      outcomes.add(OUTCOME_DETAIL_TYPES[transition.trigger.slice(dot + 1) as TaskOutcome]);
       chained.add(workflow.name);
     }
   }
   if (chained.size > 0) {
     patterns.push({
-      source: ['hourglass'],
+      source: [LIFECYCLE_SOURCE],
       'detail-type': [...outcomes].sort(),
       detail: { workflow: [...chained].sort() },
     });

@@ -1,0 +1,45 @@
+import type { TaskType } from '../core/definitions';
+import { LEASE_MARGIN_MS } from './worker';
+
+/**
+ * The deployment facts the CDK construct, the runtime and the local cloud share: each is
+ * written here once, and infra/ and local/ both read it, so the local cloud runs with the
+ * settings a deployment has.
+ */
+
+/** Visibility timeout of a queue, as a multiple of its consumer's function timeout (AWS's advice for SQS event sources: at least six times). */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+/** Receives before a message moves to its DLQ. */
+export const MAX_RECEIVE_COUNT = 5;
+
+/** The ingest function: its timeout and the messages per invocation. */
+export const INGEST = { timeoutSeconds: 30, batchSize: 10, batchingWindowSeconds: 1 } as const;
+/** The relay function: its timeout, the stream records per invocation, and the stream mapping's retries. */
+export const RELAY = { timeoutSeconds: 60, batchSize: 100, retryAttempts: 10 } as const;
+/** The sweeper function: its timeout and how often it runs. */
+export const SWEEPER = { timeoutSeconds: 60, intervalMinutes: 5 } as const;
+
+/** The stream records the relay receives: task rows only (the filter on `NewImage.type`). */
+export const RELAY_STREAM_ITEM_TYPE = 'task';
+
+/** Messages per worker invocation: 5, or 1 for a task type with a concurrency cap (see docs/runtime.md). */
+export function defaultWorkerBatchSize(taskType: TaskType): number {
+  return taskType.concurrency === null ? 5 : 1;
+}
+
+/** The longest function timeout Lambda allows, in seconds. */
+export const MAX_FUNCTION_TIMEOUT_SECONDS = 900;
+
+/**
+ * The range of a worker's function timeout, in seconds: at least the task type's timeout,
+ * at most that plus the lease margin (an attempt's lease must outlast its function).
+ */
+export function workerTimeoutRange(taskType: TaskType): { min: number; max: number } {
+  const min = Math.ceil(taskType.timeoutMs / 1000);
+  return { min, max: Math.min(MAX_FUNCTION_TIMEOUT_SECONDS, min + LEASE_MARGIN_MS / 1000) };
+}
+
+/** A queue's visibility timeout, in seconds, for a consumer with this function timeout. */
+export function visibilityTimeoutFor(functionTimeoutSeconds: number): number {
+  return Math.min(43_200, VISIBILITY_TIMEOUT_FACTOR * functionTimeoutSeconds);
+}
