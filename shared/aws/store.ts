@@ -11,8 +11,9 @@ import {
 /** One item of a DynamoDB transaction, with plain JavaScript values. */
 export type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
+import { taskRowEffect } from '../core/commands';
 import { type Decision, decide, type Instance, newInstance } from '../core/decider';
-import { type Json, TaskStatus, type Workflow } from '../core/definitions';
+import { TaskStatus, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
 import { ConflictError } from './errors';
@@ -243,47 +244,43 @@ export function decisionWrites(
     }
     return c;
   };
-  const at = iso(now);
   // DynamoDB refuses a transaction with two actions on one item: one rejection per event.
   const rejected = new Set<string>();
   for (const command of decision.commands) {
-    switch (command.type) {
-      case 'schedule-task': {
-        const t = command.task;
-        const cancelled = t.cancelledBy !== null;
-        const status = cancelled ? TaskStatus.CANCELLED : TaskStatus.SCHEDULED;
+    const effect = taskRowEffect(command, instance.workflow, now, (id) => tasks.get(id)?.status);
+    switch (effect.type) {
+      case 'create': {
+        const r = effect.row;
+        const finished = r.finishedAt !== undefined;
         const item: TaskItem = {
           PK: pk,
-          SK: Keys.taskSk(t.taskId),
+          SK: Keys.taskSk(r.taskId),
           type: 'task',
-          ...statusKeys(t.taskId, status, t.dueAt),
-          taskId: t.taskId,
-          workflow: t.workflow,
-          key: t.key,
-          taskType: t.taskType,
-          status,
+          ...statusKeys(r.taskId, r.status, r.runAt),
+          taskId: r.taskId,
+          workflow: r.workflow,
+          key: r.key,
+          taskType: r.taskType,
+          status: r.status,
           generation: 1,
           attempt: 0,
-          dueAt: t.dueAt,
-          runAt: t.dueAt,
-          deadlineAt: t.deadlineAt,
-          input: t.input,
-          createdBy: t.createdBy,
-          ...(minutePrecision.has(t.taskType) ? { precision: 'minute' as const } : {}),
-          ...(cancelled
+          dueAt: r.dueAt,
+          runAt: r.runAt,
+          deadlineAt: r.deadlineAt,
+          input: r.input,
+          createdBy: r.createdBy,
+          ...(minutePrecision.has(r.taskType) ? { precision: 'minute' as const } : {}),
+          ...(finished
             ? {
-                cancelledBy: t.cancelledBy!,
-                finishedAt: now,
-                expiresAt: expiresAt(now, retentionMs),
-                ...unpublishedKeys(t.taskId, now),
+                cancelledBy: r.cancelledBy!,
+                finishedAt: r.finishedAt!,
+                expiresAt: expiresAt(r.finishedAt!, retentionMs),
+                ...unpublishedKeys(r.taskId, r.finishedAt!),
               }
             : {}),
           lateCancels: [],
           updatedAt: now,
-          timeline: [
-            { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
-            ...(cancelled ? [{ at, status: TaskStatus.CANCELLED, cause: t.cancelledBy! }] : []),
-          ],
+          timeline: [...r.timeline],
         };
         writes.push({
           Put: {
@@ -296,76 +293,36 @@ export function decisionWrites(
         });
         break;
       }
-      case 'cancel-task': {
-        const c = change(command.taskId);
-        c.generationBump = true;
-        Object.assign(c.set, {
-          status: TaskStatus.CANCELLED,
-          cancelledBy: command.cancelledBy,
-          finishedAt: now,
-          expiresAt: expiresAt(now, retentionMs),
-          ...unpublishedKeys(command.taskId, now),
-          ...statusKeys(
-            command.taskId,
-            TaskStatus.CANCELLED,
-            command.planned?.dueAt ?? tasks.get(command.taskId)?.runAt ?? now,
-          ),
-          ...(command.planned
-            ? {
-                dueAt: command.planned.dueAt,
-                runAt: command.planned.dueAt,
-                deadlineAt: command.planned.deadlineAt,
-                input: command.planned.input,
-              }
-            : {}),
-        });
-        c.timeline.push({
-          at,
-          status: TaskStatus.CANCELLED,
-          cause:
-            command.reason === 'superseded'
-              ? 'superseded by re-ordered history'
-              : command.cancelledBy,
-        });
+      case 'change': {
+        const e = effect.change;
+        const c = change(e.taskId);
+        const current = tasks.get(e.taskId);
+        c.generationBump ||= e.newGeneration;
+        Object.assign(c.set, e.set);
+        // The status index follows the row's status and run time.
+        if (e.set.status !== undefined || e.set.runAt !== undefined) {
+          const status =
+            (c.set.status as TaskStatus | undefined) ?? current?.status ?? TaskStatus.SCHEDULED;
+          const runAt = (c.set.runAt as number | undefined) ?? current?.runAt ?? now;
+          Object.assign(c.set, statusKeys(e.taskId, status, runAt));
+        }
+        if (e.set.finishedAt !== undefined) {
+          Object.assign(c.set, {
+            expiresAt: expiresAt(e.set.finishedAt, retentionMs),
+            ...unpublishedKeys(e.taskId, e.set.finishedAt),
+          });
+        }
+        c.timeline.push(...e.timeline);
+        if (e.lateCancel !== undefined) c.lateCancels.push(e.lateCancel);
         break;
       }
-      case 'update-task': {
-        const c = change(command.taskId);
-        c.generationBump = true;
-        Object.assign(c.set, {
-          dueAt: command.dueAt,
-          runAt: command.dueAt,
-          deadlineAt: command.deadlineAt,
-          input: command.input as Json,
-          ...statusKeys(command.taskId, TaskStatus.SCHEDULED, command.dueAt),
-        });
-        break;
-      }
-      case 'record-late-cancel': {
-        const c = change(command.taskId);
-        c.lateCancels.push(command.cancelledBy);
-        const current = tasks.get(command.taskId);
-        c.timeline.push({
-          at,
-          status: current?.status ?? TaskStatus.RUNNING,
-          cause: `cancel too late (${command.cancelledBy})`,
-        });
-        break;
-      }
-      case 'reject-event': {
-        if (rejected.has(command.eventId)) break;
-        rejected.add(command.eventId);
-        const raw = newEvents.find((e) => e.id === command.eventId);
+      case 'reject': {
+        const { rejection } = effect;
+        if (rejected.has(rejection.eventId)) break;
+        rejected.add(rejection.eventId);
+        const raw = newEvents.find((e) => e.id === rejection.eventId);
         writes.push({
-          Put: {
-            TableName: tableName,
-            Item: rejectedItem(
-              { eventId: command.eventId, workflow: instance.workflow, reason: command.reason },
-              raw,
-              now,
-              retentionMs,
-            ),
-          },
+          Put: { TableName: tableName, Item: rejectedItem(rejection, raw, now, retentionMs) },
         });
         break;
       }

@@ -1,3 +1,4 @@
+import type { TimelineEntry } from '../core/commands';
 import type { Instance, InstanceSnapshot, TaskFact } from '../core/decider';
 import type { Json, TaskStatus } from '../core/definitions';
 import type { RecordedEvent } from '../core/events';
@@ -43,12 +44,7 @@ export function shardOf(taskId: string): number {
   return (hash >>> 0) % STATUS_SHARDS;
 }
 
-/** A state change in a task's life, as the CLI and dashboard show it. */
-export interface TimelineEntry {
-  readonly at: string;
-  readonly status: TaskStatus;
-  readonly cause: string;
-}
+export type { TimelineEntry } from '../core/commands';
 
 /** A task row. Times are epoch milliseconds. */
 export interface TaskItem {

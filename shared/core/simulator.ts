@@ -1,3 +1,4 @@
+import { type TimelineEntry, taskRowEffect } from './commands';
 import { type Command, decide, type Instance, newInstance, type TaskFact } from './decider';
 import {
   backoffMs,
@@ -40,13 +41,7 @@ export interface SimulationOptions {
   readonly outages?: readonly Outage[];
 }
 
-/** A state change in a task's life. */
-export interface TimelineEntry {
-  readonly at: string;
-  readonly status: TaskStatus;
-  /** What caused it: an event id, `attempt N`, `deadline`, … */
-  readonly cause: string;
-}
+export type { TimelineEntry } from './commands';
 
 /** A task at the end of a simulation. Times are ISO-8601 UTC. */
 export interface SimulatedTask {
@@ -155,67 +150,52 @@ class World {
   }
 
   private apply(command: Command, workflow: string, now: number): void {
-    const at = formatInstant(now);
-    switch (command.type) {
-      case 'schedule-task': {
-        const t = command.task;
-        if (this.rows.has(t.taskId)) return;
-        const cancelled = t.cancelledBy !== null;
-        this.rows.set(t.taskId, {
-          taskId: t.taskId,
-          workflow: t.workflow,
-          key: t.key,
-          taskType: t.taskType,
-          status: cancelled ? TaskStatus.CANCELLED : TaskStatus.SCHEDULED,
-          dueAt: t.dueAt,
-          deadlineAt: t.deadlineAt,
-          input: t.input,
+    const effect = taskRowEffect(command, workflow, now, (id) => this.rows.get(id)?.status);
+    switch (effect.type) {
+      case 'create': {
+        const r = effect.row;
+        if (this.rows.has(r.taskId)) return;
+        this.rows.set(r.taskId, {
+          taskId: r.taskId,
+          workflow: r.workflow,
+          key: r.key,
+          taskType: r.taskType,
+          status: r.status,
+          dueAt: r.dueAt,
+          deadlineAt: r.deadlineAt,
+          input: r.input,
           attempts: 0,
-          nextAttemptAt: t.dueAt,
+          nextAttemptAt: r.runAt,
           writtenAt: now,
           startedAt: null,
-          finishedAt: cancelled ? now : null,
+          finishedAt: r.finishedAt ?? null,
           lateCancels: [],
-          timeline: [
-            { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
-            ...(cancelled ? [{ at, status: TaskStatus.CANCELLED, cause: t.cancelledBy! }] : []),
-          ],
+          timeline: [...r.timeline],
         });
         return;
       }
-      case 'cancel-task': {
-        const row = this.rows.get(command.taskId);
-        if (row === undefined || row.status !== TaskStatus.SCHEDULED || row.attempts > 0) return;
-        row.status = TaskStatus.CANCELLED;
-        row.finishedAt = now;
-        row.writtenAt = now;
-        if (command.planned !== undefined) {
-          row.dueAt = command.planned.dueAt;
-          row.deadlineAt = command.planned.deadlineAt;
-          row.input = command.planned.input;
-        }
-        row.timeline.push({ at, status: TaskStatus.CANCELLED, cause: command.cancelledBy });
+      case 'change': {
+        const { change } = effect;
+        const row = this.rows.get(change.taskId);
+        if (row === undefined) return;
+        // The store's condition: still SCHEDULED as read, never claimed.
+        if (change.whileScheduled && (row.status !== TaskStatus.SCHEDULED || row.attempts > 0))
+          return;
+        const { set } = change;
+        if (set.status !== undefined) row.status = set.status;
+        if (set.finishedAt !== undefined) row.finishedAt = set.finishedAt;
+        if (set.dueAt !== undefined) row.dueAt = set.dueAt;
+        if (set.runAt !== undefined) row.nextAttemptAt = set.runAt;
+        if (set.deadlineAt !== undefined) row.deadlineAt = set.deadlineAt;
+        if (set.input !== undefined) row.input = set.input;
+        if (change.whileScheduled) row.writtenAt = now;
+        row.timeline.push(...change.timeline);
+        if (change.lateCancel !== undefined && !row.lateCancels.includes(change.lateCancel))
+          row.lateCancels.push(change.lateCancel);
         return;
       }
-      case 'update-task': {
-        const row = this.rows.get(command.taskId);
-        if (row === undefined || row.status !== TaskStatus.SCHEDULED || row.attempts > 0) return;
-        row.dueAt = command.dueAt;
-        row.nextAttemptAt = command.dueAt;
-        row.deadlineAt = command.deadlineAt;
-        row.input = command.input;
-        row.writtenAt = now;
-        return;
-      }
-      case 'record-late-cancel': {
-        const row = this.rows.get(command.taskId);
-        if (row !== undefined && !row.lateCancels.includes(command.cancelledBy)) {
-          row.lateCancels.push(command.cancelledBy);
-        }
-        return;
-      }
-      case 'reject-event':
-        this.rejected.push({ eventId: command.eventId, workflow, reason: command.reason });
+      case 'reject':
+        this.rejected.push(effect.rejection);
         return;
     }
   }

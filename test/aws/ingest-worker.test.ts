@@ -12,6 +12,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  decisionWrites,
   dynamoTaskStore,
   ingestBatch,
   isPermanent,
@@ -23,10 +24,10 @@ import {
   type WorkerDeps,
 } from '../../shared/aws';
 import { ConflictError } from '../../shared/aws/errors';
-import { defineTaskType } from '../../shared/core';
+import { type Command, defineTaskType, newInstance, taskRowEffect } from '../../shared/core';
 import { HourglassError } from '../../shared/core/errors';
-import definitions, { compressImage } from '../../workflows';
-import { shopEvent, T0 } from '../support/events';
+import definitions, { compressImage, welcomeDiscount } from '../../workflows';
+import { days, shopEvent, T0 } from '../support/events';
 import { taskItem } from '../support/tasks';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
@@ -309,5 +310,65 @@ describe('the worker with a mocked table', () => {
       ':status': 'FAILED',
       ':lastError': 'every attempt ended without a result (worker crash or timeout)',
     });
+  });
+});
+
+describe('decisionWrites: the store writes what the one command interpreter says', () => {
+  it('turns each command effect into a conditional write of the same fields and timeline', () => {
+    const task = {
+      taskId: 'welcome-discount#u1#send-discount-code#1',
+      workflow: 'welcome-discount',
+      key: 'u1',
+      taskType: 'send-discount-code',
+      dueAt: T0 + 1_800_000,
+      deadlineAt: null,
+      input: {},
+      createdBy: 'e1',
+      cancelledBy: null,
+    };
+    const existing = taskItem({ taskId: 't-old', workflow: 'welcome-discount', key: 'u1' });
+    const running = taskItem({
+      taskId: 't-run',
+      workflow: 'welcome-discount',
+      key: 'u1',
+      status: 'RUNNING',
+    });
+    const commands: Command[] = [
+      { type: 'schedule-task', task },
+      { type: 'cancel-task', taskId: 't-old', cancelledBy: 'e2', reason: 'cancelled' },
+      { type: 'record-late-cancel', taskId: 't-run', cancelledBy: 'e2' },
+      { type: 'reject-event', eventId: 'e9', reason: 'too late' },
+    ];
+    const instance = { ...newInstance(welcomeDiscount, 'u1'), state: 'waiting' };
+    const writes = decisionWrites(
+      't',
+      { instance, version: 1, tasks: [existing, running] },
+      { instance, commands, accepted: [], duplicates: [] },
+      [],
+      T0,
+      days(30),
+      false,
+    );
+    const effects = commands.map((c) =>
+      taskRowEffect(c, 'welcome-discount', T0, (id) => (id === 't-run' ? 'RUNNING' : 'SCHEDULED')),
+    );
+
+    const created = writes[1]!.Put!.Item as TaskItem;
+    expect(created).toMatchObject((effects[0] as { row: object }).row);
+    const cancel = writes.find((w) => w.Update?.Key?.SK === 'T#t-old')!.Update!;
+    expect(cancel.ConditionExpression).toBe(
+      '#status = :expectedStatus AND #gen = :expectedGeneration',
+    );
+    expect(cancel.ExpressionAttributeValues).toMatchObject({
+      ':status': 'CANCELLED',
+      ':timeline': (effects[1] as { change: { timeline: unknown } }).change.timeline,
+    });
+    const late = writes.find((w) => w.Update?.Key?.SK === 'T#t-run')!.Update!;
+    expect(late.ConditionExpression).toBe('attribute_exists(PK)');
+    expect(late.ExpressionAttributeValues).toMatchObject({
+      ':lateCancels': ['e2'],
+      ':timeline': [{ status: 'RUNNING', cause: 'cancel too late (e2)' }],
+    });
+    expect(writes.filter((w) => w.Put?.Item?.type === 'rejected')).toHaveLength(1);
   });
 });

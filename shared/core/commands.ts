@@ -1,0 +1,187 @@
+import type { Command } from './decider';
+import { type Json, TaskStatus } from './definitions';
+import type { Rejection } from './events';
+import { formatInstant } from './time';
+
+/**
+ * What each decider command does to task rows: the one interpreter of commands. The
+ * simulator applies its effects to rows in memory; the store turns them into one
+ * conditional DynamoDB transaction. Neither decides anything of its own, so the two cannot
+ * drift apart.
+ */
+
+/** A state change in a task's life, as the CLI and dashboard show it. */
+export interface TimelineEntry {
+  /** ISO-8601 UTC. */
+  readonly at: string;
+  readonly status: TaskStatus;
+  /** What caused it: an event id, `attempt N`, `deadline …`, … */
+  readonly cause: string;
+}
+
+/** A task row as a command creates it. Times are epoch ms. */
+export interface NewTaskRow {
+  readonly taskId: string;
+  readonly workflow: string;
+  readonly key: string;
+  readonly taskType: string;
+  /** SCHEDULED, or CANCELLED for a task history both plans and cancels. */
+  readonly status: TaskStatus;
+  readonly dueAt: number;
+  /** When the first attempt may start: the due time. */
+  readonly runAt: number;
+  readonly deadlineAt: number | null;
+  readonly input: Json;
+  /** The event that planned it. */
+  readonly createdBy: string;
+  readonly cancelledBy?: string;
+  readonly finishedAt?: number;
+  readonly timeline: readonly TimelineEntry[];
+}
+
+/** The fields a command may change in a task row. */
+export interface TaskRowFields {
+  readonly status?: TaskStatus;
+  readonly cancelledBy?: string;
+  readonly finishedAt?: number;
+  readonly dueAt?: number;
+  readonly runAt?: number;
+  readonly deadlineAt?: number | null;
+  readonly input?: Json;
+}
+
+/** What a command changes in an existing task row. */
+export interface TaskRowChange {
+  readonly taskId: string;
+  /**
+   * True: the change applies only while the row is still SCHEDULED as it was read (a
+   * cancel or a move must not race a claim). False: it applies to the row as it is (a late
+   * cancel only adds a note).
+   */
+  readonly whileScheduled: boolean;
+  /** True: a new generation, so the timers of the old one turn stale. */
+  readonly newGeneration: boolean;
+  readonly set: TaskRowFields;
+  readonly timeline: readonly TimelineEntry[];
+  /** An event that came too late to cancel the task, to add to its `lateCancels`. */
+  readonly lateCancel?: string;
+}
+
+/** What one command does. */
+export type TaskRowEffect =
+  | { readonly type: 'create'; readonly row: NewTaskRow }
+  | { readonly type: 'change'; readonly change: TaskRowChange }
+  | { readonly type: 'reject'; readonly rejection: Rejection };
+
+/**
+ * What a command does to the task rows of an instance of `workflow`, decided at `now`.
+ * `statusOf` gives a row's current status (for the timeline of a late cancel).
+ *
+ * @example
+ * for (const command of decision.commands) apply(taskRowEffect(command, 'welcome-discount', now, statusOf));
+ */
+export function taskRowEffect(
+  command: Command,
+  workflow: string,
+  now: number,
+  statusOf: (taskId: string) => TaskStatus | undefined = () => undefined,
+): TaskRowEffect {
+  const at = formatInstant(now);
+  switch (command.type) {
+    case 'schedule-task': {
+      const t = command.task;
+      const cancelled = t.cancelledBy !== null;
+      return {
+        type: 'create',
+        row: {
+          taskId: t.taskId,
+          workflow: t.workflow,
+          key: t.key,
+          taskType: t.taskType,
+          status: cancelled ? TaskStatus.CANCELLED : TaskStatus.SCHEDULED,
+          dueAt: t.dueAt,
+          runAt: t.dueAt,
+          deadlineAt: t.deadlineAt,
+          input: t.input,
+          createdBy: t.createdBy,
+          ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
+          timeline: [
+            { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
+            ...(cancelled ? [{ at, status: TaskStatus.CANCELLED, cause: t.cancelledBy! }] : []),
+          ],
+        },
+      };
+    }
+    case 'cancel-task':
+      return {
+        type: 'change',
+        change: {
+          taskId: command.taskId,
+          whileScheduled: true,
+          newGeneration: true,
+          set: {
+            status: TaskStatus.CANCELLED,
+            cancelledBy: command.cancelledBy,
+            finishedAt: now,
+            ...(command.planned
+              ? {
+                  dueAt: command.planned.dueAt,
+                  runAt: command.planned.dueAt,
+                  deadlineAt: command.planned.deadlineAt,
+                  input: command.planned.input,
+                }
+              : {}),
+          },
+          timeline: [
+            {
+              at,
+              status: TaskStatus.CANCELLED,
+              cause:
+                command.reason === 'superseded'
+                  ? 'superseded by re-ordered history'
+                  : command.cancelledBy,
+            },
+          ],
+        },
+      };
+    case 'update-task':
+      return {
+        type: 'change',
+        change: {
+          taskId: command.taskId,
+          whileScheduled: true,
+          newGeneration: true,
+          set: {
+            dueAt: command.dueAt,
+            runAt: command.dueAt,
+            deadlineAt: command.deadlineAt,
+            input: command.input,
+          },
+          timeline: [],
+        },
+      };
+    case 'record-late-cancel':
+      return {
+        type: 'change',
+        change: {
+          taskId: command.taskId,
+          whileScheduled: false,
+          newGeneration: false,
+          set: {},
+          timeline: [
+            {
+              at,
+              status: statusOf(command.taskId) ?? TaskStatus.RUNNING,
+              cause: `cancel too late (${command.cancelledBy})`,
+            },
+          ],
+          lateCancel: command.cancelledBy,
+        },
+      };
+    case 'reject-event':
+      return {
+        type: 'reject',
+        rejection: { eventId: command.eventId, workflow, reason: command.reason },
+      };
+  }
+}
