@@ -1,0 +1,211 @@
+import { DefinitionError, describeValue } from './errors';
+import { formatDuration, parseDuration } from './time';
+import { assertName, within } from './validation';
+
+/** Task types: how tasks of one kind run (timeout, deadline, retries, concurrency, precision), and the statuses a task goes through. */
+
+/** The states a task row goes through. The last four are terminal. */
+export const TaskStatus = {
+  SCHEDULED: 'SCHEDULED',
+  RUNNING: 'RUNNING',
+  COMPLETED: 'COMPLETED',
+  FAILED: 'FAILED',
+  CANCELLED: 'CANCELLED',
+  EXPIRED: 'EXPIRED',
+} as const;
+/** One of {@link TaskStatus}. */
+export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
+
+/** Statuses after which a task never changes again. */
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  TaskStatus.COMPLETED,
+  TaskStatus.FAILED,
+  TaskStatus.CANCELLED,
+  TaskStatus.EXPIRED,
+]);
+
+/** How a task ended, as workflows see it: `"<task-type>.<outcome>"` is a trigger. */
+export const TaskOutcome = {
+  completed: 'completed',
+  failed: 'failed',
+  expired: 'expired',
+  cancelled: 'cancelled',
+} as const;
+/** One of {@link TaskOutcome}. */
+export type TaskOutcome = (typeof TaskOutcome)[keyof typeof TaskOutcome];
+
+/** The outcome a terminal status is reported as. */
+export const OUTCOME_OF_STATUS: Readonly<Record<string, TaskOutcome>> = {
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  EXPIRED: 'expired',
+  CANCELLED: 'cancelled',
+};
+
+/**
+ * How close to its due time a task must start. `second` (the default): within about half a
+ * second, from an SQS delay, or for timers over 15 minutes away an EventBridge Scheduler
+ * schedule set a few minutes early and then an SQS re-delay. `minute`: never before its due
+ * time and within about two minutes after it, from a schedule set for the first whole
+ * minute at or after the due time (Scheduler fires anywhere in that minute), with no
+ * re-delay: one message and one worker invocation fewer per task. Timers within 15 minutes
+ * use an SQS delay either way.
+ */
+export const Precision = { second: 'second', minute: 'minute' } as const;
+/** One of {@link Precision}. */
+export type Precision = (typeof Precision)[keyof typeof Precision];
+
+/** The concurrency caps SQS event sources allow ("maximum concurrency", 2–1000). */
+export const CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
+
+/** How a failed attempt is retried. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number;
+  /** `fixed` waits `initialMs` each time; `exponential` doubles it after each attempt. */
+  readonly backoff: 'fixed' | 'exponential';
+  /** The wait before the second attempt, in ms. */
+  readonly initialMs: number;
+  /** The longest wait between attempts, in ms. */
+  readonly maxMs: number;
+}
+
+/** Options of {@link defineTaskType}. */
+export interface TaskTypeOptions {
+  /** The task type's name: kebab-case, unique, used in queue and function names. */
+  readonly name: string;
+  /** Start-to-close: how long one attempt may run before it is aborted. @default '30s' */
+  readonly timeout?: string;
+  /**
+   * The latest start, measured from the due time. A task not started by then is EXPIRED
+   * and never runs. @default no deadline
+   */
+  readonly deadline?: string;
+  /** Retries of failed attempts. @default { maxAttempts: 3, backoff: 'exponential', initial: '10s', max: '5m' } */
+  readonly retry?: {
+    readonly maxAttempts?: number;
+    readonly backoff?: 'fixed' | 'exponential';
+    readonly initial?: string;
+    readonly max?: string;
+  };
+  /** Most attempts of this type running at once (SQS maximum concurrency, 2–1000). @default no limit */
+  readonly concurrency?: number;
+  /** How close to the due time it must start. @default 'second' */
+  readonly precision?: Precision;
+}
+
+/** A validated task type. Build it with {@link defineTaskType}. */
+export interface TaskType {
+  readonly kind: 'task-type';
+  readonly name: string;
+  readonly timeoutMs: number;
+  readonly deadlineMs: number | null;
+  readonly retry: RetryPolicy;
+  readonly concurrency: number | null;
+  readonly precision: Precision;
+}
+
+/**
+ * Declares how tasks of one type run: timeout, deadline, retries, concurrency and
+ * precision. Validated at once; the error names the field and the bad value.
+ *
+ * @example
+ * const sendDiscountCode = defineTaskType({
+ *   name: 'send-discount-code',
+ *   deadline: '2h',
+ *   retry: { maxAttempts: 3 },
+ * });
+ */
+export function defineTaskType(options: TaskTypeOptions): TaskType {
+  const where = `task type '${String(options?.name)}'`;
+  assertName(options?.name, where);
+  const retry = options.retry ?? {};
+  const maxAttempts = retry.maxAttempts ?? 3;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new DefinitionError(
+      where,
+      `retry.maxAttempts must be an integer ≥ 1, got ${describeValue(maxAttempts)}`,
+    );
+  }
+  const backoff = retry.backoff ?? 'exponential';
+  if (backoff !== 'fixed' && backoff !== 'exponential') {
+    throw new DefinitionError(
+      where,
+      `retry.backoff must be "fixed" or "exponential", got ${describeValue(backoff)}`,
+    );
+  }
+  const initialMs = within(where, () => parseDuration(retry.initial ?? '10s', 'retry.initial'));
+  const maxMs = within(where, () => parseDuration(retry.max ?? '5m', 'retry.max'));
+  if (maxMs < initialMs) {
+    throw new DefinitionError(
+      where,
+      `retry.max (${formatDuration(maxMs)}) must not be shorter than retry.initial (${formatDuration(initialMs)})`,
+    );
+  }
+  const timeoutMs = within(where, () => parseDuration(options.timeout ?? '30s', 'timeout'));
+  if (timeoutMs < 1_000 || timeoutMs > 15 * 60_000) {
+    throw new DefinitionError(
+      where,
+      `timeout must be between 1s and 15m (the Lambda limit), got ${JSON.stringify(options.timeout)}`,
+    );
+  }
+  const deadlineMs =
+    options.deadline === undefined
+      ? null
+      : within(where, () => parseDuration(options.deadline, 'deadline'));
+  const concurrency = options.concurrency ?? null;
+  if (
+    concurrency !== null &&
+    (!Number.isInteger(concurrency) ||
+      concurrency < CONCURRENCY_RANGE.min ||
+      concurrency > CONCURRENCY_RANGE.max)
+  ) {
+    throw new DefinitionError(
+      where,
+      `concurrency must be an integer from ${CONCURRENCY_RANGE.min} to ${CONCURRENCY_RANGE.max} (SQS maximum concurrency), got ${describeValue(concurrency)}; leave it out for no limit`,
+    );
+  }
+  if ((options as { lane?: unknown }).lane !== undefined) {
+    throw new DefinitionError(
+      where,
+      'lane is no longer an option: lanes were never enforced; cap a task type with concurrency instead',
+    );
+  }
+  const precision = options.precision ?? Precision.second;
+  if (!Object.values(Precision).includes(precision)) {
+    throw new DefinitionError(
+      where,
+      `precision must be "second" or "minute", got ${describeValue(precision)}`,
+    );
+  }
+  return {
+    kind: 'task-type',
+    name: options.name,
+    timeoutMs,
+    deadlineMs,
+    retry: { maxAttempts, backoff, initialMs, maxMs },
+    concurrency,
+    precision,
+  };
+}
+
+/** The wait before attempt `attempt + 1` after attempt `attempt` failed. */
+export function backoffMs(retry: RetryPolicy, attempt: number): number {
+  const wait =
+    retry.backoff === 'fixed' ? retry.initialMs : retry.initialMs * 2 ** Math.max(0, attempt - 1);
+  return Math.min(wait, retry.maxMs);
+}
+
+/** Throws unless `value` is a task type made with defineTaskType. */
+export function assertTaskType(
+  value: unknown,
+  where: string,
+  field: string,
+): asserts value is TaskType {
+  if ((value as TaskType)?.kind !== 'task-type') {
+    throw new DefinitionError(
+      where,
+      `${field} must be a task type made with defineTaskType(), got ${describeValue(value)}`,
+    );
+  }
+}

@@ -1,0 +1,226 @@
+import { DefinitionError, describeValue } from './errors';
+import { assertPath } from './path';
+import { assertTaskType, TaskOutcome, type TaskType } from './task-types';
+import { parseDuration } from './time';
+import { type Json, within } from './validation';
+import type {
+  Guard,
+  OneOrMany,
+  ScheduleAction,
+  ScheduleSpec,
+  Transition,
+  TransitionArgs,
+  TransitionSpec,
+} from './workflows';
+
+/** Compiling a workflow's transition specs: triggers, guards, targets and task actions, validated. */
+
+/** A value or a list of values, as a list. */
+export function many<T>(value: OneOrMany<T> | undefined): readonly T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? (value as readonly T[]) : [value as T];
+}
+
+export function compileSchedule(
+  spec: ScheduleSpec<unknown, unknown>,
+  where: string,
+): ScheduleAction {
+  assertTaskType(spec?.task, where, 'schedule.task');
+  const here = `${where} schedule '${spec.task.name}'`;
+  if (spec.after !== undefined && spec.at !== undefined) {
+    throw new DefinitionError(here, 'give either after (a delay) or at (an event field), not both');
+  }
+  const afterMs =
+    spec.after === undefined ? null : within(here, () => parseDuration(spec.after, 'after'));
+  const atPath = spec.at ?? null;
+  if (atPath !== null) within(here, () => assertPath(atPath, 'at'));
+
+  let deadline: ScheduleAction['deadline'] = null;
+  if (spec.deadline !== undefined) {
+    const d = spec.deadline as { after?: string; at?: string };
+    if ((d.after === undefined) === (d.at === undefined)) {
+      throw new DefinitionError(
+        here,
+        'deadline must be { after: "<duration from the event time>" } or { at: "<event field>" }',
+      );
+    }
+    if (d.at !== undefined) {
+      within(here, () => assertPath(d.at, 'deadline.at'));
+      deadline = { atPath: d.at };
+    } else {
+      const deadlineAfterMs = within(here, () => parseDuration(d.after, 'deadline.after'));
+      if (atPath === null && deadlineAfterMs < (afterMs ?? 0)) {
+        throw new DefinitionError(
+          here,
+          `deadline.after (${d.after}) is shorter than after (${spec.after}), so the task would always expire; make deadline.after longer than after, or use the task type's deadline, which counts from the due time`,
+        );
+      }
+      deadline = { afterMs: deadlineAfterMs };
+    }
+  }
+
+  const policy = spec.collapse ?? 'keep-first';
+  let collapse: ScheduleAction['collapse'];
+  if (policy === 'keep-first' || policy === 'replace' || policy === 'per-trigger') {
+    collapse = { kind: policy };
+  } else if (typeof policy === 'object' && policy !== null && 'debounce' in policy) {
+    if (spec.after !== undefined || spec.at !== undefined) {
+      throw new DefinitionError(
+        here,
+        'a debounce sets the due time itself (period after the latest trigger); remove after/at',
+      );
+    }
+    const periodMs = within(here, () =>
+      parseDuration(policy.debounce?.period, 'collapse.debounce.period'),
+    );
+    const maxWaitMs =
+      policy.debounce.maxWait === undefined
+        ? null
+        : within(here, () => parseDuration(policy.debounce.maxWait, 'collapse.debounce.maxWait'));
+    if (maxWaitMs !== null && maxWaitMs < periodMs) {
+      throw new DefinitionError(
+        here,
+        `collapse.debounce.maxWait (${policy.debounce.maxWait}) must not be shorter than its period (${policy.debounce.period})`,
+      );
+    }
+    collapse = { kind: 'debounce', periodMs, maxWaitMs };
+  } else {
+    throw new DefinitionError(
+      here,
+      `collapse must be "keep-first", "replace", "per-trigger" or { debounce: { period, maxWait } }, got ${describeValue(policy)}`,
+    );
+  }
+  if (spec.input !== undefined && typeof spec.input !== 'function') {
+    throw new DefinitionError(here, 'input must be a function ({ context, event }) => JSON');
+  }
+  return {
+    task: spec.task,
+    afterMs: afterMs ?? (atPath === null && collapse.kind !== 'debounce' ? 0 : null),
+    atPath,
+    deadline,
+    collapse,
+    input: spec.input ?? null,
+  };
+}
+
+/** A trigger is an event the workflow consumes, or `<task type>.<outcome>` of a task it schedules. */
+export function checkTrigger(
+  at: string,
+  trigger: string,
+  eventNames: ReadonlySet<string>,
+  scheduled: ReadonlySet<string>,
+): void {
+  const dot = trigger.lastIndexOf('.');
+  if (dot === -1) {
+    if (!eventNames.has(trigger)) {
+      throw new DefinitionError(
+        at,
+        `the workflow consumes no event '${trigger}'; add it to events or use one of: ${[...eventNames].join(', ')}`,
+      );
+    }
+    return;
+  }
+  const task = trigger.slice(0, dot);
+  const outcome = trigger.slice(dot + 1);
+  if (!(outcome in TaskOutcome)) {
+    throw new DefinitionError(
+      at,
+      `'${outcome}' is not a task outcome; use one of ${Object.keys(TaskOutcome).join(', ')}`,
+    );
+  }
+  if (!scheduled.has(task)) {
+    throw new DefinitionError(
+      at,
+      `the workflow never schedules a task of type '${task}', so this transition can never run`,
+    );
+  }
+}
+
+/** Validates one transition spec and compiles it. */
+export function compileTransition(
+  at: string,
+  t: TransitionSpec<unknown, unknown>,
+  place: {
+    readonly trigger: string;
+    readonly source: string;
+    readonly index: number;
+    readonly last: boolean;
+    readonly stateNames: readonly string[];
+  },
+): Transition {
+  if (t === null || typeof t !== 'object') {
+    throw new DefinitionError(at, `a transition must be an object, got ${describeValue(t)}`);
+  }
+  if (!place.last && t.guard === undefined) {
+    throw new DefinitionError(
+      at,
+      `alternative ${place.index + 1} has no guard, so the alternatives after it can never run; give it a guard or move it last`,
+    );
+  }
+  if (
+    t.guard !== undefined &&
+    (typeof t.guard.name !== 'string' || typeof t.guard.test !== 'function')
+  ) {
+    throw new DefinitionError(
+      at,
+      'guard must be { name: "<label>", test: ({ context, event }) => boolean }',
+    );
+  }
+  const target = t.target ?? place.source;
+  if (!place.stateNames.includes(target)) {
+    throw new DefinitionError(
+      at,
+      `target state '${target}' is not defined; states are: ${place.stateNames.join(', ')}`,
+    );
+  }
+  if (t.assign !== undefined && typeof t.assign !== 'function') {
+    throw new DefinitionError(at, 'assign must be a function ({ context, event }) => newContext');
+  }
+  const schedules = many(t.schedule).map((s) => compileSchedule(s, at));
+  const cancels = many(t.cancel).map((task, i) => {
+    assertTaskType(task, at, `cancel[${i}]`);
+    return task;
+  });
+  const updates = many(t.update).map((u, i) => {
+    assertTaskType(u?.task, at, `update[${i}].task`);
+    if (typeof u.input !== 'function') {
+      throw new DefinitionError(
+        at,
+        `update[${i}].input must be a function ({ context, event }) => JSON`,
+      );
+    }
+    return { task: u.task, input: u.input as (args: TransitionArgs<unknown, unknown>) => Json };
+  });
+  return {
+    trigger: place.trigger,
+    source: place.source,
+    target,
+    guard: (t.guard as Guard<unknown, unknown> | undefined) ?? null,
+    assign: (t.assign as Transition['assign'] | undefined) ?? null,
+    schedules,
+    cancels,
+    updates,
+  };
+}
+
+/** Records the task types a transition uses, refusing two different ones of one name. */
+export function registerTaskTypes(
+  at: string,
+  taskTypes: Map<string, TaskType>,
+  transition: Transition,
+): void {
+  for (const task of [
+    ...transition.schedules.map((s) => s.task),
+    ...transition.cancels,
+    ...transition.updates.map((u) => u.task),
+  ]) {
+    const known = taskTypes.get(task.name);
+    if (known !== undefined && known !== task) {
+      throw new DefinitionError(
+        at,
+        `two different task types are named '${task.name}'; give each a unique name`,
+      );
+    }
+    taskTypes.set(task.name, task);
+  }
+}

@@ -1,0 +1,376 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { DefinitionError, describeValue } from './errors';
+import type { EventType, TaskOutcomeDetail, WorkflowEvent } from './event-types';
+import { assertPath } from './path';
+import { assertTaskType, type TaskOutcome, type TaskType } from './task-types';
+import { parseDuration } from './time';
+import { checkTrigger, compileTransition, many, registerTaskTypes } from './transitions';
+import { assertName, type Json, within } from './validation';
+
+/** Workflows: finite state machines over a correlation key, and one-event rules. */
+
+/** What guards, `assign` and `input` functions receive. */
+export interface TransitionArgs<Context, Detail> {
+  readonly context: Context;
+  readonly event: WorkflowEvent<Detail>;
+}
+
+/** A named condition on a transition; the name labels the diagram. */
+export interface Guard<Context, Detail> {
+  readonly name: string;
+  readonly test: (args: TransitionArgs<Context, Detail>) => boolean;
+}
+
+/**
+ * What to do when a trigger finds a pending task of the same type in the instance.
+ * - `keep-first`: keep the pending task as it is (one reminder per user).
+ * - `replace`: move the pending task to the new due time and input.
+ * - `per-trigger`: schedule one more task for every trigger.
+ * - `{ debounce: { period, maxWait } }`: due `period` after the latest trigger of the
+ *   burst, but never later than `maxWait` after the burst's first trigger.
+ */
+export type CollapsePolicy =
+  | 'keep-first'
+  | 'replace'
+  | 'per-trigger'
+  | { readonly debounce: { readonly period: string; readonly maxWait?: string } };
+
+/** Schedules a task from a transition. */
+export interface ScheduleSpec<Context, Detail> {
+  readonly task: TaskType;
+  /** Due this long after the event time. Leave out both `after` and `at` for "at once". */
+  readonly after?: string;
+  /** Due at the absolute time in this event field, e.g. `detail.publishAt`. */
+  readonly at?: string;
+  /**
+   * Overrides the task type's deadline: `{ after }` measured from the event time, or
+   * `{ at }` read from an event field. @default the task type's deadline after the due time
+   */
+  readonly deadline?: { readonly after: string } | { readonly at: string };
+  /** @default 'keep-first' */
+  readonly collapse?: CollapsePolicy;
+  /** The task's input. @default the event's detail */
+  readonly input?: (args: TransitionArgs<Context, Detail>) => Json;
+}
+
+/** Refreshes the input of a pending task (its due time stays). */
+export interface UpdateSpec<Context, Detail> {
+  readonly task: TaskType;
+  readonly input: (args: TransitionArgs<Context, Detail>) => Json;
+}
+
+/** One transition: optional guard, then context update, then task actions, then the move. */
+export interface TransitionSpec<Context, Detail> {
+  /** The next state. @default stay in the current state */
+  readonly target?: string;
+  readonly guard?: Guard<Context, Detail>;
+  readonly assign?: (args: TransitionArgs<Context, Detail>) => Context;
+  readonly schedule?: ScheduleSpec<Context, Detail> | readonly ScheduleSpec<Context, Detail>[];
+  readonly cancel?: TaskType | readonly TaskType[];
+  readonly update?: UpdateSpec<Context, Detail> | readonly UpdateSpec<Context, Detail>[];
+}
+
+/** A value or a list of values. */
+export type OneOrMany<T> = T | readonly T[];
+type DetailOf<E> = E extends EventType<string, infer S> ? StandardSchemaV1.InferOutput<S> : never;
+type EventNamed<Events extends readonly EventType[], Name> = Extract<
+  Events[number],
+  { detailType: Name }
+>;
+
+/** A state: its transitions keyed by event detail-type or `"<task-type>.<outcome>"`. */
+export interface StateSpec<Events extends readonly EventType[], Context> {
+  /** A final state ends the instance; it has no transitions. @default false */
+  readonly final?: boolean;
+  readonly on?: {
+    readonly [Name in Events[number]['detailType']]?: OneOrMany<
+      TransitionSpec<Context, DetailOf<EventNamed<Events, Name>>>
+    >;
+  } & {
+    readonly [outcome: `${string}.${TaskOutcome}`]: OneOrMany<
+      TransitionSpec<Context, TaskOutcomeDetail>
+    >;
+  };
+}
+
+/** Options of {@link defineWorkflow}. */
+export interface WorkflowOptions<Events extends readonly EventType[], Context> {
+  /** Kebab-case, unique among workflows. */
+  readonly name: string;
+  /** Path to the correlation key in the event, e.g. `detail.userId`. */
+  readonly key: string;
+  /** The event types this workflow consumes. */
+  readonly events: Events;
+  readonly initial: string;
+  /** Extended state, a JSON object. @default {} */
+  readonly context?: Context;
+  readonly states: Readonly<Record<string, StateSpec<Events, Context>>>;
+  /**
+   * How long an instance keeps its events in full. Older events are folded into a
+   * snapshot; an event older than the snapshot is rejected as too late. @default '7d'
+   */
+  readonly retain?: string;
+}
+
+/** A compiled schedule action. */
+export interface ScheduleAction {
+  readonly task: TaskType;
+  readonly afterMs: number | null;
+  readonly atPath: string | null;
+  readonly deadline:
+    | { readonly afterMs: number; readonly atPath?: undefined }
+    | { readonly atPath: string; readonly afterMs?: undefined }
+    | null;
+  readonly collapse:
+    | { readonly kind: 'keep-first' | 'replace' | 'per-trigger' }
+    | { readonly kind: 'debounce'; readonly periodMs: number; readonly maxWaitMs: number | null };
+  readonly input: ((args: TransitionArgs<unknown, unknown>) => Json) | null;
+}
+
+/** A compiled transition. */
+export interface Transition {
+  readonly trigger: string;
+  readonly source: string;
+  readonly target: string;
+  readonly guard: Guard<unknown, unknown> | null;
+  readonly assign: ((args: TransitionArgs<unknown, unknown>) => unknown) | null;
+  readonly schedules: readonly ScheduleAction[];
+  readonly cancels: readonly TaskType[];
+  readonly updates: readonly {
+    readonly task: TaskType;
+    readonly input: (args: TransitionArgs<unknown, unknown>) => Json;
+  }[];
+}
+
+/** A compiled state. */
+export interface State {
+  readonly name: string;
+  readonly final: boolean;
+  /** Transitions by trigger, in the order their guards are tried. */
+  readonly on: Readonly<Record<string, readonly Transition[]>>;
+}
+
+/** A validated workflow. Build it with {@link defineWorkflow} or {@link defineRule}. */
+export interface Workflow {
+  readonly kind: 'workflow';
+  readonly name: string;
+  readonly keyPath: string;
+  readonly events: readonly EventType[];
+  readonly initial: string;
+  readonly initialContext: unknown;
+  readonly states: Readonly<Record<string, State>>;
+  readonly retainMs: number;
+  /** Every task type the workflow schedules, cancels or updates. */
+  readonly taskTypes: readonly TaskType[];
+  /** Every transition, in definition order. */
+  readonly transitions: readonly Transition[];
+}
+
+const STATE_NAME = /^[A-Za-z][\w-]{0,63}$/;
+
+/**
+ * Declares a workflow: a finite state machine over one correlation key. Events and task
+ * outcomes move it between states; each move may update the context and schedule, cancel
+ * or update tasks. Validated at once: unknown states, events or task types, bad durations,
+ * unreachable guards and more fail with a message that says how to fix them.
+ *
+ * @example
+ * const welcome = defineWorkflow({
+ *   name: 'welcome-discount',
+ *   key: 'detail.userId',
+ *   events: [UserRegistered, OrderPlaced],
+ *   initial: 'new',
+ *   states: {
+ *     new: { on: { UserRegistered: { target: 'waiting', schedule: { task: sendDiscountCode, after: '30m' } } } },
+ *     waiting: { on: { OrderPlaced: { target: 'converted', cancel: sendDiscountCode } } },
+ *     converted: { final: true },
+ *   },
+ * });
+ */
+export function defineWorkflow<
+  const Events extends readonly EventType[],
+  Context = Record<string, never>,
+>(options: WorkflowOptions<Events, Context>): Workflow {
+  const where = `workflow '${String(options?.name)}'`;
+  assertName(options?.name, where);
+  within(where, () => assertPath(options.key, 'key'));
+  const eventNames = checkEvents(where, options.events);
+  const stateNames = checkStates(where, options);
+  const retainMs = within(where, () => parseDuration(options.retain ?? '7d', 'retain'));
+  const initialContext = options.context ?? {};
+  if (
+    typeof initialContext !== 'object' ||
+    initialContext === null ||
+    Array.isArray(initialContext)
+  ) {
+    throw new DefinitionError(where, 'context must be a JSON object');
+  }
+
+  const scheduled = scheduledTaskNames(options.states);
+  const taskTypes = new Map<string, TaskType>();
+  const transitions: Transition[] = [];
+  const states: Record<string, State> = {};
+  for (const [name, spec] of Object.entries(options.states)) {
+    const here = `${where} state '${name}'`;
+    if (!STATE_NAME.test(name)) {
+      throw new DefinitionError(
+        here,
+        'state names must be letters, digits, "_" or "-", starting with a letter',
+      );
+    }
+    const final = spec?.final ?? false;
+    const triggers = Object.entries(spec?.on ?? {});
+    if (final && triggers.length > 0) {
+      throw new DefinitionError(
+        here,
+        'a final state cannot have transitions; remove final or its on',
+      );
+    }
+    const on: Record<string, Transition[]> = {};
+    for (const [trigger, specs] of triggers) {
+      const at = `${here} on '${trigger}'`;
+      checkTrigger(at, trigger, eventNames, scheduled);
+      const alternatives = many(specs as OneOrMany<TransitionSpec<unknown, unknown>>);
+      on[trigger] = alternatives.map((t, index) => {
+        const transition = compileTransition(at, t, {
+          trigger,
+          source: name,
+          last: index === alternatives.length - 1,
+          index,
+          stateNames,
+        });
+        registerTaskTypes(at, taskTypes, transition);
+        transitions.push(transition);
+        return transition;
+      });
+    }
+    states[name] = { name, final, on };
+  }
+
+  return {
+    kind: 'workflow',
+    name: options.name,
+    keyPath: options.key,
+    events: options.events,
+    initial: options.initial,
+    initialContext,
+    states,
+    retainMs,
+    taskTypes: [...taskTypes.values()],
+    transitions,
+  };
+}
+
+/** The detail-types of a workflow's events, each listed once and made with defineEvent. */
+function checkEvents(where: string, events: readonly EventType[]): Set<string> {
+  if (!Array.isArray(events) || events.length === 0) {
+    throw new DefinitionError(where, 'events must list the event types it consumes (defineEvent)');
+  }
+  const eventNames = new Set<string>();
+  for (const event of events) {
+    if ((event as EventType)?.kind !== 'event-type') {
+      throw new DefinitionError(
+        where,
+        `events must be made with defineEvent(), got ${describeValue(event)}`,
+      );
+    }
+    if (eventNames.has(event.detailType)) {
+      throw new DefinitionError(where, `event '${event.detailType}' is listed twice in events`);
+    }
+    eventNames.add(event.detailType);
+  }
+  return eventNames;
+}
+
+/** The state names, with at least one state and a defined initial state. */
+function checkStates(
+  where: string,
+  options: { readonly states: Readonly<Record<string, unknown>>; readonly initial: string },
+): string[] {
+  const stateNames = Object.keys(options.states ?? {});
+  if (stateNames.length === 0)
+    throw new DefinitionError(where, 'states must define at least one state');
+  if (!stateNames.includes(options.initial)) {
+    throw new DefinitionError(
+      where,
+      `initial state '${options.initial}' is not defined; states are: ${stateNames.join(', ')}`,
+    );
+  }
+  return stateNames;
+}
+
+/** Every task type some transition schedules, so outcome triggers can be checked against them. */
+function scheduledTaskNames(
+  states: Readonly<Record<string, { readonly on?: Readonly<Record<string, unknown>> }>>,
+): Set<string> {
+  const scheduled = new Set<string>();
+  for (const state of Object.values(states)) {
+    for (const specs of Object.values(state?.on ?? {})) {
+      for (const spec of many(specs as OneOrMany<TransitionSpec<unknown, unknown>>)) {
+        for (const s of many(spec?.schedule)) if (s?.task?.name) scheduled.add(s.task.name);
+      }
+    }
+  }
+  return scheduled;
+}
+
+/** Options of {@link defineRule}. */
+export interface RuleOptions<Trigger extends EventType> {
+  readonly name: string;
+  /** Path to the correlation key, e.g. `detail.imageId`. */
+  readonly key: string;
+  /** The event that schedules the task. */
+  readonly on: Trigger;
+  readonly schedule: ScheduleSpec<Record<string, never>, DetailOf<Trigger>>;
+  /** Events that cancel the pending task. @default none */
+  readonly cancelOn?: readonly EventType[];
+  /** @default '7d' */
+  readonly retain?: string;
+}
+
+/**
+ * The shorthand for "on X schedule T; cancel on Y": compiles to a two-state workflow
+ * (`idle` → `pending` on the trigger, back to `idle` on a cancel or the task's outcome).
+ *
+ * @example
+ * const compress = defineRule({
+ *   name: 'image-compression',
+ *   key: 'detail.imageId',
+ *   on: ImageUploaded,
+ *   schedule: { task: compressImage },
+ *   cancelOn: [ImageDeleted],
+ * });
+ */
+export function defineRule<Trigger extends EventType>(options: RuleOptions<Trigger>): Workflow {
+  const where = `rule '${String(options?.name)}'`;
+  if ((options?.on as EventType | undefined)?.kind !== 'event-type') {
+    throw new DefinitionError(where, 'on must be an event type made with defineEvent()');
+  }
+  assertTaskType(options.schedule?.task, where, 'schedule.task');
+  const cancelOn = options.cancelOn ?? [];
+  const task = options.schedule.task;
+  const trigger = options.on.detailType;
+  const cancels = Object.fromEntries(
+    cancelOn.map((event) => [event.detailType, { target: 'idle', cancel: task }]),
+  );
+  const back = { target: 'idle' };
+  return defineWorkflow({
+    name: options.name,
+    key: options.key,
+    events: [options.on, ...cancelOn],
+    initial: 'idle',
+    retain: options.retain,
+    states: {
+      idle: { on: { [trigger]: { target: 'pending', schedule: options.schedule }, ...cancels } },
+      pending: {
+        on: {
+          [trigger]: { target: 'pending', schedule: options.schedule },
+          ...cancels,
+          [`${task.name}.completed`]: back,
+          [`${task.name}.failed`]: back,
+          [`${task.name}.expired`]: back,
+        },
+      },
+    },
+  } as WorkflowOptions<readonly EventType[], Record<string, never>>);
+}
