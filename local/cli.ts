@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs as parseCommandLine } from 'node:util';
 import {
   check,
   diagram,
@@ -48,37 +49,48 @@ interface Args {
   readonly flags: Map<string, string[]>;
 }
 
-const FLAGS_WITH_VALUES = new Set([
-  '--workflows',
-  '--events',
-  '--until',
-  '--fail',
-  '--down',
-  '--source',
-]);
-const BOOLEAN_FLAGS = new Set(['--json', '--help']);
+/** The options of every command; each may repeat, and `one` refuses repeats where they make no sense. */
+const OPTIONS = {
+  workflows: { type: 'string', multiple: true },
+  events: { type: 'string', multiple: true },
+  until: { type: 'string', multiple: true },
+  fail: { type: 'string', multiple: true },
+  down: { type: 'string', multiple: true },
+  source: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
 
+/** Reads the command line with Node's own `util.parseArgs` (strict: unknown options are errors). */
 function parseArgs(argv: readonly string[]): Args {
-  const positional: string[] = [];
-  const flags = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [name, inline] = arg.startsWith('--')
-      ? (arg.split(/=(.*)/s, 2) as [string, string?])
-      : [arg];
-    if (FLAGS_WITH_VALUES.has(name)) {
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new UsageError(`${name} needs a value`);
-      flags.set(name, [...(flags.get(name) ?? []), value]);
-    } else if (BOOLEAN_FLAGS.has(name)) {
-      flags.set(name, ['true']);
-    } else if (arg.startsWith('--')) {
-      throw new UsageError(`unknown option ${name}; see hourglass --help`);
-    } else {
-      positional.push(arg);
+  let parsed: ReturnType<
+    typeof parseCommandLine<{ options: typeof OPTIONS; allowPositionals: true }>
+  >;
+  try {
+    parsed = parseCommandLine({
+      args: [...argv],
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const name = /'(-[^']*)'/.exec(message)?.[1] ?? message;
+      throw new UsageError(`unknown option ${name.split('=')[0]}; see hourglass --help`);
     }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const name = /'(--[\w-]+)/.exec(message)?.[1] ?? 'an option';
+      throw new UsageError(`${name} needs a value`);
+    }
+    throw new UsageError(message);
   }
-  return { positional, flags };
+  const flags = new Map<string, string[]>();
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value === undefined) continue;
+    flags.set(`--${name}`, typeof value === 'boolean' ? ['true'] : [...(value as string[])]);
+  }
+  return { positional: parsed.positionals, flags };
 }
 
 function one(args: Args, name: string): string | undefined {

@@ -6,40 +6,30 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SendMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { ENV, taskQueueName } from '../shared/aws/config';
-import type { StreamRecord } from '../shared/aws/messages';
-import { defaultWorkerDeps } from '../shared/aws/runtime';
-import {
-  defaultWorkerBatchSize,
-  INGEST,
-  MAX_RECEIVE_COUNT,
-  RELAY,
-  RELAY_STREAM_ITEM_TYPE,
-  SWEEPER,
-  visibilityTimeoutFor,
-  workerTimeoutRange,
-} from '../shared/aws/settings';
+import { taskQueueName } from '../shared/aws/config';
 import { type StoreDeps, tasksDueBefore } from '../shared/aws/store';
-import { sweep } from '../shared/aws/sweeper';
 import type { RejectedItem, TaskItem } from '../shared/aws/table';
-import { memoryTelemetry } from '../shared/aws/telemetry';
-import { worker } from '../shared/aws/worker';
-import { type HourglassDefinitions, TaskStatus, type TaskType } from '../shared/core/definitions';
+import { type HourglassDefinitions, TaskStatus } from '../shared/core/definitions';
 import { ingestPatterns } from '../shared/core/patterns';
+import { startBackground } from './background';
 import { installVirtualClock, type VirtualClock } from './clock';
 import { startDriver } from './driver';
 import { type BusEvent, startEventBridge } from './emulators/eventbridge';
 import { startScheduler } from './emulators/scheduler';
-import { type Faults, faultInjector, handlerWithFaults, workerWithFaults } from './faults';
+import { type Faults, faultInjector } from './faults';
 import { queueMoments, scheduleMoments, taskMoments } from './moments';
-import { type Handler, type Poller, pollQueue, pollStream } from './runner';
-import { PumpMemory, pumpSchedules } from './schedule-pump';
+import { POLL_INTERVAL_MS, startPollers } from './pollers';
+import {
+  BUS,
+  handlerEnvironment,
+  INGEST_QUEUE,
+  provisionQueues,
+  TABLE,
+  TASK_QUEUE_PREFIX,
+} from './provision';
+import type { Handler } from './runner';
 import {
   createHourglassTable,
   LOCAL_CREDENTIALS,
@@ -50,26 +40,13 @@ import {
 } from './services';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const TABLE = 'hourglass-local';
-const BUS = 'hourglass-local';
-const GROUP = 'hourglass-local';
-/** Real ms between the local cloud's polls; at scale S, one poll interval is S× that in virtual time. */
-export const POLL_INTERVAL_MS = 15;
 /**
  * Real ms every poller must stay quiet before time may jump. DynamoDB Local surfaces stream
  * records a little after the write, so a shorter window could skip past a pending record.
  */
 export const QUIET_WINDOW_MS = 250;
-/**
- * Virtual ms between the local sweeper's passes: every 5 minutes, as the deployed sweeper's
- * schedule runs it (and never more often than once a real second).
- */
-const SWEEP_INTERVAL_MS = SWEEPER.intervalMinutes * 60_000;
-/** The relay's and ingest's function timeouts in the stack (seconds); their queues' visibility follows. */
-const INGEST_TIMEOUT_S = INGEST.timeoutSeconds;
-/** Ingest batches the local cloud runs at once. */
-const INGEST_CONCURRENCY = 4;
-const RELAY_TIMEOUT_S = RELAY.timeoutSeconds;
+
+export { POLL_INTERVAL_MS } from './pollers';
 
 const safeParse = (text: string): unknown => {
   try {
@@ -78,11 +55,6 @@ const safeParse = (text: string): unknown => {
     return text;
   }
 };
-
-/** The local queue of a task type's timers. */
-/** The local task queues' name prefix (see `taskQueueName`). */
-const TASK_QUEUE_PREFIX = 'hourglass-task-';
-const INGEST_QUEUE = 'hourglass-ingest';
 
 export type { Faults } from './faults';
 
@@ -167,39 +139,6 @@ export interface LocalCloud {
   stop(): Promise<void>;
 }
 
-/** The environment the handlers read at cold start, pointing at the local services. */
-function handlerEnvironment(
-  endpoints: LocalCloud['endpoints'],
-  queuePrefixes: { readonly url: string; readonly arn: string },
-  schedulerDlqArn: string,
-  timeScale: number,
-) {
-  return {
-    [ENV.timeScale]: String(timeScale),
-    [ENV.tableName]: TABLE,
-    [ENV.busName]: BUS,
-    [ENV.outboxBusName]: BUS,
-    [ENV.taskQueueUrlPrefix]: queuePrefixes.url,
-    [ENV.taskQueueArnPrefix]: queuePrefixes.arn,
-    [ENV.scheduleGroup]: GROUP,
-    [ENV.schedulerRoleArn]: 'arn:aws:iam::000000000000:role/hourglass-local-scheduler',
-    [ENV.schedulerDlqArn]: schedulerDlqArn,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-    AWS_ENDPOINT_URL_EVENTBRIDGE: endpoints.eventbridge,
-    AWS_ENDPOINT_URL_SCHEDULER: endpoints.scheduler,
-    AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_DEV: 'false',
-  };
-}
-
-/** A worker's function timeout (s), as the construct deploys it by default. */
-const workerTimeoutSeconds = (type: TaskType) => workerTimeoutRange(type).max;
-
 /**
  * Starts the local cloud: DynamoDB Local and fauxqs, our EventBridge and Scheduler
  * emulators, the table, queues, rules and schedule group provisioned from the same
@@ -210,7 +149,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const { definitions } = options;
   const faults = options.faults ?? {};
   const injector = faultInjector(faults);
-  const { chance } = injector;
   const scale = options.timeScale ?? 1;
   const skipIdle = options.skipIdle ?? scale > 1;
   const errors: Record<string, number> = {};
@@ -243,45 +181,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     if (existing === undefined) await createHourglassTable(dynamoService.endpoint, TABLE);
     const { Table } = await dynamoBase.send(new DescribeTableCommand({ TableName: TABLE }));
 
-    const createQueue = async (name: string, attributes: Record<string, string> = {}) => {
-      const { QueueUrl } = await sqs.send(
-        new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
-      );
-      const { Attributes } = await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
-      );
-      return { url: QueueUrl!, arn: Attributes!.QueueArn! };
-    };
-    const withDlq = async (
-      name: string,
-      visibility: number,
-      shared?: { readonly arn: string; readonly url: string },
-    ) => {
-      const dlq = shared ?? (await createQueue(`${name}-dlq`));
-      const queue = await createQueue(name, {
-        VisibilityTimeout: String(visibility),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlq.arn,
-          maxReceiveCount: MAX_RECEIVE_COUNT,
-        }),
-      });
-      return { queue, dlq };
-    };
-    const ingest = await withDlq(INGEST_QUEUE, visibilityTimeoutFor(INGEST_TIMEOUT_S));
-    const relayDlq = await createQueue('hourglass-relay-dlq');
-    const schedulerDlq = await createQueue('hourglass-scheduler-dlq');
-    // One DLQ for every task queue, as the construct deploys it.
-    const taskDlq = await createQueue('hourglass-tasks-dlq');
-    const taskQueues: Record<string, { url: string; arn: string }> = {};
-    for (const type of definitions.taskTypes) {
-      taskQueues[type.name] = (
-        await withDlq(
-          taskQueueName(TASK_QUEUE_PREFIX, type.name),
-          visibilityTimeoutFor(workerTimeoutSeconds(type)),
-          taskDlq,
-        )
-      ).queue;
-    }
+    const { ingest, relayDlq, schedulerDlq, taskQueues, queuePrefixes } = await provisionQueues(
+      sqs,
+      definitions,
+    );
 
     const busEvents: BusEvent[] = [];
     const delivered: unknown[] = [];
@@ -318,12 +221,6 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
 
     const savedEnv = { ...process.env };
-    // Task queues follow the naming rule; their URLs and ARNs differ from the ingest
-    // queue's only in the name.
-    const queuePrefixes = {
-      url: ingest.queue.url.slice(0, -INGEST_QUEUE.length) + TASK_QUEUE_PREFIX,
-      arn: ingest.queue.arn.slice(0, -INGEST_QUEUE.length) + TASK_QUEUE_PREFIX,
-    };
     Object.assign(
       process.env,
       handlerEnvironment(endpoints, queuePrefixes, schedulerDlq.arn, scale),
@@ -345,97 +242,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const outages = [...(faults.outages ?? [])];
     const down = (taskType: string) =>
       outages.some((o) => o.taskType === taskType && Date.now() >= o.from && Date.now() < o.to);
-    const pollers: Poller[] = [];
-    pollers.push(
-      pollQueue({
-        name: 'ingest',
-        sqs,
-        queueUrl: ingest.queue.url,
-        queueArn: ingest.queue.arn,
-        receivable: () => sqsService.receivable('hourglass-ingest', Date.now()),
-        handler: ingestHandler,
-        batchSize: INGEST.batchSize,
-        visibilityTimeoutSeconds: visibilityTimeoutFor(INGEST_TIMEOUT_S),
-        timeoutMs: INGEST_TIMEOUT_S * 1000,
-        intervalMs: POLL_INTERVAL_MS,
-        // On AWS the ingest mapping has no maximum concurrency and scales out with the
-        // backlog; four batches at once is what this process can overlap usefully.
-        concurrency: INGEST_CONCURRENCY,
-        onError: report('ingest'),
-      }),
-    );
-    const streamArn = Table!.LatestStreamArn!;
-    pollers.push(
-      pollStream({
-        name: 'relay',
-        streams,
-        streamArn,
-        handler: async (event: never, context) => {
-          const result = await relayHandler(event, context);
-          if (chance(faults.duplicateStreamBatchRate)) await relayHandler(event, context);
-          return result;
-        },
-        batchSize: RELAY.batchSize,
-        filter: (record: StreamRecord) =>
-          (record.dynamodb?.NewImage?.type as { S?: string } | undefined)?.S ===
-          RELAY_STREAM_ITEM_TYPE,
-        retryAttempts: RELAY.retryAttempts,
-        onFailure: { sqs, queueUrl: relayDlq.url },
-        timeoutMs: RELAY_TIMEOUT_S * 1000,
-        intervalMs: POLL_INTERVAL_MS,
-        failBatch: () => chance(faults.relayFailureRate),
-        onError: report('relay'),
-      }),
-    );
-    for (const type of definitions.taskTypes) {
-      const entry = await import(workerEntry(type.name));
-      // With faults inside handlers, the worker's own logic (`run`) is wrapped with them and
-      // put in the same worker middleware its entry uses.
-      const real: Handler =
-        injector.inHandlers && typeof entry.run === 'function'
-          ? (worker(type, handlerWithFaults(entry.run, injector), () =>
-              defaultWorkerDeps(type.name),
-            ) as unknown as Handler)
-          : entry.handler;
-      const handler = workerWithFaults(type, real, {
-        sqs,
-        queueUrl: taskQueues[type.name]!.url,
-        storeDeps,
-        injector,
-      });
-      pollers.push(
-        pollQueue({
-          name: `worker-${type.name}`,
-          sqs,
-          queueUrl: taskQueues[type.name]!.url,
-          queueArn: taskQueues[type.name]!.arn,
-          receivable: () =>
-            sqsService.receivable(taskQueueName(TASK_QUEUE_PREFIX, type.name), Date.now()),
-          handler,
-          batchSize: defaultWorkerBatchSize(type),
-          visibilityTimeoutSeconds: visibilityTimeoutFor(workerTimeoutSeconds(type)),
-          timeoutMs: workerTimeoutSeconds(type) * 1000,
-          intervalMs: POLL_INTERVAL_MS,
-          concurrency: type.concurrency ?? 2,
-          paused: () => down(type.name),
-          onError: report(`worker-${type.name}`),
-        }),
-      );
-    }
+    const pollers = await startPollers({
+      definitions,
+      sqs,
+      streams,
+      streamArn: Table!.LatestStreamArn!,
+      receivable: (queue) => sqsService.receivable(queue, Date.now()),
+      queues: { ingest: ingest.queue, relayDlq, taskQueues },
+      handlers: { ingest: ingestHandler, relay: relayHandler, workerEntry },
+      storeDeps,
+      injector,
+      down,
+      report,
+    });
     stoppers.push(async () => void (await Promise.all(pollers.map((p) => p.stop()))));
 
-    const schedulerClient = new SchedulerClient({ ...base, endpoint: schedulerEmulator.endpoint });
-    const pumpMemory = new PumpMemory();
-    const fired = { delivered: 0, deadLettered: 0 };
-    const sweptTasks: string[] = [];
-    const republishedTasks: string[] = [];
-    const sweeperEventBridge = new EventBridgeClient({
-      ...base,
-      endpoint: eventBridge.endpoint,
-    });
-    const firedBySchedule = new Set<string>();
     const polledQueues = [
-      { name: 'hourglass-ingest', paused: () => false },
+      { name: INGEST_QUEUE, paused: () => false },
       ...definitions.taskTypes.map((t) => ({
         name: taskQueueName(TASK_QUEUE_PREFIX, t.name),
         paused: () => down(t.name),
@@ -463,66 +286,19 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     stoppers.push(() => driver.stop());
 
-    // Background loops, each as its AWS counterpart would run: the schedule pump fires due
-    // schedules (Scheduler), the sweeper re-sends lost timers (the deployed sweeper).
-    let looping = true;
-    const everyTurn = async (intervalMs: number, work: () => Promise<void>) => {
-      while (looping) {
-        await work();
-        await new Promise((r) => setTimeout(r, intervalMs));
-      }
-    };
-    const loops = [
-      everyTurn(POLL_INTERVAL_MS, async () => {
-        // A pass lists every schedule over the wire: run one only when one is due.
-        const due = scheduleMoments(schedulerEmulator.schedules, faults.schedulerLateByMs ?? 0);
-        if (!due.some((m) => m.at <= Date.now())) return;
-        try {
-          const pass = await pumpSchedules(
-            {
-              scheduler: schedulerClient,
-              sqs,
-              group: GROUP,
-              clock: () => Date.now(),
-              lateByMs: faults.schedulerLateByMs,
-              onFire: (_name, outcome, input) => {
-                if (outcome !== 'skipped' && input)
-                  firedBySchedule.add((JSON.parse(input) as { taskId: string }).taskId);
-              },
-            },
-            pumpMemory,
-          );
-          fired.delivered += pass.delivered;
-          fired.deadLettered += pass.deadLettered;
-          if (pass.delivered + pass.deadLettered > 0) driver.touch();
-        } catch (error) {
-          report('scheduler-pump')(error);
-        }
-      }),
-      everyTurn(Math.max(1_000, SWEEP_INTERVAL_MS / scale), async () => {
-        try {
-          const result = await sweep({
-            ...storeDeps,
-            sqs,
-            eventBridge: sweeperEventBridge,
-            busName: BUS,
-            taskQueue: (t) => taskQueues[t]!,
-            telemetry: memoryTelemetry().telemetry,
-          });
-          if (result.resent.length + result.republished.length > 0) {
-            sweptTasks.push(...result.resent.map((t) => t.taskId));
-            republishedTasks.push(...result.republished.map((t) => t.taskId));
-            driver.touch();
-          }
-        } catch (error) {
-          report('sweeper')(error);
-        }
-      }),
-    ];
-    stoppers.push(async () => {
-      looping = false;
-      await Promise.all(loops);
+    const background = startBackground({
+      scheduler: new SchedulerClient({ ...base, endpoint: schedulerEmulator.endpoint }),
+      schedules: schedulerEmulator.schedules,
+      eventBridge: new EventBridgeClient({ ...base, endpoint: eventBridge.endpoint }),
+      sqs,
+      storeDeps,
+      taskQueues,
+      scale,
+      schedulerLateByMs: faults.schedulerLateByMs,
+      touch: () => driver.touch(),
+      report,
     });
+    stoppers.push(() => background.stop());
 
     /** Work that is due and should be happening: a task due to run (its workers up), or running. */
     const workPending = async (until: number) =>
@@ -618,10 +394,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       down(taskType, from, to) {
         outages.push({ taskType, from, to });
       },
-      schedules: fired,
-      swept: sweptTasks,
-      republished: republishedTasks,
-      firedBySchedule,
+      schedules: background.fired,
+      swept: background.swept,
+      republished: background.republished,
+      firedBySchedule: background.firedBySchedule,
       injectedFaults: injector.injected,
       instances: async () => (await scanAll(dynamo, 'instance')) as never,
       async effects() {
