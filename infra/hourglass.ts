@@ -38,12 +38,12 @@ import {
 import { DEFAULT_RETENTION_DAYS, TABLE_SCHEMA } from '../shared/aws/table';
 import { Metric } from '../shared/aws/telemetry';
 import { LEASE_MARGIN_MS } from '../shared/aws/worker';
-import { minimumRetentionMs } from '../shared/core/decider';
 import {
   CONCURRENCY_RANGE,
   type HourglassDefinitions,
   type TaskType,
 } from '../shared/core/definitions';
+import { minimumRetentionMs } from '../shared/core/history';
 import { ingestPatterns } from '../shared/core/patterns';
 import { bundled } from './function';
 import { suppressDeadLetterQueueFindings } from './nag';

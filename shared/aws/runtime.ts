@@ -1,5 +1,5 @@
-import { minimumRetentionMs } from '../core/decider';
 import type { HourglassDefinitions } from '../core/definitions';
+import { minimumRetentionMs } from '../core/history';
 import { type Clients, createClients } from './clients';
 import { type Config, ENV, loadConfig } from './config';
 import { ConfigError } from './errors';

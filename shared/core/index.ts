@@ -11,6 +11,7 @@ export * from './definitions';
 export * from './diagram';
 export * from './errors';
 export * from './events';
+export * from './history';
 export * from './lifecycle';
 export * from './path';
 export * from './patterns';

@@ -1,0 +1,299 @@
+import { type InstanceSnapshot, type PlannedTask, type TaskFact, taskIdFor } from './decider';
+import {
+  type Json,
+  OUTCOME_OF_STATUS,
+  type ScheduleAction,
+  TaskStatus,
+  TERMINAL_STATUSES,
+  type Transition,
+  type Workflow,
+  type WorkflowEvent,
+} from './definitions';
+import type { RecordedEvent } from './events';
+import { readPath } from './path';
+import { formatInstant, MS, parseInstant } from './time';
+
+/**
+ * Replaying an instance's history: its events and its tasks' outcomes, in event-time order,
+ * through the workflow's state machine. The decider replays to decide; folding replays the
+ * oldest part into a snapshot.
+ */
+
+// Outcomes never happen before their task's due time, and a folded snapshot must not hide
+// an outcome still to come: the horizon stays this far before any unfinished task's due
+// time (covers schedules and precision windows that run slightly early).
+export const HORIZON_MARGIN_MS = MS.hour;
+
+/** The state a replay builds up: the machine's state and context, and the tasks it planned. */
+export interface ReplayState {
+  state: string;
+  context: unknown;
+  tasks: PlannedTask[];
+  counters: Record<string, number>;
+}
+
+/** What a replay applies, in order: an event, or a task's outcome. */
+export type Item =
+  | {
+      readonly kind: 'event';
+      readonly time: number;
+      readonly id: string;
+      readonly event: RecordedEvent;
+    }
+  | {
+      readonly kind: 'outcome';
+      readonly time: number;
+      readonly id: string;
+      readonly fact: TaskFact;
+    };
+
+/** The replay order: by time, events before outcomes at one instant, then by id. */
+export function compareItems(a: Item, b: Item): number {
+  // At the same instant, events come before outcomes: an event at a task's due time still
+  // cancels it (the tie rule), and a completed task's outcome follows what arrived with it.
+  return (
+    a.time - b.time ||
+    (a.kind === b.kind ? 0 : a.kind === 'event' ? -1 : 1) ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
+}
+
+/** True once a task was claimed (or finished without being cancelled). */
+export function isStarted(fact: TaskFact | undefined): boolean {
+  if (fact === undefined) return false;
+  if (fact.status === TaskStatus.CANCELLED) return false;
+  return fact.status !== TaskStatus.SCHEDULED || fact.attempts > 0;
+}
+
+/**
+ * Whether a task had been claimed when the item being replayed was applied. A recorded
+ * event saw the task as it was at its `appliedAt`; a new event or an outcome sees it now.
+ */
+function startedBefore(fact: TaskFact | undefined, appliedAt: number): boolean {
+  if (!isStarted(fact)) return false;
+  return fact!.startedAt === null || fact!.startedAt <= appliedAt;
+}
+
+/** Applies events and outcomes to a workflow's state, one item at a time. */
+export class Replay {
+  readonly s: ReplayState;
+  /** When the item being replayed was applied: see {@link startedBefore}. */
+  private appliedAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly workflow: Workflow,
+    private readonly key: string,
+    start: ReplayState,
+    /** The latest incarnation's fact of each planned task, by planned id. */
+    private readonly facts: ReadonlyMap<string, TaskFact>,
+  ) {
+    this.s = start;
+  }
+
+  /** Applies one item; throws what a user function threw. */
+  apply(item: Item): void {
+    for (const task of this.s.tasks) {
+      if (task.phase === 'pending' && task.dueAt < item.time) task.phase = 'fired';
+    }
+    if (item.kind === 'event') {
+      const e = item.event;
+      this.appliedAt = e.appliedAt ?? Number.POSITIVE_INFINITY;
+      this.fire(
+        e.detailType,
+        {
+          id: e.id,
+          source: e.source,
+          detailType: e.detailType,
+          time: formatInstant(e.time),
+          detail: e.detail,
+        },
+        e.time,
+      );
+    } else {
+      const fact = item.fact;
+      this.appliedAt = Number.POSITIVE_INFINITY;
+      const planned = this.s.tasks.find((t) => this.facts.get(t.taskId) === fact);
+      if (planned !== undefined) planned.phase = 'finished';
+      this.fireOutcome(
+        fact.taskId,
+        fact.taskType,
+        OUTCOME_OF_STATUS[fact.status]!,
+        fact.attempts,
+        fact.input,
+        item.time,
+      );
+    }
+  }
+
+  private fireOutcome(
+    taskId: string,
+    taskType: string,
+    outcome: string,
+    attempts: number,
+    input: Json,
+    time: number,
+  ) {
+    const trigger = `${taskType}.${outcome}`;
+    this.fire(
+      trigger,
+      {
+        id: `${taskId}.${outcome}`,
+        source: 'hourglass',
+        detailType: trigger,
+        time: formatInstant(time),
+        detail: { taskId, taskType, outcome, attempts, input },
+      },
+      time,
+    );
+  }
+
+  private fire(trigger: string, event: WorkflowEvent, time: number): void {
+    const candidates = this.workflow.states[this.s.state]?.on[trigger];
+    if (candidates === undefined) return;
+    const chosen = candidates.find(
+      (t) => t.guard === null || t.guard.test({ context: this.s.context, event }),
+    );
+    if (chosen !== undefined) this.take(chosen, event, time);
+  }
+
+  private take(transition: Transition, event: WorkflowEvent, time: number): void {
+    const s = this.s;
+    if (transition.assign !== null) s.context = transition.assign({ context: s.context, event });
+    const args = { context: s.context, event };
+    const cancelled: PlannedTask[] = [];
+    for (const type of transition.cancels) {
+      // Every open task of the type: unclaimed ones are cancelled (whatever their due time);
+      // claimed ones keep running and record the cancel as too late.
+      for (const task of this.s.tasks) {
+        if (task.taskType !== type.name || (task.phase !== 'pending' && task.phase !== 'fired'))
+          continue;
+        if (!startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+          task.phase = 'cancelled';
+          task.cancelledBy = event.id;
+          cancelled.push(task);
+        } else if (!task.lateCancels.includes(event.id)) {
+          task.phase = 'fired';
+          task.lateCancels.push(event.id);
+        }
+      }
+    }
+    for (const schedule of transition.schedules) this.schedule(schedule, event, time, args);
+    for (const update of transition.updates) {
+      const task = this.pending(update.task.name);
+      if (task !== undefined) task.input = update.input(args);
+    }
+    s.state = transition.target;
+    for (const task of cancelled) {
+      this.fireOutcome(task.taskId, task.taskType, 'cancelled', 0, task.input, time);
+    }
+  }
+
+  /** The newest task of a type that has not finished and was not cancelled. */
+  private latestOpen(taskType: string): PlannedTask | undefined {
+    for (let i = this.s.tasks.length - 1; i >= 0; i--) {
+      const task = this.s.tasks[i]!;
+      if (task.taskType === taskType && (task.phase === 'pending' || task.phase === 'fired')) {
+        return task;
+      }
+    }
+    return undefined;
+  }
+
+  /** The newest task of a type that is still pending: not fired, not claimed, not cancelled. */
+  private pending(taskType: string): PlannedTask | undefined {
+    const task = this.latestOpen(taskType);
+    if (task === undefined || task.phase !== 'pending') return undefined;
+    if (startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+      task.phase = 'fired';
+      return undefined;
+    }
+    return task;
+  }
+
+  private schedule(
+    action: ScheduleAction,
+    event: WorkflowEvent,
+    time: number,
+    args: { context: unknown; event: WorkflowEvent },
+  ): void {
+    const s = this.s;
+    const type = action.task.name;
+    const input = action.input === null ? (event.detail as Json) : action.input(args);
+    const existing = action.collapse.kind === 'per-trigger' ? undefined : this.pending(type);
+    const collapse = action.collapse;
+
+    let dueAt: number;
+    if (collapse.kind === 'debounce') {
+      const burst = existing?.burstStartedAt ?? time;
+      dueAt = time + collapse.periodMs;
+      if (collapse.maxWaitMs !== null) dueAt = Math.min(dueAt, burst + collapse.maxWaitMs);
+    } else if (action.atPath !== null) {
+      dueAt = parseInstant(readPath(event, action.atPath), action.atPath);
+    } else {
+      dueAt = time + (action.afterMs ?? 0);
+    }
+    let deadlineAt: number | null = null;
+    if (action.deadline?.afterMs !== undefined) deadlineAt = time + action.deadline.afterMs;
+    else if (action.deadline?.atPath !== undefined) {
+      deadlineAt = parseInstant(readPath(event, action.deadline.atPath), action.deadline.atPath);
+    } else if (action.task.deadlineMs !== null) deadlineAt = dueAt + action.task.deadlineMs;
+
+    if (existing !== undefined) {
+      if (collapse.kind === 'keep-first') return;
+      existing.dueAt = dueAt;
+      existing.deadlineAt = deadlineAt;
+      existing.input = input;
+      return;
+    }
+    const count = (s.counters[type] ?? 0) + 1;
+    s.counters[type] = count;
+    s.tasks.push({
+      taskId: taskIdFor(
+        this.workflow.name,
+        this.key,
+        type,
+        collapse.kind === 'per-trigger' ? event.id : String(count),
+      ),
+      taskType: type,
+      dueAt,
+      deadlineAt,
+      input,
+      createdBy: event.id,
+      burstStartedAt: collapse.kind === 'debounce' ? time : null,
+      phase: 'pending',
+      cancelledBy: null,
+      lateCancels: [],
+    });
+  }
+}
+
+/** Where a replay starts: the snapshot, or the workflow's initial state. */
+export function startState(workflow: Workflow, snapshot: InstanceSnapshot | null): ReplayState {
+  // A deep copy: user functions must never be able to change a stored snapshot.
+  if (snapshot === null) {
+    return {
+      state: workflow.initial,
+      context: structuredClone(workflow.initialContext),
+      tasks: [],
+      counters: {},
+    };
+  }
+  return {
+    state: snapshot.state,
+    context: structuredClone(snapshot.context),
+    tasks: structuredClone(snapshot.tasks) as PlannedTask[],
+    counters: { ...snapshot.counters },
+  };
+}
+
+/** The outcomes of finished tasks at or after the horizon, as replay items. */
+export function outcomeItems(facts: readonly TaskFact[], horizon: number): Item[] {
+  const items: Item[] = [];
+  for (const fact of facts) {
+    // CANCELLED outcomes come from the replay itself, at the cancelling event's time.
+    if (fact.finishedAt === null || fact.status === TaskStatus.CANCELLED) continue;
+    if (!TERMINAL_STATUSES.has(fact.status) || fact.finishedAt < horizon) continue;
+    items.push({ kind: 'outcome', time: fact.finishedAt, id: fact.taskId, fact });
+  }
+  return items;
+}
