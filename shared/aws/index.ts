@@ -4,6 +4,7 @@
  */
 export * from './clients';
 export * from './config';
+export * from './decision-writes';
 export * from './errors';
 export * from './ingest';
 export * from './messages';

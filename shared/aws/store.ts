@@ -11,27 +11,22 @@ import {
 /** One item of a DynamoDB transaction, with plain JavaScript values. */
 export type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-import { taskRowEffect } from '../core/commands';
 import { type Decision, decide, type Instance, newInstance } from '../core/decider';
-import { TaskStatus, type Workflow } from '../core/definitions';
+import type { TaskStatus, Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
+import { decisionWrites, isFinished, minutePrecisionTypes, rejectedItem } from './decision-writes';
 import { ConflictError } from './errors';
 import {
   DEFAULT_RETENTION_DAYS,
-  expiresAt,
   Indexes,
   type InstanceItem,
   Keys,
-  MAX_STORED_EVENT_CHARS,
-  type RejectedItem,
   STATUS_SHARDS,
-  statusKeys,
   type TaskItem,
   type TimelineEntry,
   toFact,
   toInstance,
-  unpublishedKeys,
 } from './table';
 
 /** What the store needs: the table, a document client, and a clock. */
@@ -141,27 +136,6 @@ export function isConflict(error: unknown): boolean {
   return reasons.every((r) => CONFLICT_REASONS.has(r.Code ?? 'None'));
 }
 
-function rejectedItem(
-  rejection: Rejection,
-  raw: unknown,
-  now: number,
-  retentionMs: number,
-): RejectedItem {
-  return {
-    PK: Keys.rejectedPk(rejection.eventId),
-    SK: Keys.rejectedSk(rejection.workflow),
-    type: 'rejected',
-    GSI2PK: Keys.rejectedDayPk(iso(now).slice(0, 10)),
-    GSI2SK: `${iso(now)}#${rejection.eventId}`,
-    eventId: rejection.eventId,
-    workflow: rejection.workflow,
-    reason: rejection.reason,
-    event: (JSON.stringify(raw) ?? String(raw)).slice(0, MAX_STORED_EVENT_CHARS),
-    receivedAt: now,
-    expiresAt: expiresAt(now, retentionMs),
-  };
-}
-
 /** Records events that were not accepted, with their reasons (idempotent: one row per event and workflow). */
 export async function putRejections(
   deps: StoreDeps,
@@ -178,239 +152,6 @@ export async function putRejections(
       ),
     ),
   );
-}
-
-interface TaskChange {
-  set: Record<string, unknown>;
-  timeline: TimelineEntry[];
-  lateCancels: string[];
-  generationBump: boolean;
-}
-
-/**
- * Turns a decision into the items of one transaction: the instance, conditional on the
- * version read, and every task create, cancel and update, conditional on the task still
- * being SCHEDULED at the generation read (so a claim and a cancel can never both win).
- */
-export function decisionWrites(
-  tableName: string,
-  loaded: LoadedInstance,
-  decision: Decision,
-  newEvents: readonly RecordedEvent[],
-  now: number,
-  retentionMs: number,
-  finished: boolean,
-  minutePrecision: ReadonlySet<string> = new Set(),
-): TransactWriteItem[] {
-  const { instance } = decision;
-  const writes: TransactWriteItem[] = [];
-  const pk = Keys.instancePk(instance.workflow, instance.key);
-  const instanceItem: InstanceItem = {
-    PK: pk,
-    SK: Keys.instanceSk,
-    type: 'instance',
-    GSI2PK: Keys.workflowPk(instance.workflow),
-    GSI2SK: instance.key,
-    workflow: instance.workflow,
-    key: instance.key,
-    state: instance.state,
-    context: instance.context,
-    snapshot: instance.snapshot,
-    events: [...instance.events],
-    version: (loaded.version ?? 0) + 1,
-    updatedAt: now,
-    ...(finished ? { expiresAt: expiresAt(now, retentionMs) } : {}),
-  };
-  writes.push({
-    Put: {
-      TableName: tableName,
-      Item: instanceItem,
-      ...(loaded.version === null
-        ? { ConditionExpression: 'attribute_not_exists(PK)' }
-        : {
-            ConditionExpression: 'version = :version',
-            ExpressionAttributeValues: { ':version': loaded.version },
-          }),
-    },
-  });
-
-  const tasks = new Map(loaded.tasks.map((t) => [t.taskId, t]));
-  const changes = new Map<string, TaskChange>();
-  const change = (taskId: string) => {
-    let c = changes.get(taskId);
-    if (c === undefined) {
-      c = { set: {}, timeline: [], lateCancels: [], generationBump: false };
-      changes.set(taskId, c);
-    }
-    return c;
-  };
-  // DynamoDB refuses a transaction with two actions on one item: one rejection per event.
-  const rejected = new Set<string>();
-  for (const command of decision.commands) {
-    const effect = taskRowEffect(command, instance.workflow, now, (id) => tasks.get(id)?.status);
-    switch (effect.type) {
-      case 'create': {
-        const r = effect.row;
-        const finished = r.finishedAt !== undefined;
-        const item: TaskItem = {
-          PK: pk,
-          SK: Keys.taskSk(r.taskId),
-          type: 'task',
-          ...statusKeys(r.taskId, r.status, r.runAt),
-          taskId: r.taskId,
-          workflow: r.workflow,
-          key: r.key,
-          taskType: r.taskType,
-          status: r.status,
-          generation: 1,
-          attempt: 0,
-          dueAt: r.dueAt,
-          runAt: r.runAt,
-          deadlineAt: r.deadlineAt,
-          input: r.input,
-          createdBy: r.createdBy,
-          ...(minutePrecision.has(r.taskType) ? { precision: 'minute' as const } : {}),
-          ...(finished
-            ? {
-                cancelledBy: r.cancelledBy!,
-                finishedAt: r.finishedAt!,
-                expiresAt: expiresAt(r.finishedAt!, retentionMs),
-                ...unpublishedKeys(r.taskId, r.finishedAt!),
-              }
-            : {}),
-          lateCancels: [],
-          updatedAt: now,
-          timeline: [...r.timeline],
-        };
-        writes.push({
-          Put: {
-            TableName: tableName,
-            Item: item,
-            // New, or taking the id of an expired row TTL has not deleted yet.
-            ConditionExpression: 'attribute_not_exists(PK) OR expiresAt <= :nowSeconds',
-            ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1_000) },
-          },
-        });
-        break;
-      }
-      case 'change': {
-        const e = effect.change;
-        const c = change(e.taskId);
-        const current = tasks.get(e.taskId);
-        c.generationBump ||= e.newGeneration;
-        Object.assign(c.set, e.set);
-        // The status index follows the row's status and run time.
-        if (e.set.status !== undefined || e.set.runAt !== undefined) {
-          const status =
-            (c.set.status as TaskStatus | undefined) ?? current?.status ?? TaskStatus.SCHEDULED;
-          const runAt = (c.set.runAt as number | undefined) ?? current?.runAt ?? now;
-          Object.assign(c.set, statusKeys(e.taskId, status, runAt));
-        }
-        if (e.set.finishedAt !== undefined) {
-          Object.assign(c.set, {
-            expiresAt: expiresAt(e.set.finishedAt, retentionMs),
-            ...unpublishedKeys(e.taskId, e.set.finishedAt),
-          });
-        }
-        c.timeline.push(...e.timeline);
-        if (e.lateCancel !== undefined) c.lateCancels.push(e.lateCancel);
-        break;
-      }
-      case 'reject': {
-        const { rejection } = effect;
-        if (rejected.has(rejection.eventId)) break;
-        rejected.add(rejection.eventId);
-        const raw = newEvents.find((e) => e.id === rejection.eventId);
-        writes.push({
-          Put: { TableName: tableName, Item: rejectedItem(rejection, raw, now, retentionMs) },
-        });
-        break;
-      }
-    }
-  }
-
-  for (const [taskId, c] of changes) {
-    const task = tasks.get(taskId);
-    if (task === undefined) {
-      throw new HourglassError(
-        `decision for '${taskId}' refers to a task the store did not read; this is a bug in Hourglass`,
-      );
-    }
-    const names: Record<string, string> = { '#timeline': 'timeline', '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':timeline': c.timeline, ':now': now };
-    const sets = ['#timeline = list_append(#timeline, :timeline)', '#updatedAt = :now'];
-    for (const [field, value] of Object.entries(c.set)) {
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
-    }
-    if (c.lateCancels.length > 0) {
-      names['#lateCancels'] = 'lateCancels';
-      values[':lateCancels'] = c.lateCancels;
-      sets.push('#lateCancels = list_append(#lateCancels, :lateCancels)');
-    }
-    if (c.generationBump) {
-      names['#generation'] = 'generation';
-      values[':one'] = 1;
-      sets.push('#generation = #generation + :one');
-    }
-    // Changing a task's life is only allowed while it is still SCHEDULED at the generation
-    // read; a late cancel only needs the row.
-    names['#status'] = 'status';
-    values[':expectedStatus'] = task.status;
-    names['#gen'] = 'generation';
-    values[':expectedGeneration'] = task.generation;
-    const condition = c.generationBump
-      ? '#status = :expectedStatus AND #gen = :expectedGeneration'
-      : 'attribute_exists(PK)';
-    if (!c.generationBump) {
-      delete names['#status'];
-      delete names['#gen'];
-      delete values[':expectedStatus'];
-      delete values[':expectedGeneration'];
-    }
-    writes.push({
-      Update: {
-        TableName: tableName,
-        Key: { PK: pk, SK: Keys.taskSk(taskId) },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      },
-    });
-  }
-  return writes;
-}
-
-/** The task types a workflow schedules with `precision: 'minute'`. */
-function minutePrecisionTypes(workflow: Workflow): Set<string> {
-  return new Set(
-    Object.values(workflow.states)
-      .flatMap((state) => Object.values(state.on).flat())
-      .flatMap((transition) => transition.schedules)
-      .filter((schedule) => schedule.task.precision === 'minute')
-      .map((schedule) => schedule.task.name),
-  );
-}
-
-/**
- * True when the decision leaves the instance in a final state with no task still to run: it
- * will never change again, so its row may expire.
- */
-function isFinished(workflow: Workflow, loaded: LoadedInstance, decision: Decision): boolean {
-  if (!workflow.states[decision.instance.state]?.final) return false;
-  const open = new Set(
-    loaded.tasks
-      .filter((t) => t.status === TaskStatus.SCHEDULED || t.status === TaskStatus.RUNNING)
-      .map((t) => t.taskId),
-  );
-  for (const command of decision.commands) {
-    if (command.type === 'schedule-task' && command.task.cancelledBy === null)
-      open.add(command.task.taskId);
-    if (command.type === 'cancel-task') open.delete(command.taskId);
-  }
-  return open.size === 0;
 }
 
 function unchanged(loaded: LoadedInstance, decision: Decision): boolean {
