@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, NestedStack, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -12,19 +11,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import {
-  DEFAULT_SCHEDULE_LEAD_SECONDS,
-  ENV,
-  MAX_QUEUE_NAME_LENGTH,
-  MAX_SCHEDULE_LEAD_SECONDS,
-  MIN_SCHEDULE_LEAD_SECONDS,
-  SCHEDULE_LEAD_RULE,
-  taskQueueName,
-} from '../shared/aws/config';
+import { ENV, MAX_QUEUE_NAME_LENGTH, taskQueueName } from '../shared/aws/config';
 import {
   defaultWorkerBatchSize,
   INGEST,
@@ -35,18 +25,17 @@ import {
   visibilityTimeoutFor,
   workerTimeoutRange,
 } from '../shared/aws/settings';
-import { DEFAULT_RETENTION_DAYS, TABLE_SCHEMA } from '../shared/aws/table';
-import { Metric } from '../shared/aws/telemetry';
+import { TABLE_SCHEMA } from '../shared/aws/table';
 import { LEASE_MARGIN_MS } from '../shared/aws/worker';
-import {
-  CONCURRENCY_RANGE,
-  type HourglassDefinitions,
-  type TaskType,
-} from '../shared/core/definitions';
-import { minimumRetentionMs } from '../shared/core/history';
+import { CONCURRENCY_RANGE, type HourglassDefinitions } from '../shared/core/definitions';
 import { ingestPatterns } from '../shared/core/patterns';
 import { bundled } from './function';
+import { AlarmFactory, addDashboardWidgets, addRuntimeAlarms } from './monitoring';
 import { suppressDeadLetterQueueFindings } from './nag';
+import { checkProps, type HourglassProps, type Worker, type WorkerOptions } from './props';
+
+export type { HourglassProps, Worker, WorkerOptions } from './props';
+
 import { addStreamSource } from './stream-source';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,66 +49,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const WORKERS_PER_STACK = 40;
 /** The longest task type name (see definitions), which every queue name must leave room for. */
 const MAX_TASK_TYPE_NAME_LENGTH = 40;
-
-/** Props of {@link Hourglass}. */
-export interface HourglassProps {
-  /** The definitions to deploy: `defineHourglass({ taskTypes, workflows })`. */
-  readonly workflows: HourglassDefinitions;
-  /** The bus domain events arrive on and lifecycle events go to. @default a new bus */
-  readonly bus?: events.IEventBus;
-  /**
-   * The ingest function's entry. It must bundle the same definitions as `workflows`.
-   * @default functions/ingest.ts (which imports workflows/)
-   */
-  readonly ingestEntry?: string;
-  /** @default functions/relay.ts */
-  readonly relayEntry?: string;
-  /** @default functions/sweeper.ts */
-  readonly sweeperEntry?: string;
-  /** What happens to the table when the stack is deleted. @default RemovalPolicy.RETAIN */
-  readonly removalPolicy?: RemovalPolicy;
-  /**
-   * How early one-shot schedules fire before the due time, in seconds (60–840: Scheduler
-   * fires anywhere in a schedule's minute). @default 120
-   */
-  readonly scheduleLeadSeconds?: number;
-  /**
-   * How long finished tasks, finished instances and rejected events stay in the table before
-   * DynamoDB's TTL may delete them (whole days, 1–3650). @default 30 days
-   */
-  readonly retention?: Duration;
-  /** Where every alarm notifies (alarm and OK). @default no notification: see `alarms` */
-  readonly alarmTopic?: sns.ITopic;
-}
-
-/** Options of {@link Hourglass.addWorker}. */
-export interface WorkerOptions {
-  /** The worker's entry file, e.g. `functions/workers/send-discount-code.ts`. */
-  readonly entry: string;
-  /** @default 256 */
-  readonly memorySize?: number;
-  /**
-   * The function timeout: from the task type's timeout to 30 s more (an attempt's lease is
-   * its timeout plus 30 s, and must outlast the function, so that a handler which ignores
-   * its abort signal is ended by Lambda before a retry can start). @default the task type's
-   * timeout plus 30 seconds
-   */
-  readonly timeout?: Duration;
-  /** Most concurrent invocations (SQS maximum concurrency, 2–1000). @default the task type's concurrency, else no limit */
-  readonly concurrency?: number;
-  /**
-   * Messages per invocation (1–10). The worker runs a batch's records concurrently, or one
-   * after another for a task type with a `concurrency` cap. @default 5, or 1 with a cap
-   */
-  readonly batchSize?: number;
-}
-
-/** A task type's queue and worker. Its dead letters go to the shared task DLQ. */
-export interface Worker {
-  readonly taskType: TaskType;
-  readonly queue: sqs.Queue;
-  readonly function: NodejsFunction;
-}
 
 function encryptedQueue(scope: Construct, id: string, props: sqs.QueueProps = {}) {
   return new sqs.Queue(scope, id, {
@@ -165,45 +94,16 @@ export class Hourglass extends Construct {
   /** Workers by task type name. */
   readonly workers = new Map<string, Worker>();
   private readonly definitions: HourglassDefinitions;
-  private readonly alarmTopic?: sns.ITopic;
+  private readonly alarmFactory: AlarmFactory;
   private readonly workerStacks: NestedStack[] = [];
   private readonly retentionDays: string;
 
   constructor(scope: Construct, id: string, props: HourglassProps) {
     super(scope, id);
-    if (props?.workflows?.kind !== 'hourglass') {
-      throw new Error(
-        `Hourglass '${id}': props.workflows must be the result of defineHourglass({ taskTypes, workflows })`,
-      );
-    }
-    const lead = props.scheduleLeadSeconds ?? DEFAULT_SCHEDULE_LEAD_SECONDS;
-    if (
-      !Number.isInteger(lead) ||
-      lead < MIN_SCHEDULE_LEAD_SECONDS ||
-      lead > MAX_SCHEDULE_LEAD_SECONDS
-    ) {
-      throw new Error(
-        `Hourglass '${id}': props.scheduleLeadSeconds must be ${SCHEDULE_LEAD_RULE}, got ${lead}`,
-      );
-    }
-    const retentionDays =
-      props.retention === undefined
-        ? DEFAULT_RETENTION_DAYS
-        : props.retention.toHours({ integral: false }) / 24;
-    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650) {
-      throw new Error(
-        `Hourglass '${id}': props.retention must be whole days from 1 to 3650, got ${retentionDays}`,
-      );
-    }
-    const needed = Math.ceil(minimumRetentionMs(props.workflows) / 86_400_000);
-    if (retentionDays < needed) {
-      throw new Error(
-        `Hourglass '${id}': props.retention is ${retentionDays} days, but these workflows replay up to ${needed - 7} days of history (their longest retain, or 14 days), and a finished task's row must outlast that by a week, or a replayed event would run its task again; set retention to at least ${needed} days`,
-      );
-    }
+    const { lead, retentionDays } = checkProps(id, props);
     this.retentionDays = String(retentionDays);
     this.definitions = props.workflows;
-    this.alarmTopic = props.alarmTopic;
+    this.alarmFactory = new AlarmFactory(props.alarmTopic, this.alarms);
     const stack = Stack.of(this);
     this.taskQueuePrefix = queuePrefix(stack, id);
 
@@ -430,49 +330,8 @@ export class Hourglass extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${stack.stackName}-${id}`.slice(0, 255),
     });
-    this.alarmOnQueue(this, 'Ingest', this.ingestQueue, this.ingestDeadLetterQueue);
-    this.alarmOnDlq(this, 'Task', this.taskDeadLetterQueue);
-    this.alarmOnDlq(this, 'Scheduler', this.schedulerDeadLetterQueue);
-    this.alarmOnDlq(this, 'Relay', this.relayDeadLetterQueue);
-    for (const [name, fn] of [
-      ['Ingest', this.ingestFunction],
-      ['Relay', this.relayFunction],
-      ['Sweeper', this.sweeperFunction],
-    ] as const)
-      this.alarmOnFunction(this, name, fn);
-    this.alarm(this, 'RelayIteratorAgeAlarm', {
-      metric: this.relayFunction.metric('IteratorAge', {
-        statistic: 'Maximum',
-        period: Duration.minutes(1),
-      }),
-      threshold: 60_000,
-      evaluationPeriods: 5,
-      alarmDescription:
-        'The relay is more than a minute behind the table stream: timers and lifecycle events are late',
-    });
-    this.alarm(this, 'TasksFailedAlarm', {
-      metric: hourglassTotal(Metric.failed, Duration.minutes(5)),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        'Tasks FAILED (retries exhausted or a NonRetryableError): see `lastError` on their rows',
-    });
-    for (const [id, metric, what] of [
-      ['TimersResentAlarm', Metric.timersResent, 'lost timers'],
-      ['LifecycleRepublishedAlarm', Metric.lifecycleRepublished, 'lost lifecycle events'],
-    ] as const) {
-      this.alarm(this, id, {
-        metric: hourglassTotal(metric, Duration.minutes(5)),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `The sweeper re-sent ${what}: the pipeline is losing work (check the relay and Scheduler DLQs and the relay's errors)`,
-      });
-    }
-    this.addDashboardWidgets();
+    addRuntimeAlarms(this, this.alarmFactory);
+    addDashboardWidgets(this.dashboard, this.relayFunction);
     suppressDeadLetterQueueFindings(
       [this.ingestDeadLetterQueue],
       'events the ingest queue could not deliver',
@@ -497,118 +356,6 @@ export class Hourglass extends Construct {
       service: 'sqs',
       resource: taskQueueName(this.taskQueuePrefix, taskType),
     });
-  }
-
-  /** Creates an alarm that notifies the alarm topic, if any, and lists it in `alarms`. */
-  private alarm(scope: Construct, id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(scope, id, props);
-    if (this.alarmTopic) {
-      const action = new cloudwatchActions.SnsAction(this.alarmTopic);
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-    }
-    this.alarms.push(alarm);
-    return alarm;
-  }
-
-  private alarmOnDlq(scope: Construct, name: string, dlq: sqs.Queue) {
-    this.alarm(scope, `${name}DLQDepthAlarm`, {
-      metric: dlq.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: 'Maximum',
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      alarmDescription: `${name} messages reached the dead-letter queue: inspect and redrive them`,
-    });
-  }
-
-  private alarmOnQueue(
-    scope: Construct,
-    name: string,
-    queue: sqs.Queue,
-    dlq?: sqs.Queue,
-    maxAgeSeconds = 300,
-  ) {
-    if (dlq) this.alarmOnDlq(scope, name, dlq);
-    this.alarm(scope, `${name}OldestMessageAlarm`, {
-      metric: queue.metricApproximateAgeOfOldestMessage({
-        period: Duration.minutes(1),
-        statistic: 'Maximum',
-      }),
-      threshold: maxAgeSeconds,
-      evaluationPeriods: 3,
-      alarmDescription: `${name} queue messages wait more than ${maxAgeSeconds}s: its consumer is failing or too slow`,
-    });
-  }
-
-  /** One alarm on a function's errors (crashes, timeouts) and throttles together. */
-  private alarmOnFunction(scope: Construct, name: string, fn: lambda.Function) {
-    this.alarm(scope, `${name}ErrorsAlarm`, {
-      metric: new cloudwatch.MathExpression({
-        expression: 'errors + throttles',
-        usingMetrics: {
-          errors: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-          throttles: fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
-        },
-        period: Duration.minutes(5),
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `The ${name} function crashed, timed out or was throttled: see its logs`,
-    });
-  }
-
-  private addDashboardWidgets() {
-    const total = (name: Metric) => hourglassTotal(name, Duration.minutes(1));
-    // Lateness is per task type; SEARCH keeps one line per type, with percentiles.
-    const lateness = (statistic: string) =>
-      new cloudwatch.MathExpression({
-        expression: `SEARCH('{Hourglass,service,taskType} MetricName="${Metric.lateness}"', '${statistic}', 60)`,
-        label: `lateness ${statistic}`,
-        period: Duration.minutes(1),
-      });
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Events',
-        left: [
-          Metric.eventsAccepted,
-          Metric.eventsRejected,
-          Metric.duplicates,
-          Metric.conflicts,
-        ].map(total),
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Tasks',
-        left: [
-          Metric.scheduled,
-          Metric.cancelled,
-          Metric.lateCancels,
-          Metric.completed,
-          Metric.failed,
-          Metric.expired,
-          Metric.retried,
-        ].map(total),
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Timer lateness (ms)',
-        left: [lateness('p50'), lateness('p99')],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Relay and sweeper',
-        left: [
-          Metric.timersArmed,
-          Metric.lifecycleEvents,
-          Metric.timersResent,
-          Metric.lifecycleRepublished,
-          Metric.handedBack,
-        ].map(total),
-        right: [this.relayFunction.metric('IteratorAge', { statistic: 'Maximum' })],
-      }),
-    );
   }
 
   /** The nested stack the next worker goes in: a new one every {@link WORKERS_PER_STACK}. */
@@ -701,26 +448,12 @@ export class Hourglass extends Construct {
       }),
     );
     queue.grantSendMessages(fn);
-    this.alarmOnQueue(scope, safeId, queue, undefined, 900 + 300);
-    this.alarmOnFunction(scope, `${safeId}Worker`, fn);
+    this.alarmFactory.onQueue(scope, safeId, queue, undefined, 900 + 300);
+    this.alarmFactory.onFunction(scope, `${safeId}Worker`, fn);
     const worker: Worker = { taskType: type, queue, function: fn };
     this.workers.set(taskType, worker);
     return worker;
   }
-}
-
-/**
- * The sum of a Hourglass metric over every dimension set it is emitted with. Powertools
- * adds a `service` dimension to every metric, and the runtime adds `taskType` to some, so a
- * metric read with no dimensions would match nothing; a Metrics Insights query over the
- * namespace matches them all.
- */
-function hourglassTotal(metric: Metric, period: Duration): cloudwatch.MathExpression {
-  return new cloudwatch.MathExpression({
-    expression: `SELECT SUM(${metric}) FROM "Hourglass"`,
-    label: metric,
-    period,
-  });
 }
 
 /**
