@@ -1,4 +1,4 @@
-import { taskRowEffect } from '../core/commands';
+import { type NewTaskRow, taskRowEffect } from '../core/commands';
 import type { Decision } from '../core/decider';
 import { TaskStatus, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
@@ -70,35 +70,7 @@ export function decisionWrites(
 ): TransactWriteItem[] {
   const { instance } = decision;
   const writes: TransactWriteItem[] = [];
-  const pk = Keys.instancePk(instance.workflow, instance.key);
-  const instanceItem: InstanceItem = {
-    PK: pk,
-    SK: Keys.instanceSk,
-    type: 'instance',
-    GSI2PK: Keys.workflowPk(instance.workflow),
-    GSI2SK: instance.key,
-    workflow: instance.workflow,
-    key: instance.key,
-    state: instance.state,
-    context: instance.context,
-    snapshot: instance.snapshot,
-    events: [...instance.events],
-    version: (loaded.version ?? 0) + 1,
-    updatedAt: now,
-    ...(finished ? { expiresAt: expiresAt(now, retentionMs) } : {}),
-  };
-  writes.push({
-    Put: {
-      TableName: tableName,
-      Item: instanceItem,
-      ...(loaded.version === null
-        ? { ConditionExpression: 'attribute_not_exists(PK)' }
-        : {
-            ConditionExpression: 'version = :version',
-            ExpressionAttributeValues: { ':version': loaded.version },
-          }),
-    },
-  });
+  writes.push(instanceWrite(tableName, loaded, decision, now, finished ? retentionMs : null));
 
   const tasks = new Map(loaded.tasks.map((t) => [t.taskId, t]));
   const changes = new Map<string, TaskChange>();
@@ -115,50 +87,9 @@ export function decisionWrites(
   for (const command of decision.commands) {
     const effect = taskRowEffect(command, instance.workflow, now, (id) => tasks.get(id)?.status);
     switch (effect.type) {
-      case 'create': {
-        const r = effect.row;
-        const finished = r.finishedAt !== undefined;
-        const item: TaskItem = {
-          PK: pk,
-          SK: Keys.taskSk(r.taskId),
-          type: 'task',
-          ...statusKeys(r.taskId, r.status, r.runAt),
-          taskId: r.taskId,
-          workflow: r.workflow,
-          key: r.key,
-          taskType: r.taskType,
-          status: r.status,
-          generation: 1,
-          attempt: 0,
-          dueAt: r.dueAt,
-          runAt: r.runAt,
-          deadlineAt: r.deadlineAt,
-          input: r.input,
-          createdBy: r.createdBy,
-          ...(minutePrecision.has(r.taskType) ? { precision: 'minute' as const } : {}),
-          ...(finished
-            ? {
-                cancelledBy: r.cancelledBy!,
-                finishedAt: r.finishedAt!,
-                expiresAt: expiresAt(r.finishedAt!, retentionMs),
-                ...unpublishedKeys(r.taskId, r.finishedAt!),
-              }
-            : {}),
-          lateCancels: [],
-          updatedAt: now,
-          timeline: [...r.timeline],
-        };
-        writes.push({
-          Put: {
-            TableName: tableName,
-            Item: item,
-            // New, or taking the id of an expired row TTL has not deleted yet.
-            ConditionExpression: 'attribute_not_exists(PK) OR expiresAt <= :nowSeconds',
-            ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1_000) },
-          },
-        });
+      case 'create':
+        writes.push(taskCreateWrite(tableName, effect.row, now, retentionMs, minutePrecision));
         break;
-      }
       case 'change': {
         const e = effect.change;
         const c = change(e.taskId);
@@ -202,49 +133,7 @@ export function decisionWrites(
         `decision for '${taskId}' refers to a task the store did not read; this is a bug in Hourglass`,
       );
     }
-    const names: Record<string, string> = { '#timeline': 'timeline', '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':timeline': c.timeline, ':now': now };
-    const sets = ['#timeline = list_append(#timeline, :timeline)', '#updatedAt = :now'];
-    for (const [field, value] of Object.entries(c.set)) {
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
-    }
-    if (c.lateCancels.length > 0) {
-      names['#lateCancels'] = 'lateCancels';
-      values[':lateCancels'] = c.lateCancels;
-      sets.push('#lateCancels = list_append(#lateCancels, :lateCancels)');
-    }
-    if (c.generationBump) {
-      names['#generation'] = 'generation';
-      values[':one'] = 1;
-      sets.push('#generation = #generation + :one');
-    }
-    // Changing a task's life is only allowed while it is still SCHEDULED at the generation
-    // read; a late cancel only needs the row.
-    names['#status'] = 'status';
-    values[':expectedStatus'] = task.status;
-    names['#gen'] = 'generation';
-    values[':expectedGeneration'] = task.generation;
-    const condition = c.generationBump
-      ? '#status = :expectedStatus AND #gen = :expectedGeneration'
-      : 'attribute_exists(PK)';
-    if (!c.generationBump) {
-      delete names['#status'];
-      delete names['#gen'];
-      delete values[':expectedStatus'];
-      delete values[':expectedGeneration'];
-    }
-    writes.push({
-      Update: {
-        TableName: tableName,
-        Key: { PK: pk, SK: Keys.taskSk(taskId) },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      },
-    });
+    writes.push(taskChangeWrite(tableName, task, c, now));
   }
   return writes;
 }
@@ -281,4 +170,149 @@ export function isFinished(
     if (command.type === 'cancel-task') open.delete(command.taskId);
   }
   return open.size === 0;
+}
+
+/** The instance row's write, conditional on the version read (or on being new). */
+function instanceWrite(
+  tableName: string,
+  loaded: LoadedInstance,
+  decision: Decision,
+  now: number,
+  retentionMs: number | null,
+): TransactWriteItem {
+  const { instance } = decision;
+  const instanceItem: InstanceItem = {
+    PK: Keys.instancePk(instance.workflow, instance.key),
+    SK: Keys.instanceSk,
+    type: 'instance',
+    GSI2PK: Keys.workflowPk(instance.workflow),
+    GSI2SK: instance.key,
+    workflow: instance.workflow,
+    key: instance.key,
+    state: instance.state,
+    context: instance.context,
+    snapshot: instance.snapshot,
+    events: [...instance.events],
+    version: (loaded.version ?? 0) + 1,
+    updatedAt: now,
+    ...(retentionMs === null ? {} : { expiresAt: expiresAt(now, retentionMs) }),
+  };
+  return {
+    Put: {
+      TableName: tableName,
+      Item: instanceItem,
+      ...(loaded.version === null
+        ? { ConditionExpression: 'attribute_not_exists(PK)' }
+        : {
+            ConditionExpression: 'version = :version',
+            ExpressionAttributeValues: { ':version': loaded.version },
+          }),
+    },
+  };
+}
+
+/** A new task row's write: new, or taking the id of a row past its TTL. */
+function taskCreateWrite(
+  tableName: string,
+  r: NewTaskRow,
+  now: number,
+  retentionMs: number,
+  minutePrecision: ReadonlySet<string>,
+): TransactWriteItem {
+  const finished = r.finishedAt !== undefined;
+  const item: TaskItem = {
+    PK: Keys.instancePk(r.workflow, r.key),
+    SK: Keys.taskSk(r.taskId),
+    type: 'task',
+    ...statusKeys(r.taskId, r.status, r.runAt),
+    taskId: r.taskId,
+    workflow: r.workflow,
+    key: r.key,
+    taskType: r.taskType,
+    status: r.status,
+    generation: 1,
+    attempt: 0,
+    dueAt: r.dueAt,
+    runAt: r.runAt,
+    deadlineAt: r.deadlineAt,
+    input: r.input,
+    createdBy: r.createdBy,
+    ...(minutePrecision.has(r.taskType) ? { precision: 'minute' as const } : {}),
+    ...(finished
+      ? {
+          cancelledBy: r.cancelledBy!,
+          finishedAt: r.finishedAt!,
+          expiresAt: expiresAt(r.finishedAt!, retentionMs),
+          ...unpublishedKeys(r.taskId, r.finishedAt!),
+        }
+      : {}),
+    lateCancels: [],
+    updatedAt: now,
+    timeline: [...r.timeline],
+  };
+  return {
+    Put: {
+      TableName: tableName,
+      Item: item,
+      // New, or taking the id of an expired row TTL has not deleted yet.
+      ConditionExpression: 'attribute_not_exists(PK) OR expiresAt <= :nowSeconds',
+      ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1_000) },
+    },
+  };
+}
+
+/**
+ * A task row's update with every change a decision makes to it, conditional on the row
+ * still being SCHEDULED at the generation read when the change starts a new generation (a
+ * cancel or a move); a late cancel only needs the row.
+ */
+function taskChangeWrite(
+  tableName: string,
+  task: TaskItem,
+  c: TaskChange,
+  now: number,
+): TransactWriteItem {
+  const names: Record<string, string> = { '#timeline': 'timeline', '#updatedAt': 'updatedAt' };
+  const values: Record<string, unknown> = { ':timeline': c.timeline, ':now': now };
+  const sets = ['#timeline = list_append(#timeline, :timeline)', '#updatedAt = :now'];
+  for (const [field, value] of Object.entries(c.set)) {
+    names[`#${field}`] = field;
+    values[`:${field}`] = value;
+    sets.push(`#${field} = :${field}`);
+  }
+  if (c.lateCancels.length > 0) {
+    names['#lateCancels'] = 'lateCancels';
+    values[':lateCancels'] = c.lateCancels;
+    sets.push('#lateCancels = list_append(#lateCancels, :lateCancels)');
+  }
+  if (c.generationBump) {
+    names['#generation'] = 'generation';
+    values[':one'] = 1;
+    sets.push('#generation = #generation + :one');
+  }
+  // Changing a task's life is only allowed while it is still SCHEDULED at the generation
+  // read; a late cancel only needs the row.
+  names['#status'] = 'status';
+  values[':expectedStatus'] = task.status;
+  names['#gen'] = 'generation';
+  values[':expectedGeneration'] = task.generation;
+  const condition = c.generationBump
+    ? '#status = :expectedStatus AND #gen = :expectedGeneration'
+    : 'attribute_exists(PK)';
+  if (!c.generationBump) {
+    delete names['#status'];
+    delete names['#gen'];
+    delete values[':expectedStatus'];
+    delete values[':expectedGeneration'];
+  }
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { PK: task.PK, SK: task.SK },
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
 }
