@@ -54,20 +54,28 @@ export function isPermanent(error: unknown): boolean {
   );
 }
 
+/** A rejected event, with the message it came in. */
+interface PendingRejection {
+  readonly rejection: Rejection;
+  readonly raw: unknown;
+  readonly messageId: string;
+}
+
 /**
- * Ingests a batch of EventBridge events: routes each to its workflow instances, decides,
- * and commits per instance. Bad events become rejected-event rows with their reason,
- * never a failed batch; task lifecycle events (source `hourglass`) make their instance
- * apply the task's outcome. Only transient errors (throttling, conflicts, service faults)
- * return messages as batch item failures; a permanent failure to decide is recorded as a
- * rejected-event row per event, with the error as its reason.
+ * Parses and routes a batch: the events of each workflow instance (each event once), the
+ * events rejected on the way with their reasons, and which message each event came in.
+ * A lifecycle event only names its instance, whose tasks' outcomes the decider reads.
  */
-export async function ingestBatch(
+async function groupMessages(
   deps: IngestDeps,
   messages: readonly IngestMessage[],
-): Promise<IngestResult> {
+): Promise<{
+  groups: Map<string, Group>;
+  rejections: PendingRejection[];
+  messageOf: Map<string, string>;
+}> {
   const groups = new Map<string, Group>();
-  const rejections: { rejection: Rejection; raw: unknown; messageId: string }[] = [];
+  const rejections: PendingRejection[] = [];
   const messageOf = new Map<string, string>();
   const group = (workflow: Workflow, key: string) => {
     const id = `${workflow.name}\u0000${key}`;
@@ -120,64 +128,106 @@ export async function ingestBatch(
       messageOf.set(routed.event.id, message.messageId);
     }
   }
+  return { groups, rejections, messageOf };
+}
+
+/** What deciding one instance's events came to. */
+interface GroupOutcome {
+  readonly accepted: number;
+  readonly duplicates: number;
+  /** Events the decision itself rejected (written in its transaction). */
+  readonly rejectedByDecision: number;
+  /** Messages to return to the queue: the decision failed for a reason worth retrying. */
+  readonly failed: readonly string[];
+  /** Events to record as rejected: the decision failed for good. */
+  readonly rejections: readonly PendingRejection[];
+}
+
+/**
+ * Decides and commits one instance's events. A failure worth retrying returns its messages
+ * to the queue; a permanent one (a definition that cannot replay the history, a decision
+ * over DynamoDB's limits, a refused write) is recorded per event as a rejection with its
+ * reason, where an operator will look, instead of looping the messages to the DLQ.
+ */
+async function commitGroup(
+  deps: IngestDeps,
+  g: Group,
+  messageOf: ReadonlyMap<string, string>,
+): Promise<GroupOutcome> {
+  try {
+    const { decision, attempts } = await decideAndCommit(deps, g.workflow, g.key, g.events);
+    if (attempts > 1) deps.telemetry.count(Metric.conflicts, attempts - 1);
+    let rejectedByDecision = 0;
+    for (const command of decision.commands) {
+      if (command.type === 'schedule-task')
+        deps.telemetry.count(Metric.scheduled, 1, { taskType: command.task.taskType });
+      else if (command.type === 'cancel-task') deps.telemetry.count(Metric.cancelled);
+      else if (command.type === 'record-late-cancel') deps.telemetry.count(Metric.lateCancels);
+      else if (command.type === 'reject-event') rejectedByDecision += 1;
+    }
+    return {
+      accepted: decision.accepted.length,
+      duplicates: decision.duplicates.length,
+      rejectedByDecision,
+      failed: [],
+      rejections: [],
+    };
+  } catch (error) {
+    const where = { workflow: g.workflow.name, key: g.key, error: (error as Error).message };
+    const none = { accepted: 0, duplicates: 0, rejectedByDecision: 0 };
+    if (!isPermanent(error)) {
+      deps.telemetry.error('deciding failed; the messages return to the queue', where);
+      return { ...none, failed: [...g.messageIds], rejections: [] };
+    }
+    const reason = `could not be applied to workflow '${g.workflow.name}' key '${g.key}': ${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+    deps.telemetry.error('deciding failed for good; the events are recorded as rejected', where);
+    const rejections: PendingRejection[] = g.events.map((event) => ({
+      rejection: { eventId: event.id, workflow: g.workflow.name, reason },
+      raw: event,
+      messageId: messageOf.get(event.id) ?? '',
+    }));
+    // Only task outcomes (lifecycle events) for this instance: keep them as rejected rows
+    // too, so the stalled instance is visible.
+    if (g.events.length === 0) {
+      for (const id of g.messageIds)
+        rejections.push({
+          rejection: { eventId: id, workflow: g.workflow.name, reason },
+          raw: { lifecycleMessage: id },
+          messageId: id,
+        });
+    }
+    return { ...none, failed: [], rejections };
+  }
+}
+
+/**
+ * Ingests a batch of EventBridge events: routes each to its workflow instances, decides,
+ * and commits per instance. Bad events become rejected-event rows with their reason,
+ * never a failed batch; task lifecycle events (source `hourglass`) make their instance
+ * apply the task's outcome. Only transient errors (throttling, conflicts, service faults)
+ * return messages as batch item failures; a permanent failure to decide is recorded as a
+ * rejected-event row per event, with the error as its reason.
+ */
+export async function ingestBatch(
+  deps: IngestDeps,
+  messages: readonly IngestMessage[],
+): Promise<IngestResult> {
+  const { groups, rejections, messageOf } = await groupMessages(deps, messages);
 
   const failed = new Set<string>();
   let accepted = 0;
   let duplicates = 0;
   let rejected = 0;
-  await Promise.all(
-    [...groups.values()].map(async (g) => {
-      try {
-        const { decision, attempts } = await decideAndCommit(deps, g.workflow, g.key, g.events);
-        accepted += decision.accepted.length;
-        duplicates += decision.duplicates.length;
-        if (attempts > 1) deps.telemetry.count(Metric.conflicts, attempts - 1);
-        for (const command of decision.commands) {
-          if (command.type === 'schedule-task')
-            deps.telemetry.count(Metric.scheduled, 1, { taskType: command.task.taskType });
-          else if (command.type === 'cancel-task') deps.telemetry.count(Metric.cancelled);
-          else if (command.type === 'record-late-cancel') deps.telemetry.count(Metric.lateCancels);
-          else if (command.type === 'reject-event') rejected += 1;
-        }
-      } catch (error) {
-        if (!isPermanent(error)) {
-          deps.telemetry.error('deciding failed; the messages return to the queue', {
-            workflow: g.workflow.name,
-            key: g.key,
-            error: (error as Error).message,
-          });
-          for (const id of g.messageIds) failed.add(id);
-          return;
-        }
-        // Permanent: retrying cannot help (a definition that cannot replay the history, a
-        // decision over DynamoDB's limits, a refused write). Record why, per event, where
-        // an operator will look, instead of looping the messages to the DLQ.
-        const reason = `could not be applied to workflow '${g.workflow.name}' key '${g.key}': ${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
-        deps.telemetry.error('deciding failed for good; the events are recorded as rejected', {
-          workflow: g.workflow.name,
-          key: g.key,
-          error: (error as Error).message,
-        });
-        for (const event of g.events) {
-          rejections.push({
-            rejection: { eventId: event.id, workflow: g.workflow.name, reason },
-            raw: event,
-            messageId: messageOf.get(event.id) ?? '',
-          });
-        }
-        if (g.events.length === 0) {
-          // Only task outcomes (lifecycle events) for this instance: keep them as rejected
-          // rows too, so the stalled instance is visible.
-          for (const id of g.messageIds)
-            rejections.push({
-              rejection: { eventId: id, workflow: g.workflow.name, reason },
-              raw: { lifecycleMessage: id },
-              messageId: id,
-            });
-        }
-      }
-    }),
+  const outcomes = await Promise.all(
+    [...groups.values()].map((g) => commitGroup(deps, g, messageOf)),
   );
+  for (const outcome of outcomes) {
+    accepted += outcome.accepted;
+    duplicates += outcome.duplicates;
+    rejected += outcome.rejectedByDecision;
+    for (const id of outcome.failed) failed.add(id);
+    rejections.push(...outcome.rejections);
+  }
 
   try {
     await putRejections(deps, rejections);
