@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, NestedStack, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,7 +11,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ENV, MAX_QUEUE_NAME_LENGTH, taskQueueName } from '../shared/aws/config';
@@ -28,10 +28,10 @@ import {
 import { TABLE_SCHEMA } from '../shared/aws/table';
 import { LEASE_MARGIN_MS } from '../shared/aws/worker';
 import { CONCURRENCY_RANGE, type HourglassDefinitions } from '../shared/core/definitions';
-import { ingestPatterns } from '../shared/core/patterns';
 import { bundled } from './function';
 import { AlarmFactory, addDashboardWidgets, addRuntimeAlarms } from './monitoring';
 import { suppressDeadLetterQueueFindings } from './nag';
+import { encryptedQueue, hourglassTable, ingestRules, schedulerRole } from './parts';
 import { checkProps, type HourglassProps, type Worker, type WorkerOptions } from './props';
 
 export type { HourglassProps, Worker, WorkerOptions } from './props';
@@ -49,14 +49,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const WORKERS_PER_STACK = 40;
 /** The longest task type name (see definitions), which every queue name must leave room for. */
 const MAX_TASK_TYPE_NAME_LENGTH = 40;
-
-function encryptedQueue(scope: Construct, id: string, props: sqs.QueueProps = {}) {
-  return new sqs.Queue(scope, id, {
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
-    enforceSSL: true,
-    ...props,
-  });
-}
 
 /**
  * Deploys Hourglass: the table (stream, indexes, point-in-time recovery, TTL), the ingest
@@ -98,6 +90,9 @@ export class Hourglass extends Construct {
   private readonly workerStacks: NestedStack[] = [];
   private readonly retentionDays: string;
 
+  // The constructor is long on purpose: it wires the deployment's parts together in the
+  // order they depend on each other, and reads best as one list. Each part with logic of its
+  // own is a named function (infra/parts.ts, infra/monitoring.ts, infra/props.ts).
   constructor(scope: Construct, id: string, props: HourglassProps) {
     super(scope, id);
     const { lead, retentionDays } = checkProps(id, props);
@@ -107,23 +102,7 @@ export class Hourglass extends Construct {
     const stack = Stack.of(this);
     this.taskQueuePrefix = queuePrefix(stack, id);
 
-    this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: TABLE_SCHEMA.sortKey, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      stream: dynamodb.StreamViewType[TABLE_SCHEMA.stream],
-      timeToLiveAttribute: TABLE_SCHEMA.timeToLive,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    for (const index of TABLE_SCHEMA.indexes) {
-      this.table.addGlobalSecondaryIndex({
-        indexName: index.name,
-        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
-        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
-      });
-    }
+    this.table = hourglassTable(this, props.removalPolicy ?? RemovalPolicy.RETAIN);
 
     this.bus = props.bus ?? new events.EventBus(this, 'Bus');
 
@@ -134,28 +113,13 @@ export class Hourglass extends Construct {
       visibilityTimeout: Duration.seconds(visibilityTimeoutFor(INGEST.timeoutSeconds)),
       deadLetterQueue: { queue: this.ingestDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
-    this.rules = ingestPatterns(this.definitions).map((pattern, i) => {
-      const rule = new events.Rule(this, `IngestRule${i}`, {
-        eventBus: this.bus,
-        description:
-          `Hourglass ingest: ${pattern.source[0]} ${pattern['detail-type'].join(', ')}`.slice(
-            0,
-            512,
-          ),
-        eventPattern: {
-          source: pattern.source,
-          detailType: pattern['detail-type'],
-          ...(pattern.detail ? { detail: pattern.detail } : {}),
-        },
-      });
-      rule.addTarget(
-        new targets.SqsQueue(this.ingestQueue, {
-          deadLetterQueue: this.ingestDeadLetterQueue,
-          retryAttempts: 185,
-        }),
-      );
-      return rule;
-    });
+    this.rules = ingestRules(
+      this,
+      this.definitions,
+      this.bus,
+      this.ingestQueue,
+      this.ingestDeadLetterQueue,
+    );
 
     this.ingestFunction = bundled(
       this,
@@ -193,22 +157,7 @@ export class Hourglass extends Construct {
     this.scheduleGroup = new scheduler.CfnScheduleGroup(this, 'ScheduleGroup', {
       name: `${stack.stackName}-${id}`.replace(/[^0-9A-Za-z_.-]/g, '-').slice(0, 64),
     });
-    // Confused-deputy guard: only schedules of this account's own group may assume the role.
-    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnEquals: {
-            'aws:SourceArn': stack.formatArn({
-              service: 'scheduler',
-              resource: 'schedule-group',
-              resourceName: this.scheduleGroup.ref,
-            }),
-          },
-        },
-      }),
-      description: 'EventBridge Scheduler sends due Hourglass timers to the task queues',
-    });
+    this.schedulerRole = schedulerRole(this, this.scheduleGroup);
     this.schedulerDeadLetterQueue.grantSendMessages(this.schedulerRole);
 
     const taskQueues = {
