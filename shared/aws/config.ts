@@ -87,9 +87,10 @@ const ARN = /^arn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:.+$/;
  * @example
  * const config = loadConfig(); // at module scope, i.e. at cold start
  * await store.load(config.tableName, …);
+ *
+ * (Long on purpose, and flat: one getter per environment variable, each parsed and checked
+ * where it is read.)
  */
-// One getter per environment variable, each parsed and checked where it is read: long on
-// purpose, and flat.
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Config {

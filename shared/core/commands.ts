@@ -79,8 +79,9 @@ export type TaskRowEffect =
  *
  * @example
  * for (const command of decision.commands) apply(taskRowEffect(command, 'welcome-discount', now, statusOf));
+ *
+ * (Long on purpose: one case per command, side by side so their effects can be compared.)
  */
-// One case per command, side by side so their effects can be compared: long on purpose.
 export function taskRowEffect(
   command: Command,
   workflow: string,
