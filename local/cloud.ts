@@ -38,15 +38,12 @@ import {
   startDynamoDbLocal,
   startSqsLocal,
 } from './services';
+import { QUIET_WINDOW_MS, settle } from './settle';
 
 const ROOT = resolve(import.meta.dirname, '..');
-/**
- * Real ms every poller must stay quiet before time may jump. DynamoDB Local surfaces stream
- * records a little after the write, so a shorter window could skip past a pending record.
- */
-export const QUIET_WINDOW_MS = 250;
 
 export { POLL_INTERVAL_MS } from './pollers';
+export { QUIET_WINDOW_MS } from './settle';
 
 const safeParse = (text: string): unknown => {
   try {
@@ -144,6 +141,11 @@ export interface LocalCloud {
  * emulators, the table, queues, rules and schedule group provisioned from the same
  * definitions and settings as the CDK stack, and pollers that run the real handlers from
  * `functions/` in-process like event source mappings. Everything listens on 127.0.0.1.
+ *
+ * (Long: it starts the services and wires the parts together in the order they depend on
+ * each other, then returns the `LocalCloud` API over them. Each part with logic of its own
+ * is a named module: provision.ts, pollers.ts, background.ts, driver.ts, settle.ts,
+ * faults.ts.)
  */
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const { definitions } = options;
@@ -349,47 +351,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         driver.touch();
       },
       at: (time, action) => driver.at(time, action),
-      async settle(settleOptions = {}) {
-        const until = settleOptions.until ?? Number.POSITIVE_INFINITY;
-        driver.setSkipLimit(until);
-        const limit = settleOptions.timeoutMs ?? 120_000;
-        const deadline = performance.now() + limit;
-        let waitingFor = 'work in flight';
-        while (performance.now() < deadline) {
-          const since = performance.now();
-          await new Promise((r) => setTimeout(r, QUIET_WINDOW_MS));
-          if (!driver.quietSince(since)) continue;
-          // Cheap, in-process checks first; the reads of the table only once they pass.
-          if (driver.actionPendingBefore(until)) {
-            waitingFor = 'actions of the caller';
-            continue;
-          }
-          const moments = await driver.moments().catch(() => null);
-          if (moments === null) continue;
-          const now = Date.now();
-          const coming = moments.find((m) => m.at <= until && (skipIdle || m.at <= now));
-          if (coming !== undefined) {
-            waitingFor = `${coming.what} at ${new Date(coming.at).toISOString()}`;
-            continue;
-          }
-          if (await workPending(until)) {
-            waitingFor = 'a task that is due or running';
-            continue;
-          }
-          if (until !== Number.POSITIVE_INFINITY && now < until) {
-            waitingFor = `the clock to reach ${new Date(until).toISOString()}`;
-            continue;
-          }
-          if (driver.quietSince(since)) {
-            driver.setSkipLimit(Number.POSITIVE_INFINITY);
-            return;
-          }
-        }
-        driver.setSkipLimit(Number.POSITIVE_INFINITY);
-        throw new Error(
-          `the local cloud did not settle within ${limit} ms real; it was waiting for ${waitingFor} (virtual time ${new Date(Date.now()).toISOString()})`,
-        );
-      },
+      settle: (settleOptions = {}) => settle(driver, { skipIdle, workPending }, settleOptions),
       tasks: () => scanTasks(dynamo),
       down(taskType, from, to) {
         outages.push({ taskType, from, to });
