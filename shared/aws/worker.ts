@@ -161,6 +161,65 @@ export interface MessageOptions {
 }
 
 /**
+ * A timer message's arrival: the task as it is now, or what became of the message instead
+ * (the task is gone, stale, finished or claimed by a live attempt; or the message came more
+ * than {@link EARLY_WAIT_MS} early and went back to the queue). A message less early than
+ * that waits here for the run time; `now` is when the attempt may start.
+ */
+async function arrive(
+  deps: WorkerDeps,
+  message: TaskMessage,
+): Promise<
+  | { readonly outcome: MessageOutcome; readonly task?: undefined; readonly now?: undefined }
+  | { readonly outcome?: undefined; readonly task: TaskItem; readonly now: number }
+> {
+  const task = await deps.tasks.get(message);
+  if (task === undefined) {
+    deps.telemetry.warn('timer for a task that does not exist; skipped', { ...message });
+    return { outcome: 'skipped-missing' };
+  }
+  if (message.generation < task.generation) return { outcome: 'skipped-stale' };
+  if (task.status !== TaskStatus.SCHEDULED && task.status !== TaskStatus.RUNNING)
+    return { outcome: 'skipped-finished' };
+
+  const timeScale = deps.timeScale ?? 1;
+  let now = deps.clock();
+  if (task.status === TaskStatus.RUNNING) {
+    if ((task.leaseUntil ?? 0) > now) return { outcome: 'skipped-claimed' };
+    // else the last attempt's worker died or timed out without a word: re-claim it
+  } else if (task.runAt - now > EARLY_WAIT_MS) {
+    const unsent = await sendTimers(deps.sqs, [
+      { queueUrl: deps.queueUrl, message, delaySeconds: delaySecondsFor(task.runAt, now) },
+    ]);
+    if (unsent.length > 0) throw new Error(`re-delaying the timer of task ${task.taskId} failed`);
+    return { outcome: 'redelayed' };
+  } else if (task.runAt > now) {
+    // Early by less than EARLY_WAIT_MS: wait for the run time here. The claim below is
+    // conditional, so a cancel written meanwhile still wins.
+    const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms / timeScale)));
+    // Timers may fire a millisecond before the clock shows the run time: wait one more.
+    while (now < task.runAt) {
+      await sleep(task.runAt - now + 1);
+      now = deps.clock();
+    }
+  }
+  return { task, now };
+}
+
+/** The outcome of a transition write: counted when it won, `lost-race` when it did not. */
+function countWin(
+  deps: WorkerDeps,
+  task: TaskItem,
+  won: boolean,
+  metric: Metric,
+  outcome: MessageOutcome,
+): MessageOutcome {
+  if (!won) return 'lost-race';
+  deps.telemetry.count(metric, 1, { taskType: task.taskType });
+  return outcome;
+}
+
+/**
  * Handles one timer message for a task: load the row; skip it when cancelled, finished or
  * stale; re-delay it when early; expire it past its deadline; hand it back when the
  * invocation is out of time; claim it with a conditional write; run the handler; then
@@ -174,42 +233,12 @@ export async function processTaskMessage(
   message: TaskMessage,
   options: MessageOptions = {},
 ): Promise<MessageOutcome> {
-  const task = await deps.tasks.get(message);
-  if (task === undefined) {
-    deps.telemetry.warn('timer for a task that does not exist; skipped', { ...message });
-    return 'skipped-missing';
-  }
-  if (message.generation < task.generation) return 'skipped-stale';
-  if (task.status !== TaskStatus.SCHEDULED && task.status !== TaskStatus.RUNNING)
-    return 'skipped-finished';
+  const arrived = await arrive(deps, message);
+  if (arrived.outcome !== undefined) return arrived.outcome;
+  const { task, now } = arrived;
 
-  const timeScale = deps.timeScale ?? 1;
-  let now = deps.clock();
-  if (task.status === TaskStatus.RUNNING) {
-    if ((task.leaseUntil ?? 0) > now) return 'skipped-claimed';
-    // else the last attempt's worker died or timed out without a word: re-claim it
-  } else if (task.runAt - now > EARLY_WAIT_MS) {
-    const unsent = await sendTimers(deps.sqs, [
-      { queueUrl: deps.queueUrl, message, delaySeconds: delaySecondsFor(task.runAt, now) },
-    ]);
-    if (unsent.length > 0) throw new Error(`re-delaying the timer of task ${task.taskId} failed`);
-    return 'redelayed';
-  } else if (task.runAt > now) {
-    // Early by less than EARLY_WAIT_MS: wait for the run time here. The claim below is
-    // conditional, so a cancel written meanwhile still wins.
-    const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms / timeScale)));
-    // Timers may fire a millisecond before the clock shows the run time: wait one more.
-    while (now < task.runAt) {
-      await sleep(task.runAt - now + 1);
-      now = deps.clock();
-    }
-  }
-
-  const counted = (won: boolean, metric: Metric, outcome: MessageOutcome): MessageOutcome => {
-    if (!won) return 'lost-race';
-    deps.telemetry.count(metric, 1, { taskType: task.taskType });
-    return outcome;
-  };
+  const counted = (won: boolean, metric: Metric, outcome: MessageOutcome) =>
+    countWin(deps, task, won, metric, outcome);
   if (task.deadlineAt !== null && now > task.deadlineAt)
     return counted(await deps.tasks.expire(task, now), Metric.expired, 'expired');
   const attempt = task.attempt + 1;
@@ -241,7 +270,7 @@ export async function processTaskMessage(
       lambda: options.lambda,
     },
     taskType.timeoutMs,
-    timeScale,
+    deps.timeScale ?? 1,
   );
   const done = deps.clock();
   if (result.ok) {
@@ -272,7 +301,7 @@ export async function processTaskMessage(
     const won = await deps.tasks.retry(task, attempt, { at: done, runAt, reason });
     outcome = counted(won, Metric.retried, 'retrying');
   }
-  const returned = warnWhileRunning(deps, task, result.settled, timeScale);
+  const returned = warnWhileRunning(deps, task, result.settled, deps.timeScale ?? 1);
   if (options.onAbandoned) options.onAbandoned(returned);
   else await returned;
   return outcome;
