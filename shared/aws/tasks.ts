@@ -155,6 +155,38 @@ const isConditionFailure = (error: unknown) =>
   (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 /**
+ * Updates a task row if `condition` holds: true when it did, false when the row had changed
+ * (the caller's read is out of date, which for these marks is never an error).
+ */
+async function updateIf(
+  deps: StoreDeps,
+  task: Pick<TaskItem, 'workflow' | 'key' | 'taskId'>,
+  write: {
+    readonly update: string;
+    readonly condition: string;
+    readonly names?: Record<string, string>;
+    readonly values: Record<string, unknown>;
+  },
+): Promise<boolean> {
+  try {
+    await deps.dynamo.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { PK: Keys.instancePk(task.workflow, task.key), SK: Keys.taskSk(task.taskId) },
+        UpdateExpression: write.update,
+        ConditionExpression: write.condition,
+        ...(write.names ? { ExpressionAttributeNames: write.names } : {}),
+        ExpressionAttributeValues: write.values,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/**
  * Records that a finished task's lifecycle event was published: removes its mark (see
  * `unpublishedKeys`), if it is still in the status published. Safe to repeat.
  */
@@ -162,20 +194,12 @@ export async function markPublished(
   deps: StoreDeps,
   task: Pick<TaskItem, 'workflow' | 'key' | 'taskId' | 'status'>,
 ): Promise<void> {
-  try {
-    await deps.dynamo.send(
-      new UpdateCommand({
-        TableName: deps.tableName,
-        Key: { PK: Keys.instancePk(task.workflow, task.key), SK: Keys.taskSk(task.taskId) },
-        UpdateExpression: 'REMOVE GSI2PK, GSI2SK',
-        ConditionExpression: '#status = :status AND attribute_exists(GSI2PK)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': task.status },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-  }
+  await updateIf(deps, task, {
+    update: 'REMOVE GSI2PK, GSI2SK',
+    condition: '#status = :status AND attribute_exists(GSI2PK)',
+    names: { '#status': 'status' },
+    values: { ':status': task.status },
+  });
 }
 
 /**
@@ -190,28 +214,18 @@ export async function markSwept(
   now: number,
   sweptBefore: number,
 ): Promise<boolean> {
-  try {
-    await deps.dynamo.send(
-      new UpdateCommand({
-        TableName: deps.tableName,
-        Key: { PK: Keys.instancePk(task.workflow, task.key), SK: Keys.taskSk(task.taskId) },
-        UpdateExpression: 'SET sweptAt = :now',
-        ConditionExpression:
-          '#status = :status AND #generation = :generation AND (attribute_not_exists(sweptAt) OR sweptAt < :before)',
-        ExpressionAttributeNames: { '#status': 'status', '#generation': 'generation' },
-        ExpressionAttributeValues: {
-          ':now': now,
-          ':status': task.status,
-          ':generation': task.generation,
-          ':before': sweptBefore,
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateIf(deps, task, {
+    update: 'SET sweptAt = :now',
+    condition:
+      '#status = :status AND #generation = :generation AND (attribute_not_exists(sweptAt) OR sweptAt < :before)',
+    names: { '#status': 'status', '#generation': 'generation' },
+    values: {
+      ':now': now,
+      ':status': task.status,
+      ':generation': task.generation,
+      ':before': sweptBefore,
+    },
+  });
 }
 
 /**
@@ -220,19 +234,11 @@ export async function markSwept(
  * is left alone.
  */
 export async function unmarkSwept(deps: StoreDeps, task: TaskItem, sweptAt: number): Promise<void> {
-  try {
-    await deps.dynamo.send(
-      new UpdateCommand({
-        TableName: deps.tableName,
-        Key: { PK: Keys.instancePk(task.workflow, task.key), SK: Keys.taskSk(task.taskId) },
-        UpdateExpression: 'REMOVE sweptAt',
-        ConditionExpression: 'sweptAt = :sweptAt',
-        ExpressionAttributeValues: { ':sweptAt': sweptAt },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-  }
+  await updateIf(deps, task, {
+    update: 'REMOVE sweptAt',
+    condition: 'sweptAt = :sweptAt',
+    values: { ':sweptAt': sweptAt },
+  });
 }
 
 /**
