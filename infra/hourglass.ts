@@ -27,7 +27,11 @@ import {
 } from '../shared/aws/settings';
 import { TABLE_SCHEMA } from '../shared/aws/table';
 import { LEASE_MARGIN_MS } from '../shared/aws/worker';
-import { CONCURRENCY_RANGE, type HourglassDefinitions } from '../shared/core/definitions';
+import {
+  CONCURRENCY_RANGE,
+  type HourglassDefinitions,
+  isConcurrencyCap,
+} from '../shared/core/definitions';
 import { bundled } from './function';
 import { AlarmFactory, addDashboardWidgets, addRuntimeAlarms } from './monitoring';
 import { suppressDeadLetterQueueFindings } from './nag';
@@ -339,12 +343,7 @@ export class Hourglass extends Construct {
       );
     }
     const concurrency = options.concurrency ?? type.concurrency ?? undefined;
-    if (
-      concurrency !== undefined &&
-      (!Number.isInteger(concurrency) ||
-        concurrency < CONCURRENCY_RANGE.min ||
-        concurrency > CONCURRENCY_RANGE.max)
-    ) {
+    if (concurrency !== undefined && !isConcurrencyCap(concurrency)) {
       throw new Error(
         `addWorker('${taskType}'): options.concurrency must be a whole number from ${CONCURRENCY_RANGE.min} to ${CONCURRENCY_RANGE.max}, got ${concurrency}`,
       );

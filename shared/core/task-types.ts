@@ -58,6 +58,15 @@ export type Precision = (typeof Precision)[keyof typeof Precision];
 /** The concurrency caps SQS event sources allow ("maximum concurrency", 2–1000). */
 export const CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
+/** True for a concurrency cap SQS event sources accept: a whole number in {@link CONCURRENCY_RANGE}. */
+export function isConcurrencyCap(value: unknown): value is number {
+  return (
+    Number.isInteger(value) &&
+    (value as number) >= CONCURRENCY_RANGE.min &&
+    (value as number) <= CONCURRENCY_RANGE.max
+  );
+}
+
 /** How a failed attempt is retried. */
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -154,12 +163,7 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
       ? null
       : within(where, () => parseDuration(options.deadline, 'deadline'));
   const concurrency = options.concurrency ?? null;
-  if (
-    concurrency !== null &&
-    (!Number.isInteger(concurrency) ||
-      concurrency < CONCURRENCY_RANGE.min ||
-      concurrency > CONCURRENCY_RANGE.max)
-  ) {
+  if (concurrency !== null && !isConcurrencyCap(concurrency)) {
     throw new DefinitionError(
       where,
       `concurrency must be an integer from ${CONCURRENCY_RANGE.min} to ${CONCURRENCY_RANGE.max} (SQS maximum concurrency), got ${describeValue(concurrency)}; leave it out for no limit`,
