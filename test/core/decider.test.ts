@@ -75,11 +75,27 @@ function factsAfter(commands: readonly Command[], facts: TaskFact[] = []): TaskF
   return [...byId.values()];
 }
 
+/** J1's instance for u1 after a first decision on `events` at `now`, with the task rows its commands wrote. */
+function start(events: RecordedEvent[], now: number) {
+  const decision = decide(welcomeDiscount, newInstance(welcomeDiscount, 'u1'), events, [], now);
+  return { ...decision, facts: factsAfter(decision.commands) };
+}
+
+/** The next decision for the same instance, on the task rows the previous one left. */
+function next(
+  previous: { instance: Instance; facts: TaskFact[] },
+  events: RecordedEvent[],
+  now: number,
+) {
+  const decision = decide(welcomeDiscount, previous.instance, events, previous.facts, now);
+  return { ...decision, facts: factsAfter(decision.commands, previous.facts) };
+}
+
 describe('decide', () => {
   const fresh = (): Instance => newInstance(welcomeDiscount, 'u1');
 
   it('schedules send-discount-code 30 minutes after registration, deadline 2 hours after that', () => {
-    const decision = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
+    const decision = start([registered(0, 'r1')], T0);
 
     expect(decision.instance.state).toBe('waiting');
     expect(decision.accepted).toEqual(['r1']);
@@ -102,14 +118,8 @@ describe('decide', () => {
   });
 
   it('writes nothing new when the same decision is made again', () => {
-    const first = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
-    const again = decide(
-      welcomeDiscount,
-      first.instance,
-      [registered(0, 'r1')],
-      factsAfter(first.commands),
-      T0 + 1,
-    );
+    const first = start([registered(0, 'r1')], T0);
+    const again = next(first, [registered(0, 'r1')], T0 + 1);
 
     expect(again.commands).toEqual([]);
     expect(again.duplicates).toEqual(['r1']);
@@ -117,15 +127,9 @@ describe('decide', () => {
   });
 
   it('cancels the pending task when the cancelling event is at or before its due time', () => {
-    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
+    const first = start([registered()], T0);
     const tie = ordered(minutes(30), 'o1');
-    const second = decide(
-      welcomeDiscount,
-      first.instance,
-      [tie],
-      factsAfter(first.commands),
-      T0 + minutes(30),
-    );
+    const second = next(first, [tie], T0 + minutes(30));
 
     expect(second.instance.state).toBe('converted');
     expect(second.commands).toEqual([
@@ -194,8 +198,8 @@ describe('decide', () => {
   });
 
   it('records a late cancel, and changes nothing about the task, when a worker already claimed it', () => {
-    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
-    const claimed = factsAfter(first.commands).map((f) => ({
+    const first = start([registered()], T0);
+    const claimed = first.facts.map((f) => ({
       ...f,
       status: 'RUNNING' as const,
       attempts: 1,
@@ -220,14 +224,8 @@ describe('decide', () => {
   });
 
   it('cancels a task that is past due but not yet claimed (its workers are slow or down)', () => {
-    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
-    const second = decide(
-      welcomeDiscount,
-      first.instance,
-      [ordered(minutes(45), 'o1')],
-      factsAfter(first.commands),
-      T0 + minutes(45),
-    );
+    const first = start([registered()], T0);
+    const second = next(first, [ordered(minutes(45), 'o1')], T0 + minutes(45));
 
     expect(second.commands).toEqual([
       expect.objectContaining({
@@ -239,8 +237,8 @@ describe('decide', () => {
   });
 
   it('applies a task outcome at its real time, after a late cancel moved the instance on', () => {
-    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
-    const running = factsAfter(first.commands).map((f) => ({
+    const first = start([registered()], T0);
+    const running = first.facts.map((f) => ({
       ...f,
       status: 'RUNNING' as const,
       attempts: 1,
@@ -266,8 +264,8 @@ describe('decide', () => {
   });
 
   it('chains on a task outcome: the reminder is due 3 days after the code was sent', () => {
-    const first = decide(welcomeDiscount, fresh(), [registered()], [], T0);
-    const done = factsAfter(first.commands).map((f) => ({
+    const first = start([registered()], T0);
+    const done = first.facts.map((f) => ({
       ...f,
       status: 'COMPLETED' as const,
       attempts: 1,
@@ -290,13 +288,7 @@ describe('decide', () => {
   });
 
   it('writes a task cancelled from birth when its cancel arrived first', () => {
-    const first = decide(
-      welcomeDiscount,
-      fresh(),
-      [ordered(minutes(5), 'o1')],
-      [],
-      T0 + minutes(5),
-    );
+    const first = start([ordered(minutes(5), 'o1')], T0 + minutes(5));
     expect(first.commands).toEqual([]);
     const second = decide(
       welcomeDiscount,
@@ -316,20 +308,8 @@ describe('decide', () => {
   });
 
   it('moves a pending task earlier when an earlier trigger arrives late', () => {
-    const later = decide(
-      welcomeDiscount,
-      fresh(),
-      [registered(minutes(10), 'r2')],
-      [],
-      T0 + minutes(10),
-    );
-    const earlier = decide(
-      welcomeDiscount,
-      later.instance,
-      [registered(0, 'r1')],
-      factsAfter(later.commands),
-      T0 + minutes(11),
-    );
+    const later = start([registered(minutes(10), 'r2')], T0 + minutes(10));
+    const earlier = next(later, [registered(0, 'r1')], T0 + minutes(11));
 
     expect(earlier.commands).toEqual([
       {
@@ -485,15 +465,9 @@ describe('decide', () => {
   });
 
   it('folds events older than the retention into a snapshot, and rejects events older than it as too late', () => {
-    const first = decide(
-      welcomeDiscount,
-      fresh(),
-      [registered(0, 'r1'), ordered(minutes(1), 'o1')],
-      [],
-      T0 + minutes(1),
-    );
+    const first = start([registered(0, 'r1'), ordered(minutes(1), 'o1')], T0 + minutes(1));
     expect(first.instance.snapshot).toBeNull();
-    const facts = factsAfter(first.commands);
+    const facts = first.facts;
     const later = decide(
       welcomeDiscount,
       first.instance,
@@ -525,8 +499,8 @@ describe('decide', () => {
   });
 
   it('rejects two copies of a too-late event once: the second is a duplicate', () => {
-    const first = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
-    const facts = factsAfter(first.commands);
+    const first = start([registered(0, 'r1')], T0);
+    const facts = first.facts;
     const later = decide(
       welcomeDiscount,
       first.instance,
@@ -546,8 +520,8 @@ describe('decide', () => {
   });
 
   it('holds history back for a task whose outcome is still to come, but for 14 days at most', () => {
-    const first = decide(welcomeDiscount, fresh(), [registered(0, 'r1')], [], T0);
-    const facts = factsAfter(first.commands);
+    const first = start([registered(0, 'r1')], T0);
+    const facts = first.facts;
     // The code was due at T0+30m; its workers are down, so it has not run.
     const stillPending = decide(welcomeDiscount, first.instance, [], facts, T0 + days(10));
     expect(stillPending.instance.snapshot).toBeNull();
