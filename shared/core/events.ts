@@ -78,6 +78,42 @@ function timeFieldsRead(workflow: Workflow, detailType: string): string[] {
   return paths;
 }
 
+/** The envelope of a raw EventBridge event, checked: its fields, or the reason it is refused. */
+function checkEnvelope(
+  raw: unknown,
+  eventId: string,
+): string | { source: string; detailType: string; time: number } {
+  const envelope = (raw ?? {}) as Record<string, unknown>;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return 'an event must be a JSON object with id, source, detail-type, time and detail';
+  }
+  if (eventId === '(no id)') return 'id is missing: every event needs a unique id';
+  const bytes = Buffer.byteLength(JSON.stringify(raw));
+  if (bytes > MAX_EVENT_BYTES) {
+    return `the event is ${bytes} bytes; EventBridge's limit is ${MAX_EVENT_BYTES} bytes`;
+  }
+  const source = envelope.source;
+  const detailType = envelope['detail-type'];
+  if (typeof source !== 'string' || source === '') return 'source is missing or not a string';
+  if (typeof detailType !== 'string' || detailType === '') {
+    return 'detail-type is missing or not a string';
+  }
+  let time: number;
+  try {
+    time = parseInstant(envelope.time, 'time');
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (
+    envelope.detail === null ||
+    typeof envelope.detail !== 'object' ||
+    Array.isArray(envelope.detail)
+  ) {
+    return 'detail must be a JSON object';
+  }
+  return { source, detailType, time };
+}
+
 /**
  * Parses one raw EventBridge event (`id`, `source`, `detail-type`, `time`, `detail`) and
  * routes it to the workflow instances that consume it. Every problem becomes a rejection
@@ -99,34 +135,10 @@ export async function routeEvent(
     rejected: [{ eventId, workflow, reason }],
   });
 
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return reject('an event must be a JSON object with id, source, detail-type, time and detail');
-  }
-  if (eventId === '(no id)') return reject('id is missing: every event needs a unique id');
-  const bytes = Buffer.byteLength(JSON.stringify(raw));
-  if (bytes > MAX_EVENT_BYTES) {
-    return reject(`the event is ${bytes} bytes; EventBridge's limit is ${MAX_EVENT_BYTES} bytes`);
-  }
-  const source = envelope.source;
-  const detailType = envelope['detail-type'];
-  if (typeof source !== 'string' || source === '')
-    return reject('source is missing or not a string');
-  if (typeof detailType !== 'string' || detailType === '') {
-    return reject('detail-type is missing or not a string');
-  }
-  let time: number;
-  try {
-    time = parseInstant(envelope.time, 'time');
-  } catch (error) {
-    return reject((error as Error).message);
-  }
-  if (
-    envelope.detail === null ||
-    typeof envelope.detail !== 'object' ||
-    Array.isArray(envelope.detail)
-  ) {
-    return reject('detail must be a JSON object');
-  }
+  const checked = checkEnvelope(raw, eventId);
+  if (typeof checked === 'string') return reject(checked);
+  const { source, detailType } = checked;
+  let { time } = checked;
   const type = definitions.events.find((e) => e.source === source && e.detailType === detailType);
   const consumers = definitions.workflows.filter((w) =>
     w.events.some((e) => e.source === source && e.detailType === detailType),
