@@ -18,6 +18,7 @@ import { ENV, MAX_QUEUE_NAME_LENGTH, taskQueueName } from '../shared/aws/config'
 import {
   defaultWorkerBatchSize,
   INGEST,
+  LEASE_MARGIN_MS,
   MAX_RECEIVE_COUNT,
   RELAY,
   RELAY_STREAM_ITEM_TYPE,
@@ -26,7 +27,6 @@ import {
   workerTimeoutRange,
 } from '../shared/aws/settings';
 import { TABLE_SCHEMA } from '../shared/aws/table';
-import { LEASE_MARGIN_MS } from '../shared/aws/worker';
 import {
   CONCURRENCY_RANGE,
   type HourglassDefinitions,

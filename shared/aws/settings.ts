@@ -1,11 +1,17 @@
 import type { TaskType } from '../core/definitions';
-import { LEASE_MARGIN_MS } from './worker';
 
 /**
  * The deployment facts the CDK construct, the runtime and the local cloud share: each is
  * written here once, and infra/ and local/ both read it, so the local cloud runs with the
  * settings a deployment has.
  */
+
+/**
+ * A claim lasts the task type's timeout plus this margin. SQS's visibility timeout (at
+ * least 6× the function timeout) outlasts it, so a crashed attempt's message comes back
+ * only after its lease has run out and can be re-claimed.
+ */
+export const LEASE_MARGIN_MS = 30_000;
 
 /** Visibility timeout of a queue, as a multiple of its consumer's function timeout (AWS's advice for SQS event sources: at least six times). */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;

@@ -10,16 +10,12 @@ import {
   type TaskMessage,
   type TimerSend,
 } from './messages';
+import { LEASE_MARGIN_MS } from './settings';
 import type { TaskItem } from './table';
 import type { TaskStore } from './tasks';
 import { Metric, type Telemetry } from './telemetry';
 
-/**
- * A claim lasts the task type's timeout plus this margin. SQS's visibility timeout (at
- * least 6× the function timeout) outlasts it, so a crashed attempt's message comes back
- * only after its lease has run out and can be re-claimed.
- */
-export const LEASE_MARGIN_MS = 30_000;
+export { LEASE_MARGIN_MS } from './settings';
 
 /** When a claim made at `at` for a task of this type runs out. */
 export function leaseEnd(taskType: TaskType, at: number): number {
