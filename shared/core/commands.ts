@@ -125,14 +125,7 @@ export function taskRowEffect(
             status: TaskStatus.CANCELLED,
             cancelledBy: command.cancelledBy,
             finishedAt: now,
-            ...(command.planned
-              ? {
-                  dueAt: command.planned.dueAt,
-                  runAt: command.planned.dueAt,
-                  deadlineAt: command.planned.deadlineAt,
-                  input: command.planned.input,
-                }
-              : {}),
+            ...(command.planned ? plannedFields(command.planned) : {}),
           },
           timeline: [
             {
@@ -153,12 +146,7 @@ export function taskRowEffect(
           taskId: command.taskId,
           whileScheduled: true,
           newGeneration: true,
-          set: {
-            dueAt: command.dueAt,
-            runAt: command.dueAt,
-            deadlineAt: command.deadlineAt,
-            input: command.input,
-          },
+          set: plannedFields(command),
           timeline: [],
         },
       };
@@ -186,4 +174,13 @@ export function taskRowEffect(
         rejection: { eventId: command.eventId, workflow, reason: command.reason },
       };
   }
+}
+
+/** The fields history plans for a task: its due time (when its first attempt may start), deadline and input. */
+function plannedFields(plan: {
+  readonly dueAt: number;
+  readonly deadlineAt: number | null;
+  readonly input: Json;
+}): TaskRowFields {
+  return { dueAt: plan.dueAt, runAt: plan.dueAt, deadlineAt: plan.deadlineAt, input: plan.input };
 }
