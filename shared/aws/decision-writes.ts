@@ -3,6 +3,7 @@ import type { Decision } from '../core/decider';
 import { TaskStatus, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
+import { formatInstant } from '../core/time';
 import type { LoadedInstance, TransactWriteItem } from './store';
 import {
   expiresAt,
@@ -22,8 +23,6 @@ import {
  * transaction.
  */
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /** The row of a rejected event: the event as received (cut to size), and why. */
 export function rejectedItem(
   rejection: Rejection,
@@ -35,8 +34,8 @@ export function rejectedItem(
     PK: Keys.rejectedPk(rejection.eventId),
     SK: Keys.rejectedSk(rejection.workflow),
     type: 'rejected',
-    GSI2PK: Keys.rejectedDayPk(iso(now).slice(0, 10)),
-    GSI2SK: `${iso(now)}#${rejection.eventId}`,
+    GSI2PK: Keys.rejectedDayPk(formatInstant(now).slice(0, 10)),
+    GSI2SK: `${formatInstant(now)}#${rejection.eventId}`,
     eventId: rejection.eventId,
     workflow: rejection.workflow,
     reason: rejection.reason,

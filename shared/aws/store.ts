@@ -7,6 +7,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { formatInstant } from '../core/time';
 
 /** One item of a DynamoDB transaction, with plain JavaScript values. */
 export type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -115,8 +116,6 @@ export async function getTask(
   );
   return Item as TaskItem | undefined;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Cancellation reasons of a transaction that mean "another writer got there first". */
 const CONFLICT_REASONS = new Set(['None', 'ConditionalCheckFailed', 'TransactionConflict']);
@@ -325,8 +324,8 @@ export async function tasksDueBefore(
         : ['GSI1PK = :pk', ...bounds].join(' AND '),
     partition: (n) => Keys.statusPk(status, n),
     values: {
-      ...(before === undefined ? {} : { ':before': iso(before) }),
-      ...(after === undefined ? {} : { ':after': iso(after) }),
+      ...(before === undefined ? {} : { ':before': formatInstant(before) }),
+      ...(after === undefined ? {} : { ':after': formatInstant(after) }),
       ...(notSweptSince === undefined ? {} : { ':swept': notSweptSince }),
     },
     ...(notSweptSince === undefined

@@ -1,5 +1,6 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TaskStatus } from '../core/definitions';
+import { formatInstant } from '../core/time';
 import {
   getTask,
   queryShards,
@@ -47,8 +48,6 @@ export interface TaskStore {
   ): Promise<boolean>;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /** What the row must still be for a write based on this read of it to apply. */
 function asRead(task: TaskItem): TaskExpectation {
   return {
@@ -78,7 +77,7 @@ export function dynamoTaskStore(deps: StoreDeps): TaskStore {
         ...unpublishedKeys(task.taskId, at),
       },
       remove: ['leaseUntil'],
-      entry: { at: iso(at), status, cause },
+      entry: { at: formatInstant(at), status, cause },
     });
   const running = (attempt: number): TaskExpectation => ({ status: TaskStatus.RUNNING, attempt });
 
@@ -96,7 +95,7 @@ export function dynamoTaskStore(deps: StoreDeps): TaskStore {
           ...statusKeys(task.taskId, TaskStatus.RUNNING, task.runAt),
         },
         entry: {
-          at: iso(at),
+          at: formatInstant(at),
           status: TaskStatus.RUNNING,
           cause: reclaim
             ? `attempt ${attempt} (re-claimed after a lost attempt)`
@@ -130,7 +129,7 @@ export function dynamoTaskStore(deps: StoreDeps): TaskStore {
         asRead(task),
         TaskStatus.EXPIRED,
         at,
-        `deadline ${iso(task.deadlineAt ?? at)} passed`,
+        `deadline ${formatInstant(task.deadlineAt ?? at)} passed`,
       ),
     retry: (task, attempt, { at, runAt, reason }) =>
       transitionTask(deps, task, running(attempt), {
@@ -143,7 +142,7 @@ export function dynamoTaskStore(deps: StoreDeps): TaskStore {
         remove: ['leaseUntil'],
         bumpGeneration: true,
         entry: {
-          at: iso(at),
+          at: formatInstant(at),
           status: TaskStatus.SCHEDULED,
           cause: `retry after attempt ${attempt}: ${reason}`,
         },
