@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { startLocalCloud } from '../local/cloud';
+import { type LocalCloud, startLocalCloud } from '../local/cloud';
 import { seededRandom, startLateness } from '../local/demo';
 import definitions from '../workflows';
 
@@ -53,54 +53,11 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function measure(run: PathRun) {
-  const random = seededRandom(run.path === 'sqs' ? 11 : 13);
-  const between = ([min, max]: readonly [number, number]) => min + random() * (max - min);
   const origin = Math.ceil(Date.now() / MINUTE) * MINUTE;
   const cloud = await startLocalCloud({ definitions, timeScale: run.timeScale, origin });
   const started = performance.now();
-  let moved = 0;
-  let cancelled = 0;
   try {
-    const t0 = origin + 5 * SECOND;
-    let lastDue = t0;
-    const publish = (productId: string, at: number, publishAt: number) =>
-      cloud.at(at, () =>
-        cloud.emit([
-          {
-            source: 'shop',
-            detailType: 'ProductPublishScheduled',
-            detail: { productId, publishAt: new Date(publishAt).toISOString() },
-            time: new Date(at),
-          },
-        ]),
-      );
-    for (let i = 0; i < TASKS; i++) {
-      const productId = `bench-${run.path}-${i}`;
-      const at = Math.round(t0 + random() * run.spreadMs);
-      const dueAt = Math.round(at + between(run.dueAfterMs));
-      publish(productId, at, dueAt);
-      lastDue = Math.max(lastDue, dueAt);
-      const fate = random();
-      const changeAt = Math.round(at + (dueAt - at) * 0.3);
-      if (fate < 0.2) {
-        const movedTo = Math.round(changeAt + between(run.dueAfterMs));
-        publish(productId, changeAt, movedTo);
-        lastDue = Math.max(lastDue, movedTo);
-        moved += 1;
-      } else if (fate < 0.3) {
-        cloud.at(changeAt, () =>
-          cloud.emit([
-            {
-              source: 'shop',
-              detailType: 'ProductPublishCancelled',
-              detail: { productId },
-              time: new Date(changeAt),
-            },
-          ]),
-        );
-        cancelled += 1;
-      }
-    }
+    const plan = planLaunches(cloud, run, origin + 5 * SECOND);
     const ticker = setInterval(() => {
       const done = cloud.busEvents.filter((e) => e['detail-type'] === 'TaskCompleted').length;
       process.stderr.write(
@@ -109,7 +66,7 @@ async function measure(run: PathRun) {
     }, 5_000);
     try {
       // Long enough after the last due time for a late start to show, short of the sweeper's grace.
-      await cloud.settle({ until: lastDue + 10 * SECOND * run.timeScale, timeoutMs: 600_000 });
+      await cloud.settle({ until: plan.lastDue + 10 * SECOND * run.timeScale, timeoutMs: 600_000 });
     } finally {
       clearInterval(ticker);
     }
@@ -118,12 +75,6 @@ async function measure(run: PathRun) {
       .filter((t) => t.status === 'COMPLETED')
       .map((t) => startLateness(t)!)
       .sort((a, b) => a - b);
-    const early = tasks.filter((t) => t.startedAt !== undefined && t.startedAt < t.dueAt).length;
-    const wrongPath = tasks.filter(
-      (t) =>
-        t.status === 'COMPLETED' &&
-        cloud.firedBySchedule.has(t.taskId) !== (run.path === 'schedule'),
-    ).length;
     return {
       path: run.path,
       tasks: lateness.length,
@@ -132,16 +83,58 @@ async function measure(run: PathRun) {
       p99: Math.round(percentile(lateness, 99)),
       max: Math.round(lateness.at(-1) ?? 0),
       timeScale: run.timeScale,
-      moved,
+      moved: plan.moved,
       cancelled: tasks.filter((t) => t.status === 'CANCELLED').length,
-      cancelsSent: cancelled,
-      startedEarly: early,
-      onOtherPath: wrongPath,
+      cancelsSent: plan.cancelled,
+      startedEarly: tasks.filter((t) => t.startedAt !== undefined && t.startedAt < t.dueAt).length,
+      onOtherPath: tasks.filter(
+        (t) =>
+          t.status === 'COMPLETED' &&
+          cloud.firedBySchedule.has(t.taskId) !== (run.path === 'schedule'),
+      ).length,
       realSeconds: Math.round((performance.now() - started) / 1000),
     };
   } finally {
     await cloud.stop();
   }
+}
+
+/**
+ * Plans the run's product launches on the cloud's clock from `t0`: each due a random while
+ * after it is announced, one in five moved and one in ten called off before it is due.
+ */
+function planLaunches(cloud: LocalCloud, run: PathRun, t0: number) {
+  const random = seededRandom(run.path === 'sqs' ? 11 : 13);
+  const between = ([min, max]: readonly [number, number]) => min + random() * (max - min);
+  let lastDue = t0;
+  let moved = 0;
+  let cancelled = 0;
+  const emitAt = (at: number, detailType: string, detail: Record<string, unknown>) =>
+    cloud.at(at, () => cloud.emit([{ source: 'shop', detailType, detail, time: new Date(at) }]));
+  const publish = (productId: string, at: number, publishAt: number) =>
+    emitAt(at, 'ProductPublishScheduled', {
+      productId,
+      publishAt: new Date(publishAt).toISOString(),
+    });
+  for (let i = 0; i < TASKS; i++) {
+    const productId = `bench-${run.path}-${i}`;
+    const at = Math.round(t0 + random() * run.spreadMs);
+    const dueAt = Math.round(at + between(run.dueAfterMs));
+    publish(productId, at, dueAt);
+    lastDue = Math.max(lastDue, dueAt);
+    const fate = random();
+    const changeAt = Math.round(at + (dueAt - at) * 0.3);
+    if (fate < 0.2) {
+      const movedTo = Math.round(changeAt + between(run.dueAfterMs));
+      publish(productId, changeAt, movedTo);
+      lastDue = Math.max(lastDue, movedTo);
+      moved += 1;
+    } else if (fate < 0.3) {
+      emitAt(changeAt, 'ProductPublishCancelled', { productId });
+      cancelled += 1;
+    }
+  }
+  return { lastDue, moved, cancelled };
 }
 
 /**

@@ -94,8 +94,8 @@ export class Hourglass extends Construct {
   private readonly workerStacks: NestedStack[] = [];
   private readonly retentionDays: string;
 
-  // The constructor is long on purpose: it wires the deployment's parts together in the
-  // order they depend on each other, and reads best as one list. Each part with logic of its
+  // Long because it wires the deployment's parts together in the order they depend on each
+  // other, and reads best as one list. Each part with logic of its
   // own is a named function (infra/parts.ts, infra/monitoring.ts, infra/props.ts).
   constructor(scope: Construct, id: string, props: HourglassProps) {
     super(scope, id);

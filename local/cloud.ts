@@ -142,10 +142,10 @@ export interface LocalCloud {
  * definitions and settings as the CDK stack, and pollers that run the real handlers from
  * `functions/` in-process like event source mappings. Everything listens on 127.0.0.1.
  *
- * (Long: it starts the services and wires the parts together in the order they depend on
+ * Long because it starts the services and wires the parts together in the order they depend on
  * each other, then returns the `LocalCloud` API over them. Each part with logic of its own
  * is a named module: provision.ts, pollers.ts, background.ts, driver.ts, settle.ts,
- * faults.ts.)
+ * faults.ts.
  */
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const { definitions } = options;

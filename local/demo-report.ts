@@ -144,6 +144,9 @@ function missingReminders(tasks: readonly TaskItem[], orders: ReadonlyMap<string
     .map((t) => t.key);
 }
 
+/** Reports a broken rule and the task or event that broke it. */
+type Broken = (rule: string, problem: string) => void;
+
 /**
  * Checks the invariants on a finished run and sums it up: every task terminal, every
  * domain event applied or rejected with a reason, no task's effect written twice, no effect
@@ -164,21 +167,81 @@ export async function summarize(
   const explained = options.explained ?? (() => false);
   const problems: string[] = [];
   const failed = new Set<string>();
-  const broken = (rule: string, problem: string) => {
+  const broken: Broken = (rule, problem) => {
     failed.add(rule);
     problems.push(problem);
   };
 
+  const domainEvents = sentEvents(cloud);
+  const lost = checkNothingLost(tasks, domainEvents, instances, rejected, broken);
+  const duplicateRuns = checkRanOnce(tasks, effects, broken);
+  for (const t of tasks.filter((t) => t.status === 'EXPIRED' && !explained(t)))
+    broken(
+      RULES.expired,
+      `task ${t.taskId} EXPIRED (due ${iso(t.dueAt)}, deadline ${t.deadlineAt === null ? 'none' : iso(t.deadlineAt)}) and no injected fault explains it`,
+    );
+  checkRemindersChained(tasks, domainEvents, broken);
+  const started = tasks.filter((t) => startLateness(t) !== null);
+  checkOnTime(
+    started.filter((t) => !explained(t)),
+    options.latenessBoundMs,
+    broken,
+  );
+
+  const statusCount = (status: string) => tasks.filter((t) => t.status === status).length;
+  const failedRules = Object.values(RULES).filter((rule) => failed.has(rule));
+  return {
+    summary: {
+      events: domainEvents.length,
+      tasks: {
+        COMPLETED: statusCount('COMPLETED'),
+        CANCELLED: statusCount('CANCELLED'),
+        EXPIRED: statusCount('EXPIRED'),
+        FAILED: statusCount('FAILED'),
+        SCHEDULED: statusCount('SCHEDULED'),
+      },
+      lost,
+      duplicateRuns,
+      lateCancels: tasks.reduce((n, t) => n + t.lateCancels.length, 0),
+      latenessMs: {
+        ...latenessOf(started.map((t) => startLateness(t)!)),
+        bound: options.latenessBoundMs,
+      },
+      byType: summaryByType(tasks),
+      byPath: summaryByPath(started, (t) =>
+        cloud.firedBySchedule.has(t.taskId) ? 'schedule' : 'sqs',
+      ),
+      verdict: { ok: failedRules.length === 0, failed: failedRules },
+    },
+    problems,
+  };
+}
+
+/** Every task reached a final status, and every domain event was applied or rejected. Returns how many were not. */
+function checkNothingLost(
+  tasks: readonly TaskItem[],
+  domainEvents: readonly BusEvent[],
+  instances: readonly { events: readonly { id: string }[] }[],
+  rejected: readonly { eventId: string }[],
+  broken: Broken,
+): number {
   const notFinished = tasks.filter((t) => !TERMINAL_STATUSES.has(t.status));
   for (const t of notFinished)
     broken(RULES.lost, `task ${t.taskId} is still ${t.status} (due ${iso(t.dueAt)})`);
-  const domainEvents = sentEvents(cloud);
   const applied = new Set(instances.flatMap((i) => i.events.map((e) => e.id)));
   const rejectedIds = new Set(rejected.map((r) => r.eventId));
   const unaccounted = domainEvents.filter((e) => !applied.has(e.id) && !rejectedIds.has(e.id));
   for (const e of unaccounted)
     broken(RULES.lost, `event ${e.id} (${e['detail-type']}) was neither applied nor rejected`);
+  return notFinished.length + unaccounted.length;
+}
 
+/** No effect written twice, none for a task that did not complete, no task completed twice. Returns the extra runs. */
+function checkRanOnce(
+  tasks: readonly TaskItem[],
+  effects: readonly { taskId: string; duplicates: number }[],
+  broken: Broken,
+): number {
   const statusOf = new Map(tasks.map((t) => [t.taskId, t.status]));
   let duplicateRuns = 0;
   for (const effect of effects) {
@@ -203,13 +266,15 @@ export async function summarize(
     ).length;
     if (completions > 1) broken(RULES.ranTwice, `task ${t.taskId} completed ${completions} times`);
   }
+  return duplicateRuns;
+}
 
-  for (const t of tasks.filter((t) => t.status === 'EXPIRED' && !explained(t)))
-    broken(
-      RULES.expired,
-      `task ${t.taskId} EXPIRED (due ${iso(t.dueAt)}, deadline ${t.deadlineAt === null ? 'none' : iso(t.deadlineAt)}) and no injected fault explains it`,
-    );
-
+/** J1: a user who got a discount code and did not buy has a reminder. */
+function checkRemindersChained(
+  tasks: readonly TaskItem[],
+  domainEvents: readonly BusEvent[],
+  broken: Broken,
+): void {
   const orders = new Map<string, number>();
   for (const e of domainEvents) {
     const userId = (e.detail as { userId?: unknown } | undefined)?.userId;
@@ -224,34 +289,34 @@ export async function summarize(
       RULES.chained,
       `user ${user} got a discount code, did not buy, and has no discount-reminder`,
     );
+}
 
-  const pathOf = (t: TaskItem): TimerPath =>
-    cloud.firedBySchedule.has(t.taskId) ? 'schedule' : 'sqs';
-  const started = tasks.filter((t) => startLateness(t) !== null);
-  const judged = started.filter((t) => !explained(t)).map((t) => startLateness(t)!);
-  const overall = latenessOf(started.map((t) => startLateness(t)!));
-  const judgedP99 = percentile(judged, 99);
-  if (judgedP99 > options.latenessBoundMs) {
-    const worst = [...started]
-      .filter((t) => !explained(t))
-      .sort((a, b) => startLateness(b)! - startLateness(a)!)
-      .slice(0, 5);
+/** The p99 start lateness of tasks no fault explains is within the bound, and no task is ten times past it. */
+function checkOnTime(judged: readonly TaskItem[], boundMs: number, broken: Broken): void {
+  const p99 = percentile(
+    judged.map((t) => startLateness(t)!),
+    99,
+  );
+  if (p99 > boundMs) {
+    const worst = [...judged].sort((a, b) => startLateness(b)! - startLateness(a)!).slice(0, 5);
     broken(
       RULES.lateness,
-      `timer lateness p99 ${formatMs(judgedP99)} is over the bound of ${formatMs(options.latenessBoundMs)}; latest: ${worst
+      `timer lateness p99 ${formatMs(p99)} is over the bound of ${formatMs(boundMs)}; latest: ${worst
         .map((t) => `${t.taskId} started ${formatMs(startLateness(t)!)} after ${iso(t.dueAt)}`)
         .join('; ')}`,
     );
   }
-
-  for (const t of started.filter((t) => !explained(t))) {
-    if (startLateness(t)! > 10 * options.latenessBoundMs)
+  for (const t of judged) {
+    if (startLateness(t)! > 10 * boundMs)
       broken(
         RULES.latest,
         `task ${t.taskId} started ${formatMs(startLateness(t)!)} after it was due (${iso(t.dueAt)})`,
       );
   }
+}
 
+/** Counts and lateness per task type. */
+function summaryByType(tasks: readonly TaskItem[]): Record<string, TaskTypeSummary> {
   const byType: Record<string, TaskTypeSummary> = {};
   for (const type of definitions.taskTypes) {
     const ofType = tasks.filter((t) => t.taskType === type.name);
@@ -266,33 +331,18 @@ export async function summarize(
       latenessMs: latenessOf(ofType.map(startLateness).filter((v): v is number => v !== null)),
     };
   }
-  const byPath = Object.fromEntries(
+  return byType;
+}
+
+/** Lateness by the path a timer took: an SQS delay or a Scheduler schedule. */
+function summaryByPath(
+  started: readonly TaskItem[],
+  pathOf: (t: TaskItem) => TimerPath,
+): DemoSummary['byPath'] {
+  return Object.fromEntries(
     (['sqs', 'schedule'] as const).map((path) => {
       const onPath = started.filter((t) => pathOf(t) === path);
       return [path, { tasks: onPath.length, ...latenessOf(onPath.map((t) => startLateness(t)!)) }];
     }),
   ) as DemoSummary['byPath'];
-
-  const statusCount = (status: string) => tasks.filter((t) => t.status === status).length;
-  const failedRules = Object.values(RULES).filter((rule) => failed.has(rule));
-  return {
-    summary: {
-      events: domainEvents.length,
-      tasks: {
-        COMPLETED: statusCount('COMPLETED'),
-        CANCELLED: statusCount('CANCELLED'),
-        EXPIRED: statusCount('EXPIRED'),
-        FAILED: statusCount('FAILED'),
-        SCHEDULED: statusCount('SCHEDULED'),
-      },
-      lost: notFinished.length + unaccounted.length,
-      duplicateRuns,
-      lateCancels: tasks.reduce((n, t) => n + t.lateCancels.length, 0),
-      latenessMs: { ...overall, bound: options.latenessBoundMs },
-      byType,
-      byPath,
-      verdict: { ok: failedRules.length === 0, failed: failedRules },
-    },
-    problems,
-  };
 }

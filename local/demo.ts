@@ -33,6 +33,15 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** What each journey's part of the demo stream draws from: the seeded dice, the window, and the stream. */
+interface StreamBuilder {
+  readonly t0: number;
+  readonly window: number;
+  between(from: number, to: number): number;
+  pick(p: number): boolean;
+  push(detailType: string, detail: Record<string, unknown>, time: number): void;
+}
+
 /**
  * A realistic stream through J1–J5 starting at `t0`: users registering, ordering or not;
  * checkouts abandoned and paid; images uploaded and sometimes deleted; products and
@@ -49,98 +58,110 @@ export function demoStream(
   },
 ): DemoEvent[] {
   const { users, random } = options;
-  const between = (from: number, to: number) => Math.round(from + random() * (to - from));
-  const pick = (p: number) => random() < p;
   const events: DemoEvent[] = [];
-  const push = (
-    detailType: string,
-    detail: Record<string, unknown>,
-    time: number,
-    arriveAt = time,
-  ) => events.push({ arriveAt, source: 'shop', detailType, time, detail });
-  // On the compressed clock every real millisecond of processing costs S virtual ones: a
-  // denser stream than this outruns a 2-core machine at 60×, and the run measures the
-  // machine instead of Hourglass.
-  const window = options.windowMs ?? 40 * MIN;
-
-  for (let i = 1; i <= users; i++) {
-    const userId = `user-${i}`;
-    const registered = t0 + between(0, window);
-    push('UserRegistered', { userId, email: `${userId}@example.com` }, registered);
-    if (pick(0.35))
-      push(
-        'OrderPlaced',
-        { userId, orderId: `order-${i}`, total: between(10, 200) },
-        registered + between(1, 25) * MIN,
-      );
-    else if (pick(0.2))
-      push(
-        'OrderPlaced',
-        { userId, orderId: `order-${i}`, total: between(10, 200) },
-        registered + between(40, 90) * MIN,
-      );
-    if (pick(0.4)) {
-      const carts = between(1, 3);
-      let at = registered + between(1, 5) * MIN;
-      for (let c = 1; c <= carts; c++) {
-        push('CheckoutStarted', { userId, cartId: `cart-${i}-${c}` }, at);
-        if (pick(0.55))
-          push('PaymentSucceeded', { userId, cartId: `cart-${i}-${c}` }, at + between(1, 15) * MIN);
-        at += between(1, 6) * MIN;
-      }
-    }
-  }
-  for (let i = 1; i <= Math.ceil(users / 3); i++) {
-    const imageId = `image-${i}`;
-    const uploaded = t0 + between(0, window);
-    push(
-      'ImageUploaded',
-      { imageId, url: `s3://uploads/${imageId}.png`, bytes: between(10_000, 5_000_000) },
-      uploaded,
-    );
-    if (pick(0.3)) push('ImageDeleted', { imageId }, uploaded + between(0, 90) * 1000);
-  }
-  const days = () => t0 + between(1, 3) * DAY + between(0, 23) * HOUR;
-  for (let i = 1; i <= Math.ceil(users / 8); i++) {
-    const productId = `product-${i}`;
-    const at = t0 + between(0, window);
-    push('ProductPublishScheduled', { productId, publishAt: new Date(days()).toISOString() }, at);
-    if (pick(0.25))
-      push(
-        'ProductPublishScheduled',
-        { productId, publishAt: new Date(days()).toISOString() },
-        at + between(1, 10) * MIN,
-      );
-    else if (pick(0.15)) push('ProductPublishCancelled', { productId }, at + between(1, 10) * MIN);
-  }
-  for (let i = 1; i <= Math.ceil(users / 10); i++) {
-    const discountId = `discount-${i}`;
-    const at = t0 + between(0, window);
-    push(
-      'DiscountApplied',
-      {
-        productId: `product-${i}`,
-        discountId,
-        endsAt: new Date(t0 + between(1, 2) * DAY + between(0, 23) * HOUR).toISOString(),
-      },
-      at,
-    );
-    if (pick(0.2)) push('DiscountRemoved', { discountId }, at + between(1, 10) * MIN);
-  }
-  for (let i = 1; i <= Math.ceil(users / 15); i++) {
-    const campaignId = `campaign-${i}`;
-    const at = t0 + between(0, window);
-    push(
-      'GroupEmailScheduled',
-      { campaignId, groupId: `group-${between(1, 5)}`, sendAt: new Date(days()).toISOString() },
-      at,
-    );
-    if (pick(0.2)) push('GroupEmailCancelled', { campaignId }, at + between(1, 10) * MIN);
-  }
+  const builder: StreamBuilder = {
+    t0,
+    // On the compressed clock every real millisecond of processing costs S virtual ones: a
+    // denser stream than this outruns a 2-core machine at 60×, and the run measures the
+    // machine instead of Hourglass.
+    window: options.windowMs ?? 40 * MIN,
+    between: (from, to) => Math.round(from + random() * (to - from)),
+    pick: (p) => random() < p,
+    push: (detailType, detail, time) =>
+      events.push({ arriveAt: time, source: 'shop', detailType, time, detail }),
+  };
+  // The order of the parts is the order the seeded dice are drawn in: keep it.
+  for (let i = 1; i <= users; i++) shopper(builder, i);
+  for (let i = 1; i <= Math.ceil(users / 3); i++) imageUpload(builder, i);
+  for (let i = 1; i <= Math.ceil(users / 8); i++) productLaunch(builder, i);
+  for (let i = 1; i <= Math.ceil(users / 10); i++) discount(builder, i);
+  for (let i = 1; i <= Math.ceil(users / 15); i++) groupEmail(builder, i);
   for (let i = 1; i <= 5; i++) {
-    push('UserRegistered', { email: `nobody-${i}@example.com` }, t0 + between(0, window)); // no userId: rejected
+    builder.push(
+      'UserRegistered',
+      { email: `nobody-${i}@example.com` },
+      t0 + builder.between(0, builder.window),
+    ); // no userId: rejected
   }
   return events.sort((a, b) => a.arriveAt - b.arriveAt);
+}
+
+/** J1 and J2: a user registers, orders early, late or never, and starts checkouts, some paid. */
+function shopper({ t0, window, between, pick, push }: StreamBuilder, i: number): void {
+  const userId = `user-${i}`;
+  const registered = t0 + between(0, window);
+  push('UserRegistered', { userId, email: `${userId}@example.com` }, registered);
+  const order = { userId, orderId: `order-${i}` };
+  if (pick(0.35))
+    push('OrderPlaced', { ...order, total: between(10, 200) }, registered + between(1, 25) * MIN);
+  else if (pick(0.2))
+    push('OrderPlaced', { ...order, total: between(10, 200) }, registered + between(40, 90) * MIN);
+  if (!pick(0.4)) return;
+  const carts = between(1, 3);
+  let at = registered + between(1, 5) * MIN;
+  for (let c = 1; c <= carts; c++) {
+    push('CheckoutStarted', { userId, cartId: `cart-${i}-${c}` }, at);
+    if (pick(0.55))
+      push('PaymentSucceeded', { userId, cartId: `cart-${i}-${c}` }, at + between(1, 15) * MIN);
+    at += between(1, 6) * MIN;
+  }
+}
+
+/** J3: an image is uploaded, and sometimes deleted before it is processed. */
+function imageUpload({ t0, window, between, pick, push }: StreamBuilder, i: number): void {
+  const imageId = `image-${i}`;
+  const uploaded = t0 + between(0, window);
+  push(
+    'ImageUploaded',
+    { imageId, url: `s3://uploads/${imageId}.png`, bytes: between(10_000, 5_000_000) },
+    uploaded,
+  );
+  if (pick(0.3)) push('ImageDeleted', { imageId }, uploaded + between(0, 90) * 1000);
+}
+
+/** A time one to three days after `t0`, on a random hour. */
+const daysAhead = ({ t0, between }: StreamBuilder) =>
+  t0 + between(1, 3) * DAY + between(0, 23) * HOUR;
+
+/** J4: a product launch is scheduled days ahead, sometimes moved or called off. */
+function productLaunch(b: StreamBuilder, i: number): void {
+  const productId = `product-${i}`;
+  const at = b.t0 + b.between(0, b.window);
+  b.push(
+    'ProductPublishScheduled',
+    { productId, publishAt: new Date(daysAhead(b)).toISOString() },
+    at,
+  );
+  if (b.pick(0.25))
+    b.push(
+      'ProductPublishScheduled',
+      { productId, publishAt: new Date(daysAhead(b)).toISOString() },
+      at + b.between(1, 10) * MIN,
+    );
+  else if (b.pick(0.15))
+    b.push('ProductPublishCancelled', { productId }, at + b.between(1, 10) * MIN);
+}
+
+/** J4: a discount is applied until a day or two ahead, sometimes removed. */
+function discount({ t0, window, between, pick, push }: StreamBuilder, i: number): void {
+  const discountId = `discount-${i}`;
+  const at = t0 + between(0, window);
+  const endsAt = new Date(t0 + between(1, 2) * DAY + between(0, 23) * HOUR).toISOString();
+  push('DiscountApplied', { productId: `product-${i}`, discountId, endsAt }, at);
+  if (pick(0.2)) push('DiscountRemoved', { discountId }, at + between(1, 10) * MIN);
+}
+
+/** J5: a group email is scheduled days ahead, sometimes cancelled. */
+function groupEmail(b: StreamBuilder, i: number): void {
+  const campaignId = `campaign-${i}`;
+  const at = b.t0 + b.between(0, b.window);
+  const groupId = `group-${b.between(1, 5)}`;
+  b.push(
+    'GroupEmailScheduled',
+    { campaignId, groupId, sendAt: new Date(daysAhead(b)).toISOString() },
+    at,
+  );
+  if (b.pick(0.2)) b.push('GroupEmailCancelled', { campaignId }, at + b.between(1, 10) * MIN);
 }
 
 /** Options of {@link runDemo}. */

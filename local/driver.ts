@@ -100,7 +100,13 @@ export interface Driver {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Starts the driver loop. */
+/**
+ * Starts the driver loop.
+ *
+ * Long because the driver is one loop over state its turns share (the actions waiting, the
+ * last activity, the stored moments as last read), and a turn reads best as one sequence of
+ * checks, each with its reason beside it.
+ */
 export function startDriver(deps: DriverDeps): Driver {
   const { clock } = deps;
   const actions: { time: number; action: () => Promise<void> | void }[] = [];

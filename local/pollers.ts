@@ -12,7 +12,7 @@ import {
 } from '../shared/aws/settings';
 import type { StoreDeps } from '../shared/aws/store';
 import { worker } from '../shared/aws/worker';
-import type { HourglassDefinitions } from '../shared/core/definitions';
+import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
 import { type FaultInjector, handlerWithFaults, workerWithFaults } from './faults';
 import {
   INGEST_QUEUE,
@@ -59,86 +59,90 @@ export interface PollerContext {
  * the real handler in-process (with the run's injected faults).
  */
 export async function startPollers(ctx: PollerContext): Promise<Poller[]> {
-  const { definitions, sqs, streams, streamArn, storeDeps, injector, down, report } = ctx;
-  const { ingest, relayDlq, taskQueues } = ctx.queues;
-  const { faults, chance } = injector;
-  const ingestHandler = ctx.handlers.ingest;
+  const workers = await Promise.all(
+    ctx.definitions.taskTypes.map((type) => workerPoller(ctx, type)),
+  );
+  return [ingestPoller(ctx), relayPoller(ctx), ...workers];
+}
+
+/** The ingest queue's event source mapping. */
+function ingestPoller(ctx: PollerContext): Poller {
+  const { ingest } = ctx.queues;
+  return pollQueue({
+    name: 'ingest',
+    sqs: ctx.sqs,
+    queueUrl: ingest.url,
+    queueArn: ingest.arn,
+    receivable: () => ctx.receivable(INGEST_QUEUE),
+    handler: ctx.handlers.ingest,
+    batchSize: INGEST.batchSize,
+    visibilityTimeoutSeconds: visibilityTimeoutFor(INGEST.timeoutSeconds),
+    timeoutMs: INGEST.timeoutSeconds * 1000,
+    intervalMs: POLL_INTERVAL_MS,
+    // On AWS the ingest mapping has no maximum concurrency and scales out with the
+    // backlog; four batches at once is what this process can overlap usefully.
+    concurrency: INGEST_CONCURRENCY,
+    onError: ctx.report('ingest'),
+  });
+}
+
+/** The relay's event source mapping on the table stream, filtered as the construct filters it. */
+function relayPoller(ctx: PollerContext): Poller {
+  const { faults, chance } = ctx.injector;
   const relayHandler = ctx.handlers.relay;
-  const workerEntry = ctx.handlers.workerEntry;
-  const pollers: Poller[] = [];
-  pollers.push(
-    pollQueue({
-      name: 'ingest',
-      sqs,
-      queueUrl: ingest.url,
-      queueArn: ingest.arn,
-      receivable: () => ctx.receivable(INGEST_QUEUE),
-      handler: ingestHandler,
-      batchSize: INGEST.batchSize,
-      visibilityTimeoutSeconds: visibilityTimeoutFor(INGEST.timeoutSeconds),
-      timeoutMs: INGEST.timeoutSeconds * 1000,
-      intervalMs: POLL_INTERVAL_MS,
-      // On AWS the ingest mapping has no maximum concurrency and scales out with the
-      // backlog; four batches at once is what this process can overlap usefully.
-      concurrency: INGEST_CONCURRENCY,
-      onError: report('ingest'),
-    }),
-  );
-  pollers.push(
-    pollStream({
-      name: 'relay',
-      streams,
-      streamArn,
-      handler: async (event: never, context) => {
-        const result = await relayHandler(event, context);
-        if (chance(faults.duplicateStreamBatchRate)) await relayHandler(event, context);
-        return result;
-      },
-      batchSize: RELAY.batchSize,
-      filter: (record: StreamRecord) =>
-        (record.dynamodb?.NewImage?.type as { S?: string } | undefined)?.S ===
-        RELAY_STREAM_ITEM_TYPE,
-      retryAttempts: RELAY.retryAttempts,
-      onFailure: { sqs, queueUrl: relayDlq.url },
-      timeoutMs: RELAY.timeoutSeconds * 1000,
-      intervalMs: POLL_INTERVAL_MS,
-      failBatch: () => chance(faults.relayFailureRate),
-      onError: report('relay'),
-    }),
-  );
-  for (const type of definitions.taskTypes) {
-    const entry = await import(workerEntry(type.name));
-    // With faults inside handlers, the worker's own logic (`run`) is wrapped with them and
-    // put in the same worker middleware its entry uses.
-    const real: Handler =
-      injector.inHandlers && typeof entry.run === 'function'
-        ? (worker(type, handlerWithFaults(entry.run, injector), () =>
-            defaultWorkerDeps(type.name),
-          ) as unknown as Handler)
-        : entry.handler;
-    const handler = workerWithFaults(type, real, {
-      sqs,
-      queueUrl: taskQueues[type.name]!.url,
-      storeDeps,
-      injector,
-    });
-    pollers.push(
-      pollQueue({
-        name: `worker-${type.name}`,
-        sqs,
-        queueUrl: taskQueues[type.name]!.url,
-        queueArn: taskQueues[type.name]!.arn,
-        receivable: () => ctx.receivable(taskQueueName(TASK_QUEUE_PREFIX, type.name)),
-        handler,
-        batchSize: defaultWorkerBatchSize(type),
-        visibilityTimeoutSeconds: visibilityTimeoutFor(workerTimeoutSeconds(type)),
-        timeoutMs: workerTimeoutSeconds(type) * 1000,
-        intervalMs: POLL_INTERVAL_MS,
-        concurrency: type.concurrency ?? 2,
-        paused: () => down(type.name),
-        onError: report(`worker-${type.name}`),
-      }),
-    );
-  }
-  return pollers;
+  return pollStream({
+    name: 'relay',
+    streams: ctx.streams,
+    streamArn: ctx.streamArn,
+    handler: async (event: never, context) => {
+      const result = await relayHandler(event, context);
+      if (chance(faults.duplicateStreamBatchRate)) await relayHandler(event, context);
+      return result;
+    },
+    batchSize: RELAY.batchSize,
+    filter: (record: StreamRecord) =>
+      (record.dynamodb?.NewImage?.type as { S?: string } | undefined)?.S === RELAY_STREAM_ITEM_TYPE,
+    retryAttempts: RELAY.retryAttempts,
+    onFailure: { sqs: ctx.sqs, queueUrl: ctx.queues.relayDlq.url },
+    timeoutMs: RELAY.timeoutSeconds * 1000,
+    intervalMs: POLL_INTERVAL_MS,
+    failBatch: () => chance(faults.relayFailureRate),
+    onError: ctx.report('relay'),
+  });
+}
+
+/** One task type's event source mapping, running its worker entry (with the run's faults). */
+async function workerPoller(ctx: PollerContext, type: TaskType): Promise<Poller> {
+  const { sqs, injector } = ctx;
+  const queue = ctx.queues.taskQueues[type.name]!;
+  const entry = await import(ctx.handlers.workerEntry(type.name));
+  // With faults inside handlers, the worker's own logic (`run`) is wrapped with them and
+  // put in the same worker middleware its entry uses.
+  const real: Handler =
+    injector.inHandlers && typeof entry.run === 'function'
+      ? (worker(type, handlerWithFaults(entry.run, injector), () =>
+          defaultWorkerDeps(type.name),
+        ) as unknown as Handler)
+      : entry.handler;
+  const handler = workerWithFaults(type, real, {
+    sqs,
+    queueUrl: queue.url,
+    storeDeps: ctx.storeDeps,
+    injector,
+  });
+  return pollQueue({
+    name: `worker-${type.name}`,
+    sqs,
+    queueUrl: queue.url,
+    queueArn: queue.arn,
+    receivable: () => ctx.receivable(taskQueueName(TASK_QUEUE_PREFIX, type.name)),
+    handler,
+    batchSize: defaultWorkerBatchSize(type),
+    visibilityTimeoutSeconds: visibilityTimeoutFor(workerTimeoutSeconds(type)),
+    timeoutMs: workerTimeoutSeconds(type) * 1000,
+    intervalMs: POLL_INTERVAL_MS,
+    concurrency: type.concurrency ?? 2,
+    paused: () => ctx.down(type.name),
+    onError: ctx.report(`worker-${type.name}`),
+  });
 }

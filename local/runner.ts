@@ -195,7 +195,7 @@ export function pollQueue(options: QueueSourceOptions): Poller {
       }
       lastEmpty = false;
       try {
-        await handle(Messages);
+        await deliverBatch(options, Messages);
       } finally {
         lastWorkEnded = performance.now();
       }
@@ -204,30 +204,6 @@ export function pollQueue(options: QueueSourceOptions): Poller {
     }
   }
 
-  async function handle(Messages: Message[]): Promise<void> {
-    const event: SQSEvent = { Records: Messages.map((m) => toRecord(m, options.queueArn)) };
-    let failed = new Set<string>();
-    try {
-      const response = await withFunctionTimeout(
-        options.name,
-        options.timeoutMs,
-        options.handler(event as never, lambdaContext(options.name, options.timeoutMs)),
-      );
-      failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-    } catch (error) {
-      options.onError?.(error);
-      failed = new Set(event.Records.map((r) => r.messageId));
-    }
-    const done = Messages.filter((m) => !failed.has(m.MessageId!));
-    if (done.length > 0) {
-      await options.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: options.queueUrl,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-        }),
-      );
-    }
-  }
   return {
     name: options.name,
     quietSince: (since) => working === 0 && lastWorkEnded <= since && lastEmptyPollStarted > since,
@@ -236,6 +212,35 @@ export function pollQueue(options: QueueSourceOptions): Poller {
       await Promise.all(loops);
     },
   };
+}
+
+/**
+ * Calls the handler with one batch and deletes the messages it did not report as failures;
+ * a handler that throws or runs past its timeout fails the whole batch, as in Lambda.
+ */
+async function deliverBatch(options: QueueSourceOptions, Messages: Message[]): Promise<void> {
+  const event: SQSEvent = { Records: Messages.map((m) => toRecord(m, options.queueArn)) };
+  let failed = new Set<string>();
+  try {
+    const response = await withFunctionTimeout(
+      options.name,
+      options.timeoutMs,
+      options.handler(event as never, lambdaContext(options.name, options.timeoutMs)),
+    );
+    failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+  } catch (error) {
+    options.onError?.(error);
+    failed = new Set(event.Records.map((r) => r.messageId));
+  }
+  const done = Messages.filter((m) => !failed.has(m.MessageId!));
+  if (done.length > 0) {
+    await options.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: options.queueUrl,
+        Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+  }
 }
 
 /** Real ms between a stream poller's DescribeStream calls. */
@@ -273,53 +278,16 @@ export function pollStream(options: StreamSourceOptions): Poller {
   let busy = false;
   let lastWorkEnded = 0;
   let lastEmptyPollStarted = -1;
-  const iterators = new Map<string, string | null>();
-  let shards: string[] = [];
-  let describedAt = Number.NEGATIVE_INFINITY;
+  const shards = new ShardReader(options);
   const pending: StreamRecord[] = [];
   let attempts = 0;
-
-  async function fetch(): Promise<number> {
-    // The shard list changes rarely (DynamoDB Local rolls shards over after hours): describe
-    // the stream once a second rather than on every poll.
-    if (performance.now() - describedAt > DESCRIBE_INTERVAL_MS) {
-      const { StreamDescription } = await options.streams.send(
-        new DescribeStreamCommand({ StreamArn: options.streamArn }),
-      );
-      shards = (StreamDescription?.Shards ?? []).map((shard) => shard.ShardId!);
-      describedAt = performance.now();
-    }
-    let fetched = 0;
-    for (const id of shards) {
-      if (!iterators.has(id)) {
-        const { ShardIterator } = await options.streams.send(
-          new GetShardIteratorCommand({
-            StreamArn: options.streamArn,
-            ShardId: id,
-            ShardIteratorType: 'TRIM_HORIZON',
-          }),
-        );
-        iterators.set(id, ShardIterator ?? null);
-      }
-      const iterator = iterators.get(id);
-      if (!iterator) continue;
-      const page = await options.streams.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }),
-      );
-      iterators.set(id, page.NextShardIterator ?? null);
-      const records = asLambdaRecords((page.Records ?? []) as StreamRecord[]);
-      fetched += records.length;
-      pending.push(...records.filter(options.filter));
-    }
-    return fetched;
-  }
 
   const loop = (async () => {
     while (running) {
       try {
         if (pending.length === 0) {
           const pollStarted = performance.now();
-          const fetched = await fetch();
+          const fetched = await shards.read(pending);
           if (fetched === 0 && pending.length === 0) {
             lastEmptyPollStarted = pollStarted;
             await sleep(options.intervalMs ?? 20);
@@ -329,30 +297,7 @@ export function pollStream(options: StreamSourceOptions): Poller {
         busy = true;
         const batch = pending.slice(0, options.batchSize ?? 100);
         if (batch.length === 0) continue;
-        let failedAt = batch.length;
-        if (options.failBatch?.()) {
-          failedAt = 0;
-        } else {
-          try {
-            const response = await withFunctionTimeout(
-              options.name,
-              options.timeoutMs,
-              options.handler(
-                { Records: batch } as never,
-                lambdaContext(options.name, options.timeoutMs),
-              ),
-            );
-            const failure = response?.batchItemFailures?.[0]?.itemIdentifier;
-            if (failure !== undefined)
-              failedAt = Math.max(
-                0,
-                batch.findIndex((r) => r.dynamodb?.SequenceNumber === failure),
-              );
-          } catch (error) {
-            options.onError?.(error);
-            failedAt = 0;
-          }
-        }
+        const failedAt = await runStreamBatch(options, batch);
         if (failedAt >= batch.length) {
           pending.splice(0, batch.length);
           attempts = 0;
@@ -360,16 +305,7 @@ export function pollStream(options: StreamSourceOptions): Poller {
           pending.splice(0, failedAt);
           attempts += 1;
           if (attempts > (options.retryAttempts ?? 10)) {
-            const dropped = pending.splice(0, batch.length - failedAt);
-            await options.onFailure.sqs.send(
-              new SendMessageCommand({
-                QueueUrl: options.onFailure.queueUrl,
-                MessageBody: JSON.stringify({
-                  requestContext: { condition: 'RetryAttemptsExhausted' },
-                  records: dropped,
-                }),
-              }),
-            );
+            await sendToOnFailure(options, pending.splice(0, batch.length - failedAt));
             attempts = 0;
           }
         }
@@ -391,4 +327,94 @@ export function pollStream(options: StreamSourceOptions): Poller {
       await loop;
     },
   };
+}
+
+/**
+ * Calls the handler with one stream batch. Returns the index of the first failed record
+ * (the batch's length when all succeeded): the record a failure report names, or 0 when the
+ * handler throws, runs past its timeout, or a fault fails the batch.
+ */
+async function runStreamBatch(
+  options: StreamSourceOptions,
+  batch: StreamRecord[],
+): Promise<number> {
+  if (options.failBatch?.()) return 0;
+  try {
+    const response = await withFunctionTimeout(
+      options.name,
+      options.timeoutMs,
+      options.handler({ Records: batch } as never, lambdaContext(options.name, options.timeoutMs)),
+    );
+    const failure = response?.batchItemFailures?.[0]?.itemIdentifier;
+    if (failure === undefined) return batch.length;
+    return Math.max(
+      0,
+      batch.findIndex((r) => r.dynamodb?.SequenceNumber === failure),
+    );
+  } catch (error) {
+    options.onError?.(error);
+    return 0;
+  }
+}
+
+/** Sends records dropped after the retries to the on-failure queue, as Lambda does (the records themselves, here). */
+async function sendToOnFailure(
+  options: StreamSourceOptions,
+  dropped: StreamRecord[],
+): Promise<void> {
+  await options.onFailure.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: options.onFailure.queueUrl,
+      MessageBody: JSON.stringify({
+        requestContext: { condition: 'RetryAttemptsExhausted' },
+        records: dropped,
+      }),
+    }),
+  );
+}
+
+/** Reads a stream's shards from their start, like an event source mapping's shard iterators. */
+class ShardReader {
+  private readonly iterators = new Map<string, string | null>();
+  private shards: string[] = [];
+  private describedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly options: StreamSourceOptions) {}
+
+  /** Appends the next records that pass the filter to `into`; returns how many were read before filtering. */
+  async read(into: StreamRecord[]): Promise<number> {
+    const { streams, streamArn } = this.options;
+    // The shard list changes rarely (DynamoDB Local rolls shards over after hours): describe
+    // the stream once a second rather than on every poll.
+    if (performance.now() - this.describedAt > DESCRIBE_INTERVAL_MS) {
+      const { StreamDescription } = await streams.send(
+        new DescribeStreamCommand({ StreamArn: streamArn }),
+      );
+      this.shards = (StreamDescription?.Shards ?? []).map((shard) => shard.ShardId!);
+      this.describedAt = performance.now();
+    }
+    let fetched = 0;
+    for (const id of this.shards) {
+      if (!this.iterators.has(id)) {
+        const { ShardIterator } = await streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: streamArn,
+            ShardId: id,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        );
+        this.iterators.set(id, ShardIterator ?? null);
+      }
+      const iterator = this.iterators.get(id);
+      if (!iterator) continue;
+      const page = await streams.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }),
+      );
+      this.iterators.set(id, page.NextShardIterator ?? null);
+      const records = asLambdaRecords((page.Records ?? []) as StreamRecord[]);
+      fetched += records.length;
+      into.push(...records.filter(this.options.filter));
+    }
+    return fetched;
+  }
 }

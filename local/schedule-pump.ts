@@ -89,23 +89,9 @@ export async function pumpSchedules(
   options: SchedulePumpOptions,
   memory = new PumpMemory(),
 ): Promise<PumpPass> {
-  const { scheduler, sqs, group } = options;
-  const { queueUrls } = memory;
+  const { scheduler, group } = options;
   const listed = new Set<string>();
-  const urlOf = async (arn: string) => {
-    let url = queueUrls.get(arn);
-    if (url === undefined) {
-      const { QueueUrl } = await sqs.send(
-        new GetQueueUrlCommand({ QueueName: arn.split(':').pop()! }),
-      );
-      url = QueueUrl!;
-      queueUrls.set(arn, url);
-    }
-    return url;
-  };
-  let delivered = 0;
-  let deadLettered = 0;
-  let nextAt: number | null = null;
+  const tally = { delivered: 0, deadLettered: 0, nextAt: null as number | null };
   let NextToken: string | undefined;
   do {
     const page = await scheduler.send(
@@ -126,70 +112,94 @@ export async function pumpSchedules(
         }
         memory.schedules.set(summary.Name!, schedule);
       }
-      if ((await fireIfDue(schedule.schedule)) === 'done') memory.schedules.delete(summary.Name!);
+      const outcome = await fireIfDue(options, memory, schedule.schedule);
+      if (outcome.type === 'waiting') {
+        if (outcome.dueAt !== undefined)
+          tally.nextAt = Math.min(tally.nextAt ?? outcome.dueAt, outcome.dueAt);
+        continue;
+      }
+      memory.schedules.delete(summary.Name!);
+      if (outcome.type === 'delivered') tally.delivered += 1;
+      else tally.deadLettered += 1;
     }
   } while (NextToken);
   for (const name of memory.schedules.keys()) if (!listed.has(name)) memory.schedules.delete(name);
-  return { delivered, deadLettered, nextAt };
+  return tally;
+}
 
-  /** Fires `schedule` if it is due; says whether it is done with or still waiting. */
-  async function fireIfDue(schedule: Schedule): Promise<'done' | 'waiting'> {
-    const name = schedule.Name!;
-    const at = fireTime(schedule.ScheduleExpression ?? '', schedule.ScheduleExpressionTimezone);
-    if (at === null) {
-      options.onFire?.(
-        name,
-        'skipped',
-        `not a one-shot UTC at() schedule: ${schedule.ScheduleExpression}`,
-      );
-      return 'waiting';
-    }
-    const due = invocationTime(name, at) + (options.lateByMs ?? 0);
-    if (due > options.clock()) {
-      nextAt = nextAt === null ? due : Math.min(nextAt, due);
-      return 'waiting';
-    }
-    const target = schedule.Target!;
-    let sent = false;
-    const tries = Math.min(
-      MAX_IMMEDIATE_TRIES,
-      (target.RetryPolicy?.MaximumRetryAttempts ?? 185) + 1,
+/** What firing a schedule came to: still waiting (until `dueAt`, when it is a one-shot), or done with. */
+type FireOutcome =
+  | { readonly type: 'waiting'; readonly dueAt?: number }
+  | { readonly type: 'delivered' | 'dead-lettered' };
+
+/**
+ * Fires `schedule` if it is due: sends its input to its SQS target (retrying, then to its
+ * DLQ), and deletes it after completion when it asks for that.
+ */
+async function fireIfDue(
+  options: SchedulePumpOptions,
+  memory: PumpMemory,
+  schedule: Schedule,
+): Promise<FireOutcome> {
+  const { scheduler, sqs, group } = options;
+  const name = schedule.Name!;
+  const at = fireTime(schedule.ScheduleExpression ?? '', schedule.ScheduleExpressionTimezone);
+  if (at === null) {
+    options.onFire?.(
+      name,
+      'skipped',
+      `not a one-shot UTC at() schedule: ${schedule.ScheduleExpression}`,
     );
-    for (let attempt = 0; attempt < tries && !sent; attempt++) {
-      try {
-        await sqs.send(
-          new SendMessageCommand({
-            QueueUrl: await urlOf(target.Arn!),
-            MessageBody: target.Input ?? '{}',
-          }),
-        );
-        sent = true;
-      } catch {
-        // retried, then dead-lettered
-      }
-    }
-    if (sent) {
-      delivered += 1;
-      options.onFire?.(name, 'delivered', target.Input);
-    } else if (target.DeadLetterConfig?.Arn) {
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: await urlOf(target.DeadLetterConfig.Arn),
-          MessageBody: target.Input ?? '{}',
-        }),
-      );
-      deadLettered += 1;
-      options.onFire?.(name, 'dead-lettered', target.Input);
-    } else {
-      return 'waiting'; // nowhere to put it: try again on the next pass
-    }
-    if (schedule.ActionAfterCompletion === 'DELETE') {
-      try {
-        await scheduler.send(new DeleteScheduleCommand({ Name: name, GroupName: group }));
-      } catch (error) {
-        if ((error as Error).name !== 'ResourceNotFoundException') throw error;
-      }
-    }
-    return 'done';
+    return { type: 'waiting' };
   }
+  const due = invocationTime(name, at) + (options.lateByMs ?? 0);
+  if (due > options.clock()) return { type: 'waiting', dueAt: due };
+  const target = schedule.Target!;
+  const input = target.Input ?? '{}';
+  const send = async (arn: string) =>
+    sqs.send(
+      new SendMessageCommand({ QueueUrl: await queueUrlOf(sqs, memory, arn), MessageBody: input }),
+    );
+  let sent = false;
+  const tries = Math.min(
+    MAX_IMMEDIATE_TRIES,
+    (target.RetryPolicy?.MaximumRetryAttempts ?? 185) + 1,
+  );
+  for (let attempt = 0; attempt < tries && !sent; attempt++) {
+    sent = await send(target.Arn!).then(
+      () => true,
+      () => false, // retried, then dead-lettered
+    );
+  }
+  let outcome: FireOutcome;
+  if (sent) {
+    outcome = { type: 'delivered' };
+  } else if (target.DeadLetterConfig?.Arn) {
+    await send(target.DeadLetterConfig.Arn);
+    outcome = { type: 'dead-lettered' };
+  } else {
+    return { type: 'waiting' }; // nowhere to put it: try again on the next pass
+  }
+  options.onFire?.(name, outcome.type, target.Input);
+  if (schedule.ActionAfterCompletion === 'DELETE') {
+    try {
+      await scheduler.send(new DeleteScheduleCommand({ Name: name, GroupName: group }));
+    } catch (error) {
+      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+    }
+  }
+  return outcome;
+}
+
+/** The URL of the queue with this ARN, asked once and remembered. */
+async function queueUrlOf(sqs: SQSClient, memory: PumpMemory, arn: string): Promise<string> {
+  let url = memory.queueUrls.get(arn);
+  if (url === undefined) {
+    const { QueueUrl } = await sqs.send(
+      new GetQueueUrlCommand({ QueueName: arn.split(':').pop()! }),
+    );
+    url = QueueUrl!;
+    memory.queueUrls.set(arn, url);
+  }
+  return url;
 }

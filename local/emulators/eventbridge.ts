@@ -68,48 +68,11 @@ export async function startEventBridge(options: {
       );
     const results: Record<string, string>[] = [];
     for (const entry of entries) {
-      const bus = (entry.EventBusName as string | undefined) ?? 'default';
-      if (bus !== options.busName && !bus.endsWith(`/${options.busName}`)) {
-        results.push({
-          ErrorCode: 'ResourceNotFoundException',
-          ErrorMessage: `Event bus ${bus} does not exist.`,
-        });
+      const event = toBusEvent(entry, options);
+      if ('ErrorCode' in event) {
+        results.push(event);
         continue;
       }
-      if (Buffer.byteLength(JSON.stringify(entry)) > MAX_ENTRY_BYTES) {
-        results.push({
-          ErrorCode: 'EntrySizeExceeded',
-          ErrorMessage: 'Total size of the entries in the request is over the limit.',
-        });
-        continue;
-      }
-      let detail: unknown;
-      try {
-        detail = JSON.parse(String(entry.Detail ?? ''));
-      } catch {
-        results.push({ ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' });
-        continue;
-      }
-      if (typeof entry.Source !== 'string' || typeof entry.DetailType !== 'string') {
-        results.push({
-          ErrorCode: 'InvalidArgument',
-          ErrorMessage: 'Parameter(s) Source and DetailType must be specified.',
-        });
-        continue;
-      }
-      const time =
-        typeof entry.Time === 'number' ? new Date(entry.Time * 1000) : new Date(Date.now());
-      const event: BusEvent = {
-        version: '0',
-        id: randomUUID(),
-        'detail-type': entry.DetailType,
-        source: entry.Source,
-        account: ACCOUNT,
-        time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        region: options.region,
-        resources: (entry.Resources as string[] | undefined) ?? [],
-        detail,
-      };
       options.onEvent?.(event);
       await Promise.all(
         options
@@ -124,4 +87,48 @@ export async function startEventBridge(options: {
       body: { FailedEntryCount: results.filter((r) => r.ErrorCode).length, Entries: results },
     };
   }, options.port);
+}
+
+/** The event EventBridge makes of a PutEvents entry, or the entry's error, as the service reports it. */
+function toBusEvent(
+  entry: Record<string, unknown>,
+  options: { readonly busName: string; readonly region: string },
+): BusEvent | { ErrorCode: string; ErrorMessage: string } {
+  const bus = (entry.EventBusName as string | undefined) ?? 'default';
+  if (bus !== options.busName && !bus.endsWith(`/${options.busName}`)) {
+    return {
+      ErrorCode: 'ResourceNotFoundException',
+      ErrorMessage: `Event bus ${bus} does not exist.`,
+    };
+  }
+  if (Buffer.byteLength(JSON.stringify(entry)) > MAX_ENTRY_BYTES) {
+    return {
+      ErrorCode: 'EntrySizeExceeded',
+      ErrorMessage: 'Total size of the entries in the request is over the limit.',
+    };
+  }
+  let detail: unknown;
+  try {
+    detail = JSON.parse(String(entry.Detail ?? ''));
+  } catch {
+    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+  }
+  if (typeof entry.Source !== 'string' || typeof entry.DetailType !== 'string') {
+    return {
+      ErrorCode: 'InvalidArgument',
+      ErrorMessage: 'Parameter(s) Source and DetailType must be specified.',
+    };
+  }
+  const time = typeof entry.Time === 'number' ? new Date(entry.Time * 1000) : new Date(Date.now());
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': entry.DetailType,
+    source: entry.Source,
+    account: ACCOUNT,
+    time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: options.region,
+    resources: (entry.Resources as string[] | undefined) ?? [],
+    detail,
+  };
 }

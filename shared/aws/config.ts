@@ -79,26 +79,8 @@ export interface Config {
 
 const ARN = /^arn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:.+$/;
 
-/**
- * Reads configuration from the environment. Each getter parses its variable on first use
- * and caches it, so a function reads only what it needs, once per cold start; a missing or
- * bad variable throws a ConfigError that names it and says how to set it.
- *
- * @example
- * const config = loadConfig(); // at module scope, i.e. at cold start
- * await store.load(config.tableName, …);
- *
- * (Long on purpose, and flat: one getter per environment variable, each parsed and checked
- * where it is read.)
- */
-export function loadConfig(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): Config {
-  const cache = new Map<string, unknown>();
-  const once = <T>(name: string, read: () => T): T => {
-    if (!cache.has(name)) cache.set(name, read());
-    return cache.get(name) as T;
-  };
+/** Reads one variable: required, or a checked number with a default. Errors name the variable. */
+function variableReader(env: Readonly<Record<string, string | undefined>>) {
   const required = (variable: string, hint: string): string => {
     const value = env[variable]?.trim();
     if (!value) {
@@ -109,113 +91,120 @@ export function loadConfig(
     }
     return value;
   };
-  const arn = (variable: string, hint: string) => {
-    const value = required(variable, hint);
-    if (!ARN.test(value))
-      throw new ConfigError(variable, `must be an ARN (arn:aws:…), got "${value}"`);
-    return value;
+  return {
+    required,
+    arn(variable: string, hint: string): string {
+      const value = required(variable, hint);
+      if (!ARN.test(value))
+        throw new ConfigError(variable, `must be an ARN (arn:aws:…), got "${value}"`);
+      return value;
+    },
+    /** A number with a default; `valid` checks it and `rule` says what it must be. */
+    number(
+      variable: string,
+      fallback: number,
+      valid: (n: number) => boolean,
+      rule: string,
+    ): number {
+      const text = env[variable]?.trim();
+      if (!text) return fallback;
+      const value = Number(text);
+      if (!valid(value)) throw new ConfigError(variable, `must be ${rule}, got "${text}"`);
+      return value;
+    },
   };
-  const prefix = (variable: string, hint: string) => once(variable, () => required(variable, hint));
+}
+
+/**
+ * Reads configuration from the environment. Each getter parses its variable on first use
+ * and caches it, so a function reads only what it needs, once per cold start; a missing or
+ * bad variable throws a ConfigError that names it and says how to set it.
+ *
+ * @example
+ * const config = loadConfig(); // at module scope, i.e. at cold start
+ * await store.load(config.tableName, …);
+ *
+ * Long because it is flat: one getter per environment variable, each checked where it is read.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Config {
+  const cache = new Map<string, unknown>();
+  const once = <T>(name: string, read: () => T): T => {
+    if (!cache.has(name)) cache.set(name, read());
+    return cache.get(name) as T;
+  };
+  const read = variableReader(env);
+  const required = (variable: string, hint: string) =>
+    once(variable, () => read.required(variable, hint));
+  const arn = (variable: string, hint: string) => once(variable, () => read.arn(variable, hint));
+  const isWhole = (min: number, max: number) => (n: number) =>
+    Number.isInteger(n) && n >= min && n <= max;
   return {
     get tableName() {
-      return once(ENV.tableName, () =>
-        required(ENV.tableName, 'set it to the name of the Hourglass DynamoDB table'),
-      );
+      return required(ENV.tableName, 'set it to the name of the Hourglass DynamoDB table');
     },
     get busName() {
-      return once(ENV.busName, () =>
-        required(ENV.busName, 'set it to the EventBridge bus that receives lifecycle events'),
-      );
+      return required(ENV.busName, 'set it to the EventBridge bus that receives lifecycle events');
     },
     get scheduleGroup() {
-      return once(ENV.scheduleGroup, () =>
-        required(ENV.scheduleGroup, 'set it to the EventBridge Scheduler schedule group'),
-      );
+      return required(ENV.scheduleGroup, 'set it to the EventBridge Scheduler schedule group');
     },
     get schedulerRoleArn() {
-      return once(ENV.schedulerRoleArn, () =>
-        arn(
-          ENV.schedulerRoleArn,
-          'set it to the ARN of the role EventBridge Scheduler assumes to send to the task queues',
-        ),
+      return arn(
+        ENV.schedulerRoleArn,
+        'set it to the ARN of the role EventBridge Scheduler assumes to send to the task queues',
       );
     },
     get schedulerDlqArn() {
-      return once(ENV.schedulerDlqArn, () =>
-        arn(
-          ENV.schedulerDlqArn,
-          'set it to the ARN of the SQS queue that keeps schedules that could not be delivered',
-        ),
+      return arn(
+        ENV.schedulerDlqArn,
+        'set it to the ARN of the SQS queue that keeps schedules that could not be delivered',
       );
     },
     get scheduleLeadSeconds() {
-      return once(ENV.scheduleLeadSeconds, () => {
-        const text = env[ENV.scheduleLeadSeconds]?.trim();
-        if (!text) return DEFAULT_SCHEDULE_LEAD_SECONDS;
-        const value = Number(text);
-        if (
-          !Number.isInteger(value) ||
-          value < MIN_SCHEDULE_LEAD_SECONDS ||
-          value > MAX_SCHEDULE_LEAD_SECONDS
-        ) {
-          throw new ConfigError(
-            ENV.scheduleLeadSeconds,
-            `must be ${SCHEDULE_LEAD_RULE}, got "${text}"`,
-          );
-        }
-        return value;
-      });
-    },
-    get outboxBusName() {
-      return once(ENV.outboxBusName, () =>
-        required(ENV.outboxBusName, 'set it to the EventBridge bus the outbox publishes to'),
+      return once(ENV.scheduleLeadSeconds, () =>
+        read.number(
+          ENV.scheduleLeadSeconds,
+          DEFAULT_SCHEDULE_LEAD_SECONDS,
+          isWhole(MIN_SCHEDULE_LEAD_SECONDS, MAX_SCHEDULE_LEAD_SECONDS),
+          SCHEDULE_LEAD_RULE,
+        ),
       );
     },
+    get outboxBusName() {
+      return required(ENV.outboxBusName, 'set it to the EventBridge bus the outbox publishes to');
+    },
     get timeScale() {
-      return once(ENV.timeScale, () => {
-        const text = env[ENV.timeScale]?.trim();
-        if (!text) return 1;
-        const value = Number(text);
-        if (!(value >= 1) || !Number.isFinite(value)) {
-          throw new ConfigError(
-            ENV.timeScale,
-            `must be a number ≥ 1 (how much faster than real time the local clock runs), got "${text}"`,
-          );
-        }
-        return value;
-      });
+      return once(ENV.timeScale, () =>
+        read.number(
+          ENV.timeScale,
+          1,
+          (n) => n >= 1 && Number.isFinite(n),
+          'a number ≥ 1 (how much faster than real time the local clock runs)',
+        ),
+      );
     },
     get retentionDays() {
-      return once(ENV.retentionDays, () => {
-        const text = env[ENV.retentionDays]?.trim();
-        if (!text) return DEFAULT_RETENTION_DAYS;
-        const value = Number(text);
-        if (!Number.isInteger(value) || value < 1 || value > 3650) {
-          throw new ConfigError(
-            ENV.retentionDays,
-            `must be a whole number of days from 1 to 3650, got "${text}"`,
-          );
-        }
-        return value;
-      });
+      return once(ENV.retentionDays, () =>
+        read.number(
+          ENV.retentionDays,
+          DEFAULT_RETENTION_DAYS,
+          isWhole(1, 3650),
+          'a whole number of days from 1 to 3650',
+        ),
+      );
     },
     taskQueue(taskType: string): TaskQueue {
-      return {
-        url: taskQueueName(
-          prefix(
-            ENV.taskQueueUrlPrefix,
-            "set it to the task queues' URL up to the task type, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/MyStack-Hourglass-",
-          ),
-          taskType,
-        ),
-        arn: taskQueueName(
-          prefix(
-            ENV.taskQueueArnPrefix,
-            "set it to the task queues' ARN up to the task type, e.g. arn:aws:sqs:eu-west-1:123456789012:MyStack-Hourglass-",
-          ),
-          taskType,
-        ),
-      };
+      const urlPrefix = required(
+        ENV.taskQueueUrlPrefix,
+        "set it to the task queues' URL up to the task type, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/MyStack-Hourglass-",
+      );
+      const arnPrefix = required(
+        ENV.taskQueueArnPrefix,
+        "set it to the task queues' ARN up to the task type, e.g. arn:aws:sqs:eu-west-1:123456789012:MyStack-Hourglass-",
+      );
+      return { url: taskQueueName(urlPrefix, taskType), arn: taskQueueName(arnPrefix, taskType) };
     },
   };
 }

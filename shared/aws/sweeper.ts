@@ -82,54 +82,13 @@ export async function sweep(deps: SweepDeps, graceMs = SWEEP_GRACE_MS): Promise<
     ...running.filter((t) => (t.leaseUntil ?? 0) + graceMs < now),
     ...scheduled,
   ].filter((t) => (t.sweptAt ?? 0) < now - graceMs);
-  let unfinished = stuck.length > SWEEP_LIMIT || unpublished.length >= SWEEP_LIMIT;
-
-  const resent: TaskItem[] = [];
-  for (const task of stuck.slice(0, SWEEP_LIMIT)) {
-    if (!hasTime()) {
-      unfinished = true;
-      break;
-    }
-    if (await markSwept(deps, task, now, now - graceMs)) resent.push(task);
-  }
-  const unsent = new Set(
-    (
-      await sendTimers(
-        deps.sqs,
-        resent.map((task) => ({
-          queueUrl: deps.taskQueue(task.taskType).url,
-          message: timerMessage(task),
-        })),
-      )
-    ).map((t) => t.message.taskId),
-  );
-  if (unsent.size > 0) {
-    deps.telemetry.error('re-sending timers failed; the next sweep tries them again', {
-      tasks: [...unsent].slice(0, 20),
-    });
-    for (const task of resent.filter((t) => unsent.has(t.taskId)))
-      await unmarkSwept(deps, task, now).catch(() => {});
-  }
-  const sent = resent.filter((t) => !unsent.has(t.taskId));
-
-  const republished: TaskItem[] = [];
-  if (hasTime() && unpublished.length > 0) {
-    const entries = unpublished.map((task, index) => ({
-      entry: lifecycleEntry(task, deps.busName, now),
-      index,
-    }));
-    const failedAt = await publishInBatches(
-      deps.eventBridge,
-      entries,
-      unpublished.length,
-      deps.telemetry,
-    );
-    for (const task of unpublished.slice(0, failedAt)) {
-      await markPublished(deps, task);
-      republished.push(task);
-    }
-    if (failedAt < unpublished.length) unfinished = true;
-  }
+  const timers = await resendTimers(deps, stuck, now, graceMs, hasTime);
+  const events = hasTime()
+    ? await republishLifecycleEvents(deps, unpublished, now)
+    : { republished: [], unfinished: unpublished.length > 0 };
+  const sent = timers.sent;
+  const republished = events.republished;
+  const unfinished = timers.unfinished || events.unfinished || unpublished.length >= SWEEP_LIMIT;
 
   deps.telemetry.count(Metric.timersResent, sent.length);
   deps.telemetry.count(Metric.lifecycleRepublished, republished.length);
@@ -150,4 +109,67 @@ export async function sweep(deps: SweepDeps, graceMs = SWEEP_GRACE_MS): Promise<
   }
   deps.telemetry.flush();
   return { resent: sent, republished, unfinished };
+}
+
+/**
+ * Marks each stuck task swept (at most {@link SWEEP_LIMIT}, while time is left) and sends its
+ * timer again; a task whose send fails is unmarked, so the next sweep tries it again.
+ */
+async function resendTimers(
+  deps: SweepDeps,
+  stuck: readonly TaskItem[],
+  now: number,
+  graceMs: number,
+  hasTime: () => boolean,
+): Promise<{ sent: TaskItem[]; unfinished: boolean }> {
+  let unfinished = stuck.length > SWEEP_LIMIT;
+  const marked: TaskItem[] = [];
+  for (const task of stuck.slice(0, SWEEP_LIMIT)) {
+    if (!hasTime()) {
+      unfinished = true;
+      break;
+    }
+    if (await markSwept(deps, task, now, now - graceMs)) marked.push(task);
+  }
+  const failed = await sendTimers(
+    deps.sqs,
+    marked.map((task) => ({
+      queueUrl: deps.taskQueue(task.taskType).url,
+      message: timerMessage(task),
+    })),
+  );
+  const unsent = new Set(failed.map((t) => t.message.taskId));
+  if (unsent.size > 0) {
+    deps.telemetry.error('re-sending timers failed; the next sweep tries them again', {
+      tasks: [...unsent].slice(0, 20),
+    });
+    for (const task of marked.filter((t) => unsent.has(t.taskId)))
+      await unmarkSwept(deps, task, now).catch(() => {});
+  }
+  return { sent: marked.filter((t) => !unsent.has(t.taskId)), unfinished };
+}
+
+/** Publishes the lifecycle events of finished tasks still marked unpublished, and unmarks each one sent. */
+async function republishLifecycleEvents(
+  deps: SweepDeps,
+  unpublished: readonly TaskItem[],
+  now: number,
+): Promise<{ republished: TaskItem[]; unfinished: boolean }> {
+  if (unpublished.length === 0) return { republished: [], unfinished: false };
+  const entries = unpublished.map((task, index) => ({
+    entry: lifecycleEntry(task, deps.busName, now),
+    index,
+  }));
+  const failedAt = await publishInBatches(
+    deps.eventBridge,
+    entries,
+    unpublished.length,
+    deps.telemetry,
+  );
+  const republished: TaskItem[] = [];
+  for (const task of unpublished.slice(0, failedAt)) {
+    await markPublished(deps, task);
+    republished.push(task);
+  }
+  return { republished, unfinished: failedAt < unpublished.length };
 }

@@ -59,78 +59,36 @@ function asRead(task: TaskItem): TaskExpectation {
 
 /** The {@link TaskStore} on the Hourglass table. */
 export function dynamoTaskStore(deps: StoreDeps): TaskStore {
-  const finish = (
-    task: TaskItem,
-    expect: TaskExpectation,
-    status: TaskStatus,
-    at: number,
-    cause: string,
-    lastError?: string,
-  ) =>
-    transitionTask(deps, task, expect, {
-      set: {
-        status,
-        finishedAt: at,
-        ...(lastError === undefined ? {} : { lastError }),
-        expiresAt: expiresAt(at, retentionOf(deps)),
-        ...statusKeys(task.taskId, status, task.runAt),
-        ...unpublishedKeys(task.taskId, at),
-      },
-      remove: ['leaseUntil'],
-      entry: { at: formatInstant(at), status, cause },
-    });
   const running = (attempt: number): TaskExpectation => ({ status: TaskStatus.RUNNING, attempt });
-
   return {
     get: (ref) => getTask(deps, ref),
-    claim: (task, { at, leaseUntil }) => {
-      const attempt = task.attempt + 1;
-      const reclaim = task.status === TaskStatus.RUNNING;
-      return transitionTask(deps, task, asRead(task), {
-        set: {
-          status: TaskStatus.RUNNING,
-          attempt,
-          leaseUntil,
-          startedAt: task.startedAt ?? at,
-          ...statusKeys(task.taskId, TaskStatus.RUNNING, task.runAt),
-        },
-        entry: {
-          at: formatInstant(at),
-          status: TaskStatus.RUNNING,
-          cause: reclaim
-            ? `attempt ${attempt} (re-claimed after a lost attempt)`
-            : `attempt ${attempt}`,
-        },
-      });
-    },
+    claim: (task, lease) => claimTask(deps, task, lease),
     complete: (task, attempt, at) =>
-      finish(task, running(attempt), TaskStatus.COMPLETED, at, `attempt ${attempt}`),
+      finishTask(deps, task, running(attempt), {
+        status: TaskStatus.COMPLETED,
+        at,
+        cause: `attempt ${attempt}`,
+      }),
     fail: (task, attempt, at, reason) =>
       attempt === null
-        ? finish(
-            task,
-            asRead(task),
-            TaskStatus.FAILED,
+        ? finishTask(deps, task, asRead(task), {
+            status: TaskStatus.FAILED,
             at,
-            `attempt ${task.attempt} never finished`,
-            reason,
-          )
-        : finish(
-            task,
-            running(attempt),
-            TaskStatus.FAILED,
+            cause: `attempt ${task.attempt} never finished`,
+            lastError: reason,
+          })
+        : finishTask(deps, task, running(attempt), {
+            status: TaskStatus.FAILED,
             at,
-            `attempt ${attempt}: ${reason}`,
-            reason,
-          ),
+            cause: `attempt ${attempt}: ${reason}`,
+            lastError: reason,
+          }),
     expire: (task, at) =>
-      finish(
-        task,
-        asRead(task),
-        TaskStatus.EXPIRED,
+      finishTask(deps, task, asRead(task), {
+        status: TaskStatus.EXPIRED,
         at,
-        `deadline ${formatInstant(task.deadlineAt ?? at)} passed`,
-      ),
+        cause: `deadline ${formatInstant(task.deadlineAt ?? at)} passed`,
+      }),
     retry: (task, attempt, { at, runAt, reason }) =>
       transitionTask(deps, task, running(attempt), {
         set: {
@@ -148,6 +106,57 @@ export function dynamoTaskStore(deps: StoreDeps): TaskStore {
         },
       }),
   };
+}
+
+/** SCHEDULED (or RUNNING with a lost lease) → RUNNING as the next attempt. */
+function claimTask(
+  deps: StoreDeps,
+  task: TaskItem,
+  { at, leaseUntil }: { readonly at: number; readonly leaseUntil: number },
+): Promise<boolean> {
+  const attempt = task.attempt + 1;
+  const reclaim = task.status === TaskStatus.RUNNING;
+  return transitionTask(deps, task, asRead(task), {
+    set: {
+      status: TaskStatus.RUNNING,
+      attempt,
+      leaseUntil,
+      startedAt: task.startedAt ?? at,
+      ...statusKeys(task.taskId, TaskStatus.RUNNING, task.runAt),
+    },
+    entry: {
+      at: formatInstant(at),
+      status: TaskStatus.RUNNING,
+      cause: reclaim
+        ? `attempt ${attempt} (re-claimed after a lost attempt)`
+        : `attempt ${attempt}`,
+    },
+  });
+}
+
+/**
+ * → a final status: stamps the finish time and the TTL, moves the status key, and marks the
+ * task unpublished until the relay has published its lifecycle event.
+ */
+function finishTask(
+  deps: StoreDeps,
+  task: TaskItem,
+  expect: TaskExpectation,
+  outcome: { status: TaskStatus; at: number; cause: string; lastError?: string },
+): Promise<boolean> {
+  const { status, at, cause, lastError } = outcome;
+  return transitionTask(deps, task, expect, {
+    set: {
+      status,
+      finishedAt: at,
+      ...(lastError === undefined ? {} : { lastError }),
+      expiresAt: expiresAt(at, retentionOf(deps)),
+      ...statusKeys(task.taskId, status, task.runAt),
+      ...unpublishedKeys(task.taskId, at),
+    },
+    remove: ['leaseUntil'],
+    entry: { at: formatInstant(at), status, cause },
+  });
 }
 
 const isConditionFailure = (error: unknown) =>

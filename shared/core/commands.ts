@@ -1,4 +1,4 @@
-import type { Command } from './decider';
+import type { Command, NewTask } from './decider';
 import { type Json, TaskStatus } from './definitions';
 import type { Rejection } from './events';
 import { formatInstant } from './time';
@@ -79,8 +79,6 @@ export type TaskRowEffect =
  *
  * @example
  * for (const command of decision.commands) apply(taskRowEffect(command, 'welcome-discount', now, statusOf));
- *
- * (Long on purpose: one case per command, side by side so their effects can be compared.)
  */
 export function taskRowEffect(
   command: Command,
@@ -90,30 +88,8 @@ export function taskRowEffect(
 ): TaskRowEffect {
   const at = formatInstant(now);
   switch (command.type) {
-    case 'schedule-task': {
-      const t = command.task;
-      const cancelled = t.cancelledBy !== null;
-      return {
-        type: 'create',
-        row: {
-          taskId: t.taskId,
-          workflow: t.workflow,
-          key: t.key,
-          taskType: t.taskType,
-          status: cancelled ? TaskStatus.CANCELLED : TaskStatus.SCHEDULED,
-          dueAt: t.dueAt,
-          runAt: t.dueAt,
-          deadlineAt: t.deadlineAt,
-          input: t.input,
-          createdBy: t.createdBy,
-          ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
-          timeline: [
-            { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
-            ...(cancelled ? [{ at, status: TaskStatus.CANCELLED, cause: t.cancelledBy! }] : []),
-          ],
-        },
-      };
-    }
+    case 'schedule-task':
+      return { type: 'create', row: newTaskRow(command.task, now) };
     case 'cancel-task':
       return {
         type: 'change',
@@ -174,6 +150,29 @@ export function taskRowEffect(
         rejection: { eventId: command.eventId, workflow, reason: command.reason },
       };
   }
+}
+
+/** The row a scheduled task starts as: SCHEDULED, or CANCELLED at once when history already cancels it. */
+function newTaskRow(t: NewTask, now: number): NewTaskRow {
+  const at = formatInstant(now);
+  const cancelled = t.cancelledBy !== null;
+  return {
+    taskId: t.taskId,
+    workflow: t.workflow,
+    key: t.key,
+    taskType: t.taskType,
+    status: cancelled ? TaskStatus.CANCELLED : TaskStatus.SCHEDULED,
+    dueAt: t.dueAt,
+    runAt: t.dueAt,
+    deadlineAt: t.deadlineAt,
+    input: t.input,
+    createdBy: t.createdBy,
+    ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
+    timeline: [
+      { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
+      ...(cancelled ? [{ at, status: TaskStatus.CANCELLED, cause: t.cancelledBy! }] : []),
+    ],
+  };
 }
 
 /** The fields history plans for a task: its due time (when its first attempt may start), deadline and input. */

@@ -227,67 +227,16 @@ export function decide(
   facts: readonly TaskFact[],
   now: number,
 ): Decision {
-  const commands: Command[] = [];
-  const duplicates: string[] = [];
   const horizon = instance.snapshot?.horizon ?? Number.NEGATIVE_INFINITY;
-  const known = new Set(instance.events.map((e) => e.id));
-  let fresh: RecordedEvent[] = [];
-  for (const event of newEvents) {
-    if (known.has(event.id)) {
-      duplicates.push(event.id);
-    } else if (event.time < horizon) {
-      known.add(event.id); // a second copy in the same batch is a duplicate, not a second rejection
-      commands.push({
-        type: 'reject-event',
-        eventId: event.id,
-        reason: `too late: the event time ${formatInstant(event.time)} is before the history horizon ${formatInstant(horizon)} of workflow '${workflow.name}' key '${instance.key}' (it keeps events for ${workflow.retainMs / MS.day}d), so it can no longer be applied in order`,
-      });
-    } else {
-      known.add(event.id);
-      fresh.push({ ...event, appliedAt: now });
-    }
-  }
-
+  const sorted = sortNewEvents(workflow, instance, newEvents, horizon, now);
+  const commands: Command[] = [...sorted.rejections];
   const incarnations = currentFacts(facts);
   const factsById = new Map([...incarnations].map(([id, current]) => [id, current.fact]));
   const outcomes = outcomeItems(facts, horizon);
-  let final: ReplayState;
-  for (;;) {
-    const freshIds = new Set(fresh.map((e) => e.id));
-    const items: Item[] = [...instance.events, ...fresh]
-      .map((event): Item => ({ kind: 'event', time: event.time, id: event.id, event }))
-      .concat(outcomes)
-      .sort(compareItems);
-    const replay = new Replay(
-      workflow,
-      instance.key,
-      startState(workflow, instance.snapshot),
-      factsById,
-    );
-    let failed: { id: string; error: unknown } | null = null;
-    for (const item of items) {
-      try {
-        replay.apply(item);
-      } catch (error) {
-        if (item.kind === 'event' && freshIds.has(item.id)) {
-          failed = { id: item.id, error };
-          break;
-        }
-        throw new HistoryReplayError(workflow.name, instance.key, item.id, error);
-      }
-    }
-    if (failed === null) {
-      final = replay.s;
-      break;
-    }
-    const failedEvent = fresh.find((e) => e.id === failed.id)!;
-    commands.push({
-      type: 'reject-event',
-      eventId: failed.id,
-      reason: `applying '${failedEvent.detailType}' to workflow '${workflow.name}' key '${instance.key}' failed: ${(failed.error as Error)?.message ?? String(failed.error)}`,
-    });
-    fresh = fresh.filter((e) => e.id !== failed.id);
-  }
+  const replayed = replayHistory(workflow, instance, sorted.fresh, outcomes, factsById);
+  commands.push(...replayed.rejections);
+  const final = replayed.state;
+  const fresh = replayed.applied;
 
   commands.push(...diff(workflow, instance.key, final.tasks, incarnations));
 
@@ -304,8 +253,90 @@ export function decide(
     },
     commands,
     accepted: fresh.map((e) => e.id),
-    duplicates,
+    duplicates: sorted.duplicates,
   };
+}
+
+/**
+ * Sorts a batch of new events into duplicates (already in history, or twice in the batch),
+ * events too old to apply in order (rejected), and fresh events stamped with `now`.
+ */
+function sortNewEvents(
+  workflow: Workflow,
+  instance: Instance,
+  newEvents: readonly RecordedEvent[],
+  horizon: number,
+  now: number,
+): { fresh: RecordedEvent[]; duplicates: string[]; rejections: Command[] } {
+  const fresh: RecordedEvent[] = [];
+  const duplicates: string[] = [];
+  const rejections: Command[] = [];
+  const known = new Set(instance.events.map((e) => e.id));
+  for (const event of newEvents) {
+    if (known.has(event.id)) {
+      duplicates.push(event.id);
+    } else if (event.time < horizon) {
+      known.add(event.id); // a second copy in the same batch is a duplicate, not a second rejection
+      rejections.push({
+        type: 'reject-event',
+        eventId: event.id,
+        reason: `too late: the event time ${formatInstant(event.time)} is before the history horizon ${formatInstant(horizon)} of workflow '${workflow.name}' key '${instance.key}' (it keeps events for ${workflow.retainMs / MS.day}d), so it can no longer be applied in order`,
+      });
+    } else {
+      known.add(event.id);
+      fresh.push({ ...event, appliedAt: now });
+    }
+  }
+  return { fresh, duplicates, rejections };
+}
+
+/**
+ * Replays history with the fresh events in event-time order. A fresh event whose guard,
+ * assign or input function throws is rejected and the replay starts again without it; an
+ * error in an event already in history means the definition changed incompatibly.
+ */
+function replayHistory(
+  workflow: Workflow,
+  instance: Instance,
+  freshEvents: readonly RecordedEvent[],
+  outcomes: readonly Item[],
+  factsById: ReadonlyMap<string, TaskFact>,
+): { state: ReplayState; applied: RecordedEvent[]; rejections: Command[] } {
+  const rejections: Command[] = [];
+  let fresh = [...freshEvents];
+  for (;;) {
+    const freshIds = new Set(fresh.map((e) => e.id));
+    const items: Item[] = [...instance.events, ...fresh]
+      .map((event): Item => ({ kind: 'event', time: event.time, id: event.id, event }))
+      .concat(outcomes)
+      .sort(compareItems);
+    const replay = new Replay(
+      workflow,
+      instance.key,
+      startState(workflow, instance.snapshot),
+      factsById,
+    );
+    let failed: { event: RecordedEvent; error: unknown } | null = null;
+    for (const item of items) {
+      try {
+        replay.apply(item);
+      } catch (error) {
+        if (item.kind === 'event' && freshIds.has(item.id)) {
+          failed = { event: item.event, error };
+          break;
+        }
+        throw new HistoryReplayError(workflow.name, instance.key, item.id, error);
+      }
+    }
+    if (failed === null) return { state: replay.s, applied: fresh, rejections };
+    const { event, error } = failed;
+    rejections.push({
+      type: 'reject-event',
+      eventId: event.id,
+      reason: `applying '${event.detailType}' to workflow '${workflow.name}' key '${instance.key}' failed: ${(error as Error)?.message ?? String(error)}`,
+    });
+    fresh = fresh.filter((e) => e.id !== event.id);
+  }
 }
 
 /** Compares the tasks history plans with the tasks that exist, and says what to change. */
@@ -324,20 +355,7 @@ function diff(
     }
   };
   const create = (task: PlannedTask, taskId: string) =>
-    commands.push({
-      type: 'schedule-task',
-      task: {
-        taskId,
-        workflow: workflow.name,
-        key,
-        taskType: task.taskType,
-        dueAt: task.dueAt,
-        deadlineAt: task.deadlineAt,
-        input: task.input,
-        createdBy: task.createdBy,
-        cancelledBy: task.phase === 'cancelled' ? task.cancelledBy : null,
-      },
-    });
+    commands.push(scheduleCommand(workflow.name, key, task, taskId));
 
   for (const task of planned) {
     const current = incarnations.get(task.taskId);
@@ -361,7 +379,7 @@ function diff(
         taskId: fact.taskId,
         cancelledBy: task.cancelledBy!,
         reason: 'cancelled',
-        planned: { dueAt: task.dueAt, deadlineAt: task.deadlineAt, input: task.input },
+        planned: plannedOf(task),
       });
       continue;
     }
@@ -370,13 +388,7 @@ function diff(
       fact.deadlineAt !== task.deadlineAt ||
       !jsonEqual(fact.input, task.input)
     ) {
-      commands.push({
-        type: 'update-task',
-        taskId: fact.taskId,
-        dueAt: task.dueAt,
-        deadlineAt: task.deadlineAt,
-        input: task.input,
-      });
+      commands.push({ type: 'update-task', taskId: fact.taskId, ...plannedOf(task) });
     }
     lateCancels(fact.taskId, task, fact);
   }
@@ -391,4 +403,30 @@ function diff(
     });
   }
   return commands;
+}
+
+/** The command that creates a planned task under `taskId` (cancelled at once if history already cancels it). */
+function scheduleCommand(
+  workflow: string,
+  key: string,
+  task: PlannedTask,
+  taskId: string,
+): Command {
+  return {
+    type: 'schedule-task',
+    task: {
+      taskId,
+      workflow,
+      key,
+      taskType: task.taskType,
+      ...plannedOf(task),
+      createdBy: task.createdBy,
+      cancelledBy: task.phase === 'cancelled' ? task.cancelledBy : null,
+    },
+  };
+}
+
+/** What history plans for a task: its due time, deadline and input. */
+function plannedOf(task: PlannedTask): { dueAt: number; deadlineAt: number | null; input: Json } {
+  return { dueAt: task.dueAt, deadlineAt: task.deadlineAt, input: task.input };
 }

@@ -21,6 +21,7 @@ export function many<T>(value: OneOrMany<T> | undefined): readonly T[] {
   return Array.isArray(value) ? (value as readonly T[]) : [value as T];
 }
 
+/** Compiles and checks one `schedule` action; `where` names the transition in errors. */
 export function compileSchedule(
   spec: ScheduleSpec<unknown, unknown>,
   where: string,
@@ -35,61 +36,8 @@ export function compileSchedule(
   const atPath = spec.at ?? null;
   if (atPath !== null) within(here, () => assertPath(atPath, 'at'));
 
-  let deadline: ScheduleAction['deadline'] = null;
-  if (spec.deadline !== undefined) {
-    const d = spec.deadline as { after?: string; at?: string };
-    if ((d.after === undefined) === (d.at === undefined)) {
-      throw new DefinitionError(
-        here,
-        'deadline must be { after: "<duration from the event time>" } or { at: "<event field>" }',
-      );
-    }
-    if (d.at !== undefined) {
-      within(here, () => assertPath(d.at, 'deadline.at'));
-      deadline = { atPath: d.at };
-    } else {
-      const deadlineAfterMs = within(here, () => parseDuration(d.after, 'deadline.after'));
-      if (atPath === null && deadlineAfterMs < (afterMs ?? 0)) {
-        throw new DefinitionError(
-          here,
-          `deadline.after (${d.after}) is shorter than after (${spec.after}), so the task would always expire; make deadline.after longer than after, or use the task type's deadline, which counts from the due time`,
-        );
-      }
-      deadline = { afterMs: deadlineAfterMs };
-    }
-  }
-
-  const policy = spec.collapse ?? 'keep-first';
-  let collapse: ScheduleAction['collapse'];
-  if (policy === 'keep-first' || policy === 'replace' || policy === 'per-trigger') {
-    collapse = { kind: policy };
-  } else if (typeof policy === 'object' && policy !== null && 'debounce' in policy) {
-    if (spec.after !== undefined || spec.at !== undefined) {
-      throw new DefinitionError(
-        here,
-        'a debounce sets the due time itself (period after the latest trigger); remove after/at',
-      );
-    }
-    const periodMs = within(here, () =>
-      parseDuration(policy.debounce?.period, 'collapse.debounce.period'),
-    );
-    const maxWaitMs =
-      policy.debounce.maxWait === undefined
-        ? null
-        : within(here, () => parseDuration(policy.debounce.maxWait, 'collapse.debounce.maxWait'));
-    if (maxWaitMs !== null && maxWaitMs < periodMs) {
-      throw new DefinitionError(
-        here,
-        `collapse.debounce.maxWait (${policy.debounce.maxWait}) must not be shorter than its period (${policy.debounce.period})`,
-      );
-    }
-    collapse = { kind: 'debounce', periodMs, maxWaitMs };
-  } else {
-    throw new DefinitionError(
-      here,
-      `collapse must be "keep-first", "replace", "per-trigger" or { debounce: { period, maxWait } }, got ${describeValue(policy)}`,
-    );
-  }
+  const deadline = compileDeadline(spec, here, atPath, afterMs);
+  const collapse = compileCollapse(spec, here);
   if (spec.input !== undefined && typeof spec.input !== 'function') {
     throw new DefinitionError(here, 'input must be a function ({ context, event }) => JSON');
   }
@@ -101,6 +49,72 @@ export function compileSchedule(
     collapse,
     input: spec.input ?? null,
   };
+}
+
+/** A schedule's own deadline: a duration from the event time, or an event field. */
+function compileDeadline(
+  spec: ScheduleSpec<unknown, unknown>,
+  here: string,
+  atPath: string | null,
+  afterMs: number | null,
+): ScheduleAction['deadline'] {
+  if (spec.deadline === undefined) return null;
+  const d = spec.deadline as { after?: string; at?: string };
+  if ((d.after === undefined) === (d.at === undefined)) {
+    throw new DefinitionError(
+      here,
+      'deadline must be { after: "<duration from the event time>" } or { at: "<event field>" }',
+    );
+  }
+  if (d.at !== undefined) {
+    within(here, () => assertPath(d.at, 'deadline.at'));
+    return { atPath: d.at };
+  }
+  const deadlineAfterMs = within(here, () => parseDuration(d.after, 'deadline.after'));
+  if (atPath === null && deadlineAfterMs < (afterMs ?? 0)) {
+    throw new DefinitionError(
+      here,
+      `deadline.after (${d.after}) is shorter than after (${spec.after}), so the task would always expire; make deadline.after longer than after, or use the task type's deadline, which counts from the due time`,
+    );
+  }
+  return { afterMs: deadlineAfterMs };
+}
+
+/** What a second trigger does to a task already planned: keep it, replace it, add one, or debounce. */
+function compileCollapse(
+  spec: ScheduleSpec<unknown, unknown>,
+  here: string,
+): ScheduleAction['collapse'] {
+  const policy = spec.collapse ?? 'keep-first';
+  if (policy === 'keep-first' || policy === 'replace' || policy === 'per-trigger') {
+    return { kind: policy };
+  }
+  if (typeof policy !== 'object' || policy === null || !('debounce' in policy)) {
+    throw new DefinitionError(
+      here,
+      `collapse must be "keep-first", "replace", "per-trigger" or { debounce: { period, maxWait } }, got ${describeValue(policy)}`,
+    );
+  }
+  if (spec.after !== undefined || spec.at !== undefined) {
+    throw new DefinitionError(
+      here,
+      'a debounce sets the due time itself (period after the latest trigger); remove after/at',
+    );
+  }
+  const periodMs = within(here, () =>
+    parseDuration(policy.debounce?.period, 'collapse.debounce.period'),
+  );
+  const maxWaitMs =
+    policy.debounce.maxWait === undefined
+      ? null
+      : within(here, () => parseDuration(policy.debounce.maxWait, 'collapse.debounce.maxWait'));
+  if (maxWaitMs !== null && maxWaitMs < periodMs) {
+    throw new DefinitionError(
+      here,
+      `collapse.debounce.maxWait (${policy.debounce.maxWait}) must not be shorter than its period (${policy.debounce.period})`,
+    );
+  }
+  return { kind: 'debounce', periodMs, maxWaitMs };
 }
 
 /** A trigger is an event the workflow consumes, or `<task type>.<outcome>` of a task it schedules. */

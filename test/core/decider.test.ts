@@ -15,6 +15,7 @@ import {
   newInstance,
   type RecordedEvent,
   type TaskFact,
+  type Workflow,
 } from '../../shared/core';
 import {
   abandonedCheckout,
@@ -75,20 +76,32 @@ function factsAfter(commands: readonly Command[], facts: TaskFact[] = []): TaskF
   return [...byId.values()];
 }
 
-/** J1's instance for u1 after a first decision on `events` at `now`, with the task rows its commands wrote. */
-function start(events: RecordedEvent[], now: number) {
-  const decision = decide(welcomeDiscount, newInstance(welcomeDiscount, 'u1'), events, [], now);
-  return { ...decision, facts: factsAfter(decision.commands) };
+/** The task rows as a worker left them: every row with `fields` changed. */
+function worked(facts: readonly TaskFact[], fields: Partial<TaskFact>): TaskFact[] {
+  return facts.map((f) => ({ ...f, ...fields }));
 }
 
-/** The next decision for the same instance, on the task rows the previous one left. */
-function next(
-  previous: { instance: Instance; facts: TaskFact[] },
+/** A decision, with the workflow it was made for and the task rows its commands left. */
+type Step = ReturnType<typeof decide> & { workflow: Workflow; facts: TaskFact[] };
+
+/**
+ * The first decision of an instance (J1's for u1 unless another workflow and key are given)
+ * on `events` at `now`, with the task rows its commands wrote.
+ */
+function start(
   events: RecordedEvent[],
   now: number,
-) {
-  const decision = decide(welcomeDiscount, previous.instance, events, previous.facts, now);
-  return { ...decision, facts: factsAfter(decision.commands, previous.facts) };
+  workflow: Workflow = welcomeDiscount,
+  key = 'u1',
+): Step {
+  const decision = decide(workflow, newInstance(workflow, key), events, [], now);
+  return { ...decision, workflow, facts: factsAfter(decision.commands) };
+}
+
+/** The next decision for the same instance, on the task rows the previous one left (or on `facts`). */
+function next(previous: Step, events: RecordedEvent[], now: number, facts = previous.facts): Step {
+  const decision = decide(previous.workflow, previous.instance, events, facts, now);
+  return { ...decision, workflow: previous.workflow, facts: factsAfter(decision.commands, facts) };
 }
 
 describe('decide', () => {
@@ -150,32 +163,13 @@ describe('decide', () => {
   it('revives a cancelled task under a new id when an earlier event arrives late and undoes the cancel', () => {
     const checkout = (cart: string, offset: number, id: string) =>
       event('CheckoutStarted', { userId: 'u1', cartId: cart }, offset, id);
-    const first = decide(
-      abandonedCheckout,
-      newInstance(abandonedCheckout, 'u1'),
-      [checkout('c2', 0, 'c2')],
-      [],
-      T0,
-    );
+    const first = start([checkout('c2', 0, 'c2')], T0, abandonedCheckout);
     const payment = event('PaymentSucceeded', { userId: 'u1', cartId: 'c2' }, 1_000, 'paid');
-    const second = decide(
-      abandonedCheckout,
-      first.instance,
-      [payment],
-      factsAfter(first.commands),
-      T0 + 2_000,
-    );
-    const facts = factsAfter(second.commands, factsAfter(first.commands));
-    expect(facts.map((f) => f.status)).toEqual(['CANCELLED']);
+    const second = next(first, [payment], T0 + 2_000);
+    expect(second.facts.map((f) => f.status)).toEqual(['CANCELLED']);
 
     // c0's checkout happened before the payment, so one cart is still open.
-    const third = decide(
-      abandonedCheckout,
-      second.instance,
-      [checkout('c0', 0, 'c0')],
-      facts,
-      T0 + 3_000,
-    );
+    const third = next(second, [checkout('c0', 0, 'c0')], T0 + 3_000);
     expect(third.instance.context).toEqual({ openCarts: ['c0'] });
     expect(third.commands).toEqual([
       expect.objectContaining({
@@ -187,31 +181,18 @@ describe('decide', () => {
         }),
       }),
     ]);
-    const settled = decide(
-      abandonedCheckout,
-      third.instance,
-      [],
-      factsAfter(third.commands, facts),
-      T0 + 4_000,
-    );
+    const settled = next(third, [], T0 + 4_000);
     expect(settled.commands).toEqual([]);
   });
 
   it('records a late cancel, and changes nothing about the task, when a worker already claimed it', () => {
     const first = start([registered()], T0);
-    const claimed = first.facts.map((f) => ({
-      ...f,
-      status: 'RUNNING' as const,
+    const claimed = worked(first.facts, {
+      status: 'RUNNING',
       attempts: 1,
       startedAt: T0 + minutes(30),
-    }));
-    const second = decide(
-      welcomeDiscount,
-      first.instance,
-      [ordered(minutes(10), 'o1')],
-      claimed,
-      T0 + minutes(31),
-    );
+    });
+    const second = next(first, [ordered(minutes(10), 'o1')], T0 + minutes(31), claimed);
 
     expect(second.instance.state).toBe('converted');
     expect(second.commands).toEqual([
@@ -238,26 +219,18 @@ describe('decide', () => {
 
   it('applies a task outcome at its real time, after a late cancel moved the instance on', () => {
     const first = start([registered()], T0);
-    const running = first.facts.map((f) => ({
-      ...f,
-      status: 'RUNNING' as const,
+    const running = worked(first.facts, {
+      status: 'RUNNING',
       attempts: 1,
       startedAt: T0 + minutes(30),
-    }));
-    const second = decide(
-      welcomeDiscount,
-      first.instance,
-      [ordered(minutes(31))],
-      running,
-      T0 + minutes(31),
-    );
-    const completed = running.map((f) => ({
-      ...f,
-      status: 'COMPLETED' as const,
+    });
+    const second = next(first, [ordered(minutes(31))], T0 + minutes(31), running);
+    const completed = worked(running, {
+      status: 'COMPLETED',
       finishedAt: T0 + minutes(32),
       lateCancels: ['x'],
-    }));
-    const third = decide(welcomeDiscount, second.instance, [], completed, T0 + minutes(32));
+    });
+    const third = next(second, [], T0 + minutes(32), completed);
 
     expect(third.instance.state).toBe('converted');
     expect(third.commands.filter((c) => c.type === 'schedule-task')).toEqual([]);
@@ -265,14 +238,13 @@ describe('decide', () => {
 
   it('chains on a task outcome: the reminder is due 3 days after the code was sent', () => {
     const first = start([registered()], T0);
-    const done = first.facts.map((f) => ({
-      ...f,
-      status: 'COMPLETED' as const,
+    const done = worked(first.facts, {
+      status: 'COMPLETED',
       attempts: 1,
       startedAt: T0 + minutes(30),
       finishedAt: T0 + minutes(31),
-    }));
-    const second = decide(welcomeDiscount, first.instance, [], done, T0 + minutes(31));
+    });
+    const second = next(first, [], T0 + minutes(31), done);
 
     expect(second.instance.state).toBe('nudged');
     expect(second.commands).toEqual([
@@ -290,13 +262,7 @@ describe('decide', () => {
   it('writes a task cancelled from birth when its cancel arrived first', () => {
     const first = start([ordered(minutes(5), 'o1')], T0 + minutes(5));
     expect(first.commands).toEqual([]);
-    const second = decide(
-      welcomeDiscount,
-      first.instance,
-      [registered(0, 'r1')],
-      [],
-      T0 + minutes(6),
-    );
+    const second = next(first, [registered(0, 'r1')], T0 + minutes(6));
 
     expect(second.instance.state).toBe('converted');
     expect(second.commands).toEqual([
@@ -325,20 +291,11 @@ describe('decide', () => {
   it('debounces checkouts: 20 minutes after the latest, never past 60 minutes after the first', () => {
     const checkout = (cart: string, offset: number) =>
       event('CheckoutStarted', { userId: 'u1', cartId: cart }, offset);
-    let instance = newInstance(abandonedCheckout, 'u1');
-    let facts: TaskFact[] = [];
-    for (const [i, offset] of [0, 15, 30, 45].entries()) {
-      const decision = decide(
-        abandonedCheckout,
-        instance,
-        [checkout(`c${i}`, minutes(offset))],
-        facts,
-        T0 + minutes(offset),
-      );
-      instance = decision.instance;
-      facts = factsAfter(decision.commands, facts);
+    let step = start([checkout('c0', 0)], T0, abandonedCheckout);
+    for (const [i, offset] of [15, 30, 45].entries()) {
+      step = next(step, [checkout(`c${i + 1}`, minutes(offset))], T0 + minutes(offset));
     }
-    expect(facts).toEqual([
+    expect(step.facts).toEqual([
       expect.objectContaining({
         dueAt: T0 + minutes(60),
         input: { cartIds: ['c0', 'c1', 'c2', 'c3'] },
@@ -349,21 +306,13 @@ describe('decide', () => {
   it('keeps the reminder due when it was, with only the unpaid carts, when one of two carts is paid', () => {
     const checkout = (cart: string, offset: number) =>
       event('CheckoutStarted', { userId: 'u1', cartId: cart }, offset);
-    const first = decide(
-      abandonedCheckout,
-      newInstance(abandonedCheckout, 'u1'),
+    const first = start(
       [checkout('c1', 0), checkout('c2', minutes(1))],
-      [],
       T0 + minutes(1),
+      abandonedCheckout,
     );
     const payment = event('PaymentSucceeded', { userId: 'u1', cartId: 'c1' }, minutes(2));
-    const second = decide(
-      abandonedCheckout,
-      first.instance,
-      [payment],
-      factsAfter(first.commands),
-      T0 + minutes(2),
-    );
+    const second = next(first, [payment], T0 + minutes(2));
 
     expect(second.instance.context).toEqual({ openCarts: ['c2'] });
     expect(second.commands).toEqual([
@@ -382,20 +331,8 @@ describe('decide', () => {
         { productId: 'p1', publishAt: new Date(T0 + publishAt).toISOString() },
         offset,
       );
-    const first = decide(
-      productPublish,
-      newInstance(productPublish, 'p1'),
-      [publish(days(2), 0)],
-      [],
-      T0,
-    );
-    const second = decide(
-      productPublish,
-      first.instance,
-      [publish(days(3), 1)],
-      factsAfter(first.commands),
-      T0 + 1,
-    );
+    const first = start([publish(days(2), 0)], T0, productPublish, 'p1');
+    const second = next(first, [publish(days(3), 1)], T0 + 1);
 
     expect(second.commands).toEqual([
       expect.objectContaining({
@@ -442,13 +379,7 @@ describe('decide', () => {
       time: T0,
       detail: { n },
     });
-    const decision = decide(
-      fragile,
-      newInstance(fragile, 'k'),
-      [tick(1, 'good'), tick(-1, 'bad')],
-      [],
-      T0,
-    );
+    const decision = start([tick(1, 'good'), tick(-1, 'bad')], T0, fragile, 'k');
 
     expect(decision.accepted).toEqual(['good']);
     expect(decision.commands).toEqual([
@@ -467,26 +398,13 @@ describe('decide', () => {
   it('folds events older than the retention into a snapshot, and rejects events older than it as too late', () => {
     const first = start([registered(0, 'r1'), ordered(minutes(1), 'o1')], T0 + minutes(1));
     expect(first.instance.snapshot).toBeNull();
-    const facts = first.facts;
-    const later = decide(
-      welcomeDiscount,
-      first.instance,
-      [ordered(days(8), 'o2')],
-      facts,
-      T0 + days(8),
-    );
+    const later = next(first, [ordered(days(8), 'o2')], T0 + days(8));
 
     expect(later.instance.snapshot).toMatchObject({ horizon: T0 + days(1), state: 'converted' });
     expect(later.instance.events.map((e) => e.id)).toEqual(['o2']);
     expect(later.instance.state).toBe('converted');
 
-    const tooLate = decide(
-      welcomeDiscount,
-      later.instance,
-      [registered(minutes(2), 'r-old')],
-      facts,
-      T0 + days(8),
-    );
+    const tooLate = next(later, [registered(minutes(2), 'r-old')], T0 + days(8));
     expect(tooLate.commands).toEqual([
       {
         type: 'reject-event',
@@ -500,19 +418,10 @@ describe('decide', () => {
 
   it('rejects two copies of a too-late event once: the second is a duplicate', () => {
     const first = start([registered(0, 'r1')], T0);
-    const facts = first.facts;
-    const later = decide(
-      welcomeDiscount,
-      first.instance,
-      [ordered(days(8), 'o2')],
-      facts,
-      T0 + days(8),
-    );
-    const twice = decide(
-      welcomeDiscount,
-      later.instance,
+    const later = next(first, [ordered(days(8), 'o2')], T0 + days(8));
+    const twice = next(
+      later,
       [registered(minutes(2), 'r-old'), registered(minutes(2), 'r-old')],
-      facts,
       T0 + days(8),
     );
     expect(twice.commands.filter((c) => c.type === 'reject-event')).toHaveLength(1);
@@ -521,24 +430,22 @@ describe('decide', () => {
 
   it('holds history back for a task whose outcome is still to come, but for 14 days at most', () => {
     const first = start([registered(0, 'r1')], T0);
-    const facts = first.facts;
     // The code was due at T0+30m; its workers are down, so it has not run.
-    const stillPending = decide(welcomeDiscount, first.instance, [], facts, T0 + days(10));
+    const stillPending = next(first, [], T0 + days(10));
     expect(stillPending.instance.snapshot).toBeNull();
 
-    const heldTooLong = decide(welcomeDiscount, first.instance, [], facts, T0 + days(30));
+    const heldTooLong = next(first, [], T0 + days(30));
     expect(heldTooLong.instance.snapshot?.horizon).toBe(T0 + days(30) - MAX_HORIZON_HOLD_MS);
     expect(heldTooLong.instance.events).toEqual([]);
 
     // Folded, the task's outcome still moves the instance when it finally comes.
-    const done = facts.map((f) => ({
-      ...f,
-      status: 'COMPLETED' as const,
+    const done = worked(first.facts, {
+      status: 'COMPLETED',
       attempts: 1,
       startedAt: T0 + days(31),
       finishedAt: T0 + days(31),
-    }));
-    const after = decide(welcomeDiscount, heldTooLong.instance, [], done, T0 + days(31));
+    });
+    const after = next(heldTooLong, [], T0 + days(31), done);
     expect(after.instance.state).toBe('nudged');
     expect(after.commands).toEqual([
       expect.objectContaining({
@@ -581,8 +488,8 @@ describe('decide', () => {
       time: T0,
       detail: {},
     };
-    const recorded = decide(v1, newInstance(v1, 'k'), [tick], [], T0).instance;
-    expect(() => decide(v2, recorded, [], [], T0)).toThrow(HistoryReplayError);
+    const recorded = start([tick], T0, v1, 'k');
+    expect(() => next({ ...recorded, workflow: v2 }, [], T0)).toThrow(HistoryReplayError);
   });
 
   it('cancels a scheduled task that re-ordered history no longer plans', () => {
