@@ -10,6 +10,7 @@ import {
   type WorkflowEvent,
 } from './definitions';
 import type { RecordedEvent } from './events';
+import { LIFECYCLE_SOURCE } from './lifecycle';
 import { readPath } from './path';
 import { formatInstant, MS, parseInstant } from './time';
 
@@ -138,7 +139,7 @@ export class Replay {
       trigger,
       {
         id: `${taskId}.${outcome}`,
-        source: 'hourglass',
+        source: LIFECYCLE_SOURCE,
         detailType: trigger,
         time: formatInstant(time),
         detail: { taskId, taskType, outcome, attempts, input },
