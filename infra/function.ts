@@ -2,6 +2,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { DEPLOYED_LOG_LEVEL, FUNCTION_MEMORY_MB, TRACING_BY_DEFAULT } from '../shared/aws/settings';
 
 /**
  * A Hourglass Lambda function: nodejs22.x on arm64, bundled by the local esbuild as
@@ -20,8 +21,8 @@ export function bundled(
     entry,
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
-    memorySize: 256,
-    tracing: lambda.Tracing.ACTIVE,
+    memorySize: FUNCTION_MEMORY_MB,
+    tracing: TRACING_BY_DEFAULT ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
     logGroup,
     bundling: {
       minify: true,
@@ -33,6 +34,10 @@ export function bundled(
         "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
     },
     ...props,
-    environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+    environment: {
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL,
+      ...props.environment,
+    },
   });
 }

@@ -17,6 +17,7 @@ import { Construct } from 'constructs';
 import { ENV, MAX_QUEUE_NAME_LENGTH, taskQueueName } from '../shared/aws/config';
 import {
   defaultWorkerBatchSize,
+  FUNCTION_MEMORY_MB,
   INGEST,
   LEASE_MARGIN_MS,
   MAX_RECEIVE_COUNT,
@@ -370,7 +371,7 @@ export class Hourglass extends Construct {
     });
     const stack = Stack.of(this);
     const fn = bundled(scope, `${safeId}Worker`, options.entry, {
-      memorySize: options.memorySize ?? 256,
+      memorySize: options.memorySize ?? FUNCTION_MEMORY_MB,
       timeout,
       environment: {
         [ENV.tableName]: this.table.tableName,

@@ -29,7 +29,7 @@ import {
   TABLE,
   TASK_QUEUE_PREFIX,
 } from './provision';
-import type { Handler } from './runner';
+import type { FunctionUsage, Handler } from './runner';
 import {
   createHourglassTable,
   LOCAL_CREDENTIALS,
@@ -78,6 +78,21 @@ export interface LocalCloudOptions {
   readonly faults?: Faults;
   /** Where errors inside handlers and pollers are reported. @default silently counted */
   readonly onError?: (where: string, error: unknown) => void;
+  /**
+   * Environment variables for the handlers, over the local ones (for example the deployed
+   * log level, so a benchmark sees the logs AWS would ingest).
+   */
+  readonly handlerEnvironment?: Readonly<Record<string, string>>;
+}
+
+/** What the local cloud's managed parts did, as AWS would bill them (see `bench/cost.bench.ts`). */
+export interface CloudUsage {
+  /** Per function (`ingest`, `relay`, `worker-<task type>`): invocations, handler time, receives and deletes. */
+  readonly functions: Readonly<Record<string, FunctionUsage>>;
+  /** Events the bus rules delivered to the ingest queue: one SQS SendMessage each, made by EventBridge. */
+  readonly ruleDeliveries: number;
+  /** Schedules EventBridge Scheduler fired into a task queue: one invocation and one SQS SendMessage each. */
+  readonly scheduleInvocations: number;
 }
 
 /** A running local cloud. */
@@ -130,6 +145,8 @@ export interface LocalCloud {
   >;
   /** Every task row (a scan: for reports and tests, never a hot path). */
   tasks(): Promise<TaskItem[]>;
+  /** What the managed parts did so far; counts only grow. */
+  usage(): CloudUsage;
   /** Every example-worker effect row. */
   effects(): Promise<{ taskId: string; taskType: string; attempt: number; duplicates: number }[]>;
   rejected(): Promise<RejectedItem[]>;
@@ -189,11 +206,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     );
 
     const busEvents: BusEvent[] = [];
+    let ruleDeliveries = 0;
     const delivered: unknown[] = [];
     const rules = ingestPatterns(definitions).map((pattern, i) => ({
       name: `ingest-${i}`,
       pattern,
       deliver: async (event: BusEvent) => {
+        ruleDeliveries += 1;
         await sqs.send(
           new SendMessageCommand({
             QueueUrl: ingest.queue.url,
@@ -226,6 +245,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     Object.assign(
       process.env,
       handlerEnvironment(endpoints, queuePrefixes, schedulerDlq.arn, scale),
+      options.handlerEnvironment,
     );
     stoppers.push(async () => {
       for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
@@ -353,6 +373,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       at: (time, action) => driver.at(time, action),
       settle: (settleOptions = {}) => settle(driver, { skipIdle, workPending }, settleOptions),
       tasks: () => scanTasks(dynamo),
+      usage: () => ({
+        functions: Object.fromEntries(pollers.map((p) => [p.name, { ...p.usage }])),
+        ruleDeliveries,
+        scheduleInvocations: background.fired.delivered,
+      }),
       down(taskType, from, to) {
         outages.push({ taskType, from, to });
       },

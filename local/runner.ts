@@ -78,6 +78,8 @@ export async function withFunctionTimeout<T>(
 /** Something the runner polls; the local cloud asks it whether it is idle. */
 export interface Poller {
   readonly name: string;
+  /** What this mapping and its function did: the figures AWS bills. */
+  readonly usage: FunctionUsage;
   /**
    * True when, since real time `since` (performance.now), the poller has run no handler
    * and has completed a poll that started after `since` and found nothing: so nothing that
@@ -86,6 +88,29 @@ export interface Poller {
   quietSince(since: number): boolean;
   stop(): Promise<void>;
 }
+
+/**
+ * What one event source mapping and its function did, counted as AWS bills them: function
+ * invocations and handler time, and (for a queue) the non-empty receives and the deletes
+ * the mapping made. Empty receives are left out: the mapping's long polling costs the same
+ * whatever the traffic.
+ */
+export interface FunctionUsage {
+  invocations: number;
+  records: number;
+  /** Real ms spent in the handler, summed over invocations. */
+  handlerMs: number;
+  receives: number;
+  deletes: number;
+}
+
+const newUsage = (): FunctionUsage => ({
+  invocations: 0,
+  records: 0,
+  handlerMs: 0,
+  receives: 0,
+  deletes: 0,
+});
 
 /** Options of {@link pollQueue}, mirroring an SQS event source mapping. */
 export interface QueueSourceOptions {
@@ -156,6 +181,7 @@ export function pollQueue(options: QueueSourceOptions): Poller {
   let lastWorkEnded = 0;
   let lastEmptyPollStarted = -1;
   let lastEmpty = false;
+  const usage = newUsage();
   const loops = Array.from({ length: options.concurrency ?? 1 }, async () => {
     while (running) {
       if (options.paused?.() || options.receivable?.() === false) {
@@ -194,8 +220,9 @@ export function pollQueue(options: QueueSourceOptions): Poller {
         return;
       }
       lastEmpty = false;
+      usage.receives += 1;
       try {
-        await deliverBatch(options, Messages);
+        await deliverBatch(options, Messages, usage);
       } finally {
         lastWorkEnded = performance.now();
       }
@@ -206,6 +233,7 @@ export function pollQueue(options: QueueSourceOptions): Poller {
 
   return {
     name: options.name,
+    usage,
     quietSince: (since) => working === 0 && lastWorkEnded <= since && lastEmptyPollStarted > since,
     stop: async () => {
       running = false;
@@ -218,9 +246,16 @@ export function pollQueue(options: QueueSourceOptions): Poller {
  * Calls the handler with one batch and deletes the messages it did not report as failures;
  * a handler that throws or runs past its timeout fails the whole batch, as in Lambda.
  */
-async function deliverBatch(options: QueueSourceOptions, Messages: Message[]): Promise<void> {
+async function deliverBatch(
+  options: QueueSourceOptions,
+  Messages: Message[],
+  usage: FunctionUsage,
+): Promise<void> {
   const event: SQSEvent = { Records: Messages.map((m) => toRecord(m, options.queueArn)) };
   let failed = new Set<string>();
+  const started = performance.now();
+  usage.invocations += 1;
+  usage.records += Messages.length;
   try {
     const response = await withFunctionTimeout(
       options.name,
@@ -231,9 +266,12 @@ async function deliverBatch(options: QueueSourceOptions, Messages: Message[]): P
   } catch (error) {
     options.onError?.(error);
     failed = new Set(event.Records.map((r) => r.messageId));
+  } finally {
+    usage.handlerMs += performance.now() - started;
   }
   const done = Messages.filter((m) => !failed.has(m.MessageId!));
   if (done.length > 0) {
+    usage.deletes += 1;
     await options.sqs.send(
       new DeleteMessageBatchCommand({
         QueueUrl: options.queueUrl,
@@ -280,6 +318,7 @@ export function pollStream(options: StreamSourceOptions): Poller {
   let lastEmptyPollStarted = -1;
   const shards = new ShardReader(options);
   const pending: StreamRecord[] = [];
+  const usage = newUsage();
   let attempts = 0;
 
   const loop = (async () => {
@@ -297,7 +336,11 @@ export function pollStream(options: StreamSourceOptions): Poller {
         busy = true;
         const batch = pending.slice(0, options.batchSize ?? 100);
         if (batch.length === 0) continue;
+        const started = performance.now();
+        usage.invocations += 1;
+        usage.records += batch.length;
         const failedAt = await runStreamBatch(options, batch);
+        usage.handlerMs += performance.now() - started;
         if (failedAt >= batch.length) {
           pending.splice(0, batch.length);
           attempts = 0;
@@ -320,6 +363,7 @@ export function pollStream(options: StreamSourceOptions): Poller {
   })();
   return {
     name: options.name,
+    usage,
     quietSince: (since) =>
       !busy && pending.length === 0 && lastWorkEnded <= since && lastEmptyPollStarted > since,
     stop: async () => {

@@ -7,18 +7,30 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 /** AWS requests made by this process, by service and command, and DynamoDB capacity used. */
 export interface RequestCounts {
   readonly requests: Record<string, number>;
-  /** Capacity units DynamoDB reported as consumed, by command. */
+  /** Capacity units DynamoDB reported as consumed, by command (table and indexes together). */
   readonly capacityUnits: Record<string, number>;
+  /** Of those, the units each index consumed, by `<command> <index>` (reported only when asked, see {@link MEASURE_CAPACITY_ENV}). */
+  readonly indexCapacityUnits: Record<string, number>;
 }
 
 /** The counts every client made here adds to; benchmarks read and reset it. */
-export const requestCounts: RequestCounts = { requests: {}, capacityUnits: {} };
+export const requestCounts: RequestCounts = {
+  requests: {},
+  capacityUnits: {},
+  indexCapacityUnits: {},
+};
+
+/**
+ * Set to `INDEXES` and every DynamoDB request asks for `ReturnConsumedCapacity: 'INDEXES'`,
+ * so {@link requestCounts} holds the units of the table and of each index. The cost
+ * benchmark sets it; it changes nothing but the size of the answers.
+ */
+export const MEASURE_CAPACITY_ENV = 'HOURGLASS_MEASURE_CAPACITY';
 
 /** Clears {@link requestCounts}. */
 export function resetRequestCounts(): void {
-  for (const key of Object.keys(requestCounts.requests)) delete requestCounts.requests[key];
-  for (const key of Object.keys(requestCounts.capacityUnits))
-    delete requestCounts.capacityUnits[key];
+  for (const counts of Object.values(requestCounts))
+    for (const key of Object.keys(counts)) delete counts[key];
 }
 
 interface MiddlewareClient {
@@ -27,6 +39,16 @@ interface MiddlewareClient {
   };
 }
 
+/** What DynamoDB reports in `ConsumedCapacity`, one entry per table. */
+interface ConsumedCapacity {
+  readonly CapacityUnits?: number;
+  readonly GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
+}
+
+const add = (counts: Record<string, number>, name: string, units: number) => {
+  if (units > 0) counts[name] = (counts[name] ?? 0) + units;
+};
+
 /**
  * Counts every request a client makes, by `<Service>.<Command>`, and the DynamoDB capacity
  * each reports. Added once per client by {@link createClients}.
@@ -34,23 +56,26 @@ interface MiddlewareClient {
 export function countRequests(client: MiddlewareClient, service: string): void {
   const middleware =
     (
-      next: (args: unknown) => Promise<{ output: Record<string, unknown> }>,
+      next: (args: {
+        input?: Record<string, unknown>;
+      }) => Promise<{ output: Record<string, unknown> }>,
       context: { commandName?: string },
     ) =>
-    async (args: unknown) => {
+    async (args: { input?: Record<string, unknown> }) => {
       const name = `${service}.${context.commandName ?? 'Unknown'}`;
       requestCounts.requests[name] = (requestCounts.requests[name] ?? 0) + 1;
+      if (service === 'DynamoDB' && process.env[MEASURE_CAPACITY_ENV] === 'INDEXES' && args.input)
+        args.input.ReturnConsumedCapacity = 'INDEXES';
       const result = await next(args);
-      const consumed = result.output?.ConsumedCapacity as
-        | { CapacityUnits?: number }
-        | { CapacityUnits?: number }[]
+      const reported = result.output?.ConsumedCapacity as
+        | ConsumedCapacity
+        | ConsumedCapacity[]
         | undefined;
-      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
-        (sum, c) => sum + (c.CapacityUnits ?? 0),
-        0,
-      );
-      if (units > 0)
-        requestCounts.capacityUnits[name] = (requestCounts.capacityUnits[name] ?? 0) + units;
+      for (const consumed of Array.isArray(reported) ? reported : reported ? [reported] : []) {
+        add(requestCounts.capacityUnits, name, consumed.CapacityUnits ?? 0);
+        for (const [index, units] of Object.entries(consumed.GlobalSecondaryIndexes ?? {}))
+          add(requestCounts.indexCapacityUnits, `${name} ${index}`, units.CapacityUnits ?? 0);
+      }
       return result;
     };
   client.middlewareStack.add(middleware as never, {

@@ -49,3 +49,15 @@ export function workerTimeoutRange(taskType: TaskType): { min: number; max: numb
 export function visibilityTimeoutFor(functionTimeoutSeconds: number): number {
   return Math.min(43_200, VISIBILITY_TIMEOUT_FACTOR * functionTimeoutSeconds);
 }
+
+/** Memory of every Hourglass function (MB), on arm64; a worker may set its own. */
+export const FUNCTION_MEMORY_MB = 256;
+
+/**
+ * The Powertools log level the construct deploys: INFO, so a task's claim and outcome are
+ * in the logs. The cost benchmark runs the handlers at this level to count the bytes.
+ */
+export const DEPLOYED_LOG_LEVEL = 'INFO';
+
+/** Whether the construct turns X-Ray tracing on for its functions. */
+export const TRACING_BY_DEFAULT = true;

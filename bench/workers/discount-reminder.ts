@@ -1,0 +1,9 @@
+import { defaultWorkerDeps, worker } from '../../shared/aws';
+import { discountReminder } from '../../workflows';
+
+/** The cost benchmark's discount-reminder worker: does nothing, so what is counted is Hourglass's own cost. */
+export const handler = worker(
+  discountReminder,
+  async () => {},
+  () => defaultWorkerDeps(discountReminder.name),
+);
