@@ -4,15 +4,28 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DEPLOYED_LOG_LEVEL, FUNCTION_MEMORY_MB, TRACING_BY_DEFAULT } from '../shared/aws/settings';
 
+/** What the functions record about themselves, and what it costs (see docs/deploy.md). */
+export interface Observability {
+  /**
+   * X-Ray active tracing. Its default sampling records the first request each second and
+   * 5% of the rest, so at low volume nearly every invocation is a $5-per-million trace:
+   * more than the rest of a task costs. @default false
+   */
+  readonly tracing?: boolean;
+  /** Powertools log level. Metrics (EMF) are written whatever the level. @default 'WARN' */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
 /**
  * A Hourglass Lambda function: nodejs22.x on arm64, bundled by the local esbuild as
- * minified ESM with source maps, X-Ray tracing, and a log group kept for a month.
+ * minified ESM with source maps, a log group kept for a month, and the observability asked for.
  */
 export function bundled(
   scope: Construct,
   id: string,
   entry: string,
   props: Partial<ConstructorParameters<typeof NodejsFunction>[2]> = {},
+  observability: Observability = {},
 ) {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
     retention: logs.RetentionDays.ONE_MONTH,
@@ -22,7 +35,10 @@ export function bundled(
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: FUNCTION_MEMORY_MB,
-    tracing: TRACING_BY_DEFAULT ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+    tracing:
+      (observability.tracing ?? TRACING_BY_DEFAULT)
+        ? lambda.Tracing.ACTIVE
+        : lambda.Tracing.DISABLED,
     logGroup,
     bundling: {
       minify: true,
@@ -36,7 +52,7 @@ export function bundled(
     ...props,
     environment: {
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL,
+      POWERTOOLS_LOG_LEVEL: observability.logLevel ?? DEPLOYED_LOG_LEVEL,
       ...props.environment,
     },
   });

@@ -33,7 +33,7 @@ import {
   type HourglassDefinitions,
   isConcurrencyCap,
 } from '../shared/core/definitions';
-import { bundled } from './function';
+import { bundled, type Observability } from './function';
 import { AlarmFactory, addDashboardWidgets, addRuntimeAlarms } from './monitoring';
 import { suppressDeadLetterQueueFindings } from './nag';
 import { encryptedQueue, hourglassTable, ingestRules, schedulerRole } from './parts';
@@ -94,6 +94,7 @@ export class Hourglass extends Construct {
   private readonly alarmFactory: AlarmFactory;
   private readonly workerStacks: NestedStack[] = [];
   private readonly retentionDays: string;
+  private readonly observability: Observability;
 
   // Long because it wires the deployment's parts together in the order they depend on each
   // other, and reads best as one list. Each part with logic of its
@@ -102,6 +103,7 @@ export class Hourglass extends Construct {
     super(scope, id);
     const { lead, retentionDays } = checkProps(id, props);
     this.retentionDays = String(retentionDays);
+    this.observability = props.observability ?? {};
     this.definitions = props.workflows;
     this.alarmFactory = new AlarmFactory(props.alarmTopic, this.alarms);
     const stack = Stack.of(this);
@@ -137,6 +139,7 @@ export class Hourglass extends Construct {
           [ENV.retentionDays]: this.retentionDays,
         },
       },
+      this.observability,
     );
     this.ingestFunction.addEventSource(
       new SqsEventSource(this.ingestQueue, {
@@ -189,6 +192,7 @@ export class Hourglass extends Construct {
           ...taskQueues,
         },
       },
+      this.observability,
     );
     addStreamSource(this.relayFunction, {
       tableArn: this.table.tableArn,
@@ -237,6 +241,7 @@ export class Hourglass extends Construct {
           ...taskQueues,
         },
       },
+      this.observability,
     );
     this.sweeperFunction.addToRolePolicy(
       new iam.PolicyStatement({
@@ -370,17 +375,23 @@ export class Hourglass extends Construct {
       deadLetterQueue: { queue: this.taskDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
     const stack = Stack.of(this);
-    const fn = bundled(scope, `${safeId}Worker`, options.entry, {
-      memorySize: options.memorySize ?? FUNCTION_MEMORY_MB,
-      timeout,
-      environment: {
-        [ENV.tableName]: this.table.tableName,
-        [ENV.retentionDays]: this.retentionDays,
-        [ENV.taskQueueUrlPrefix]: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/${this.taskQueuePrefix}`,
-        [ENV.taskQueueArnPrefix]: this.taskQueueArn(''),
-        POWERTOOLS_SERVICE_NAME: `hourglass-${taskType}`,
+    const fn = bundled(
+      scope,
+      `${safeId}Worker`,
+      options.entry,
+      {
+        memorySize: options.memorySize ?? FUNCTION_MEMORY_MB,
+        timeout,
+        environment: {
+          [ENV.tableName]: this.table.tableName,
+          [ENV.retentionDays]: this.retentionDays,
+          [ENV.taskQueueUrlPrefix]: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/${this.taskQueuePrefix}`,
+          [ENV.taskQueueArnPrefix]: this.taskQueueArn(''),
+          POWERTOOLS_SERVICE_NAME: `hourglass-${taskType}`,
+        },
       },
-    });
+      this.observability,
+    );
     fn.addEventSource(
       new SqsEventSource(queue, {
         batchSize,

@@ -12,6 +12,7 @@ import {
 import { DEFAULT_RETENTION_DAYS } from '../shared/aws/table';
 import type { HourglassDefinitions, TaskType } from '../shared/core/definitions';
 import { minimumRetentionMs } from '../shared/core/history';
+import type { Observability } from './function';
 
 /** What the Hourglass construct and its workers take, and how it checks it. */
 
@@ -44,6 +45,8 @@ export interface HourglassProps {
   readonly retention?: Duration;
   /** Where every alarm notifies (alarm and OK). @default no notification: see `alarms` */
   readonly alarmTopic?: sns.ITopic;
+  /** X-Ray tracing and the log level of every function. @default no tracing, WARN */
+  readonly observability?: Observability;
 }
 
 /** Options of {@link Hourglass.addWorker}. */

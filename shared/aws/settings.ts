@@ -54,10 +54,15 @@ export function visibilityTimeoutFor(functionTimeoutSeconds: number): number {
 export const FUNCTION_MEMORY_MB = 256;
 
 /**
- * The Powertools log level the construct deploys: INFO, so a task's claim and outcome are
- * in the logs. The cost benchmark runs the handlers at this level to count the bytes.
+ * The Powertools log level the construct deploys unless `observability.logLevel` says
+ * otherwise: WARN, so the logs hold what needs a look (failures, retries, re-sent timers)
+ * while each task's life is in its row's timeline, the metrics and the lifecycle events.
+ * The cost benchmark runs the handlers at this level to count the bytes.
  */
-export const DEPLOYED_LOG_LEVEL = 'INFO';
+export const DEPLOYED_LOG_LEVEL = 'WARN';
 
-/** Whether the construct turns X-Ray tracing on for its functions. */
-export const TRACING_BY_DEFAULT = true;
+/**
+ * Whether the construct turns X-Ray tracing on unless `observability.tracing` says
+ * otherwise: off, since at low volume a trace per invocation costs more than the task.
+ */
+export const TRACING_BY_DEFAULT = false;

@@ -131,16 +131,16 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
     });
   });
 
-  it('runs every function on nodejs22.x, arm64, bundled with source maps', () => {
+  it('runs every function on nodejs22.x, arm64, bundled with source maps, untraced and logging at WARN', () => {
     const functions = anywhereOfType('AWS::Lambda::Function');
     expect(functions).toHaveLength(3 + definitions.taskTypes.length);
     for (const [, fn] of functions) {
-      expect(fn.Properties).toMatchObject({
-        Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
-        TracingConfig: { Mode: 'Active' },
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
+      expect(fn.Properties.TracingConfig?.Mode).not.toBe('Active');
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_LOG_LEVEL: 'WARN',
       });
-      expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
     }
   });
 
@@ -350,6 +350,27 @@ describe('a deployment of 100 task types', () => {
       }
     }
     expect(assembly.stacks).toHaveLength(1);
+  });
+});
+
+describe('Hourglass observability', () => {
+  it('traces with X-Ray and logs at the level asked for, on every function', () => {
+    const { stack } = newStack();
+    const hourglass = new Hourglass(stack, 'Hourglass', {
+      workflows: definitions,
+      observability: { tracing: true, logLevel: 'INFO' },
+    });
+    for (const t of definitions.taskTypes) hourglass.addWorker(t.name, { entry: workerEntry(t.name) });
+    const functions = [stack, ...workerStacks(hourglass)].flatMap((s) =>
+      Object.values(Template.fromStack(s).toJSON().Resources as Resources).filter(
+        (r) => r.Type === 'AWS::Lambda::Function',
+      ),
+    );
+    expect(functions).toHaveLength(3 + definitions.taskTypes.length);
+    for (const fn of functions) {
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_LOG_LEVEL).toBe('INFO');
+    }
   });
 });
 
