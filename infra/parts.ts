@@ -38,6 +38,12 @@ export function hourglassTable(scope: Construct, removalPolicy: RemovalPolicy): 
       indexName: index.name,
       partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+      ...(index.projection.type === 'INCLUDE'
+        ? {
+            projectionType: dynamodb.ProjectionType.INCLUDE,
+            nonKeyAttributes: [...index.projection.attributes],
+          }
+        : { projectionType: dynamodb.ProjectionType.KEYS_ONLY }),
     });
   }
   return table;

@@ -10,7 +10,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { taskQueueName } from '../shared/aws/config';
 import { type StoreDeps, tasksDueBefore } from '../shared/aws/store';
-import type { RejectedItem, TaskItem } from '../shared/aws/table';
+import type { IndexedTask, RejectedItem, TaskItem } from '../shared/aws/table';
 import { type HourglassDefinitions, TaskStatus } from '../shared/core/definitions';
 import { ingestPatterns } from '../shared/core/patterns';
 import { startBackground } from './background';
@@ -432,7 +432,7 @@ async function scanAll(
  * The tasks that matter for what happens next, from the status index (never a scan): all
  * RUNNING tasks, every SCHEDULED task already due, and the next few SCHEDULED per shard.
  */
-async function openTasks(deps: StoreDeps): Promise<TaskItem[]> {
+async function openTasks(deps: StoreDeps): Promise<IndexedTask[]> {
   const now = deps.clock();
   const [running, due, next] = await Promise.all([
     tasksDueBefore(deps, TaskStatus.RUNNING),

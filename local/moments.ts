@@ -52,7 +52,9 @@ export function queueMoments(
  * table's stream), and when the sweeper would re-send the timer of each open task if it
  * were lost.
  */
-export function taskMoments(tasks: readonly TaskItem[]): Moment[] {
+export function taskMoments(
+  tasks: readonly Pick<TaskItem, 'taskId' | 'taskType' | 'status' | 'runAt' | 'leaseUntil'>[],
+): Moment[] {
   return tasks.flatMap((t) => {
     const from = t.status === 'SCHEDULED' ? t.runAt : t.leaseUntil;
     if (from === undefined) return [];

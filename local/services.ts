@@ -273,7 +273,10 @@ export async function createHourglassTable(endpoint: string, tableName: string):
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
           { AttributeName: index.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection:
+          index.projection.type === 'INCLUDE'
+            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection.attributes] }
+            : { ProjectionType: index.projection.type },
       })),
       StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.stream },
     }),

@@ -1,4 +1,4 @@
-import { type NewTaskRow, taskRowEffect } from '../core/commands';
+import { type NewTaskRow, type TaskRowChange, taskRowEffect } from '../core/commands';
 import type { Decision } from '../core/decider';
 import { TaskStatus, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
@@ -47,6 +47,8 @@ export function rejectedItem(
 
 interface TaskChange {
   set: Record<string, unknown>;
+  /** Attributes to remove: the status-index keys of a task that leaves the index. */
+  remove: Set<string>;
   timeline: TimelineEntry[];
   lateCancels: string[];
   generationBump: boolean;
@@ -76,7 +78,7 @@ export function decisionWrites(
   const change = (taskId: string) => {
     let c = changes.get(taskId);
     if (c === undefined) {
-      c = { set: {}, timeline: [], lateCancels: [], generationBump: false };
+      c = { set: {}, remove: new Set(), timeline: [], lateCancels: [], generationBump: false };
       changes.set(taskId, c);
     }
     return c;
@@ -89,29 +91,15 @@ export function decisionWrites(
       case 'create':
         writes.push(taskCreateWrite(tableName, effect.row, now, retentionMs, minutePrecision));
         break;
-      case 'change': {
-        const e = effect.change;
-        const c = change(e.taskId);
-        const current = tasks.get(e.taskId);
-        c.generationBump ||= e.newGeneration;
-        Object.assign(c.set, e.set);
-        // The status index follows the row's status and run time.
-        if (e.set.status !== undefined || e.set.runAt !== undefined) {
-          const status =
-            (c.set.status as TaskStatus | undefined) ?? current?.status ?? TaskStatus.SCHEDULED;
-          const runAt = (c.set.runAt as number | undefined) ?? current?.runAt ?? now;
-          Object.assign(c.set, statusKeys(e.taskId, status, runAt));
-        }
-        if (e.set.finishedAt !== undefined) {
-          Object.assign(c.set, {
-            expiresAt: expiresAt(e.set.finishedAt, retentionMs),
-            ...unpublishedKeys(e.taskId, e.set.finishedAt),
-          });
-        }
-        c.timeline.push(...e.timeline);
-        if (e.lateCancel !== undefined) c.lateCancels.push(e.lateCancel);
+      case 'change':
+        addChange(
+          change(effect.change.taskId),
+          effect.change,
+          tasks.get(effect.change.taskId),
+          now,
+          retentionMs,
+        );
         break;
-      }
       case 'reject': {
         const { rejection } = effect;
         if (rejected.has(rejection.eventId)) break;
@@ -135,6 +123,45 @@ export function decisionWrites(
     writes.push(taskChangeWrite(tableName, task, c, now));
   }
   return writes;
+}
+
+/**
+ * Adds one command's change to what the decision does to a task row. The status index
+ * follows the row's status and run time (a task that leaves it loses its keys), and a
+ * finished task gets its TTL and its unpublished mark.
+ */
+function addChange(
+  c: TaskChange,
+  e: TaskRowChange,
+  current: TaskItem | undefined,
+  now: number,
+  retentionMs: number,
+): void {
+  c.generationBump ||= e.newGeneration;
+  Object.assign(c.set, e.set);
+  if (e.set.status !== undefined || e.set.runAt !== undefined) {
+    const status =
+      (c.set.status as TaskStatus | undefined) ?? current?.status ?? TaskStatus.SCHEDULED;
+    const runAt = (c.set.runAt as number | undefined) ?? current?.runAt ?? now;
+    const keys = statusKeys(e.taskId, status, runAt);
+    if (keys === null) {
+      delete c.set.GSI1PK;
+      delete c.set.GSI1SK;
+      c.remove.add('GSI1PK').add('GSI1SK');
+    } else {
+      Object.assign(c.set, keys);
+      c.remove.delete('GSI1PK');
+      c.remove.delete('GSI1SK');
+    }
+  }
+  if (e.set.finishedAt !== undefined) {
+    Object.assign(c.set, {
+      expiresAt: expiresAt(e.set.finishedAt, retentionMs),
+      ...unpublishedKeys(e.taskId, e.set.finishedAt),
+    });
+  }
+  c.timeline.push(...e.timeline);
+  if (e.lateCancel !== undefined) c.lateCancels.push(e.lateCancel);
 }
 
 /** The task types a workflow schedules with `precision: 'minute'`. */
@@ -304,11 +331,15 @@ function taskChangeWrite(
     delete values[':expectedStatus'];
     delete values[':expectedGeneration'];
   }
+  const removes = [...c.remove].map((field) => {
+    names[`#${field}`] = field;
+    return `#${field}`;
+  });
   return {
     Update: {
       TableName: tableName,
       Key: { PK: task.PK, SK: task.SK },
-      UpdateExpression: `SET ${sets.join(', ')}`,
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
       ConditionExpression: condition,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,

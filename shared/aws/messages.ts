@@ -51,7 +51,9 @@ export interface TaskMessage {
 }
 
 /** The timer message of a task's current generation. */
-export function timerMessage(task: TaskItem): TaskMessage {
+export function timerMessage(
+  task: Pick<TaskItem, 'taskId' | 'workflow' | 'key' | 'taskType' | 'generation' | 'runAt'>,
+): TaskMessage {
   return {
     taskId: task.taskId,
     workflow: task.workflow,

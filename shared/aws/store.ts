@@ -2,10 +2,12 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  type PutCommandInput,
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { formatInstant } from '../core/time';
 
@@ -13,13 +15,14 @@ import { formatInstant } from '../core/time';
 export type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 import { type Decision, decide, type Instance, newInstance } from '../core/decider';
-import type { TaskStatus, Workflow } from '../core/definitions';
+import { TaskStatus, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
 import { decisionWrites, isFinished, minutePrecisionTypes, rejectedItem } from './decision-writes';
 import { ConflictError } from './errors';
 import {
   DEFAULT_RETENTION_DAYS,
+  type IndexedTask,
   Indexes,
   type InstanceItem,
   Keys,
@@ -175,8 +178,8 @@ export interface Committed {
 }
 
 /**
- * Reads an instance, decides, and writes the new state with every task change in ONE
- * conditional transaction. When another writer changed the instance or one of its tasks
+ * Reads an instance, decides, and writes the new state with every task change at once:
+ * one conditional write, a transaction when it touches more than one item. When another writer changed the instance or one of its tasks
  * first, it re-reads and re-decides, up to {@link MAX_DECISION_ATTEMPTS} times, then throws
  * a ConflictError (transient: the caller returns the batch item to its queue).
  */
@@ -207,13 +210,30 @@ export async function decideAndCommit(
       );
     }
     try {
-      await deps.dynamo.send(new TransactWriteCommand({ TransactItems: writes }));
+      await commitWrites(deps, writes);
       return { decision, attempts: attempt, written: true };
     } catch (error) {
       if (!isConflict(error)) throw error;
     }
   }
   throw new ConflictError(workflow.name, key, MAX_DECISION_ATTEMPTS);
+}
+
+/**
+ * Writes a decision's items: one item as a plain conditional write, more as one
+ * transaction. A transaction costs two write units per KB and a plain write one, and a
+ * decision that only moves its instance (a task's outcome that schedules nothing, an event
+ * that changes only the state) touches one item.
+ */
+async function commitWrites(deps: StoreDeps, writes: readonly TransactWriteItem[]): Promise<void> {
+  const [only] = writes;
+  if (writes.length === 1 && only?.Put) {
+    await deps.dynamo.send(new PutCommand(only.Put as PutCommandInput));
+  } else if (writes.length === 1 && only?.Update) {
+    await deps.dynamo.send(new UpdateCommand(only.Update as UpdateCommandInput));
+  } else {
+    await deps.dynamo.send(new TransactWriteCommand({ TransactItems: [...writes] }));
+  }
 }
 
 /** The guard on a task transition: what the row must still be for the write to apply. */
@@ -304,33 +324,45 @@ export interface DueRange {
 
 /**
  * Lists tasks in a status across all shards of the status index, oldest run time first,
- * within `range`.
+ * within `range`, as the index holds them ({@link IndexedTask}). SCHEDULED and RUNNING
+ * tasks share the open partitions and are told apart by a filter; COMPLETED and CANCELLED
+ * tasks are not indexed, so asking for them is a bug.
  */
 export async function tasksDueBefore(
   deps: StoreDeps,
   status: TaskStatus,
   range: DueRange = {},
-): Promise<TaskItem[]> {
+): Promise<IndexedTask[]> {
+  if (status === TaskStatus.COMPLETED || status === TaskStatus.CANCELLED) {
+    throw new HourglassError(
+      `the status index does not list ${status} tasks (it is sparse); read them by instance instead`,
+    );
+  }
+  const open = status === TaskStatus.SCHEDULED || status === TaskStatus.RUNNING;
   const { before, after, firstPerShard, notSweptSince } = range;
   const bounds = [
     ...(after === undefined ? [] : ['GSI1SK > :after']),
     ...(before === undefined ? [] : ['GSI1SK < :before']),
   ];
-  const pages = await queryShards<TaskItem>(deps, {
+  const filters = [
+    ...(open ? ['#status = :status'] : []),
+    ...(notSweptSince === undefined ? [] : ['(attribute_not_exists(sweptAt) OR sweptAt < :swept)']),
+  ];
+  const pages = await queryShards<IndexedTask>(deps, {
     index: Indexes.byStatus,
     keyCondition:
       bounds.length === 2
         ? 'GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before'
         : ['GSI1PK = :pk', ...bounds].join(' AND '),
-    partition: (n) => Keys.statusPk(status, n),
+    partition: (n) => (open ? Keys.openPk(n) : Keys.statusPk(status, n)),
     values: {
       ...(before === undefined ? {} : { ':before': formatInstant(before) }),
       ...(after === undefined ? {} : { ':after': formatInstant(after) }),
       ...(notSweptSince === undefined ? {} : { ':swept': notSweptSince }),
+      ...(open ? { ':status': status } : {}),
     },
-    ...(notSweptSince === undefined
-      ? {}
-      : { filter: 'attribute_not_exists(sweptAt) OR sweptAt < :swept' }),
+    ...(filters.length === 0 ? {} : { filter: filters.join(' AND ') }),
+    ...(open ? { names: { '#status': 'status' } } : {}),
     firstPerShard,
   });
   return pages.flat().sort((a, b) => a.runAt - b.runAt);
@@ -352,6 +384,8 @@ export interface ShardedQuery {
   readonly filter?: string;
   /** Only the first this many of each shard. @default all */
   readonly firstPerShard?: number;
+  /** Attribute names the condition or filter refers to by `#name`. */
+  readonly names?: Record<string, string>;
 }
 
 /**
@@ -371,6 +405,7 @@ export async function queryShards<T>(deps: StoreDeps, query: ShardedQuery): Prom
           KeyConditionExpression: query.keyCondition,
           ...(query.filter === undefined ? {} : { FilterExpression: query.filter }),
           ExpressionAttributeValues: { ':pk': query.partition(n), ...query.values },
+          ...(query.names === undefined ? {} : { ExpressionAttributeNames: query.names }),
           ...(firstPerShard === undefined ? {} : { Limit: firstPerShard - items.length }),
           ExclusiveStartKey,
         }),

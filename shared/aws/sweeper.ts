@@ -4,7 +4,7 @@ import { TaskStatus } from '../core/definitions';
 import type { TaskQueue } from './config';
 import { lifecycleEntry, publishInBatches, sendTimers, timerMessage } from './messages';
 import { type StoreDeps, tasksDueBefore } from './store';
-import type { TaskItem } from './table';
+import type { IndexedTask, TaskItem } from './table';
 import { markPublished, markSwept, unmarkSwept, unpublishedTasks } from './tasks';
 import { Metric, type Telemetry } from './telemetry';
 
@@ -40,7 +40,7 @@ export interface SweepDeps extends StoreDeps {
 /** What one sweep did. */
 export interface Sweep {
   /** Tasks whose timer was sent again. */
-  readonly resent: readonly TaskItem[];
+  readonly resent: readonly IndexedTask[];
   /** Finished tasks whose lifecycle event was published again. */
   readonly republished: readonly TaskItem[];
   /** True when the sweep ran out of time or hit {@link SWEEP_LIMIT} with work left. */
@@ -117,13 +117,13 @@ export async function sweep(deps: SweepDeps, graceMs = SWEEP_GRACE_MS): Promise<
  */
 async function resendTimers(
   deps: SweepDeps,
-  stuck: readonly TaskItem[],
+  stuck: readonly IndexedTask[],
   now: number,
   graceMs: number,
   hasTime: () => boolean,
-): Promise<{ sent: TaskItem[]; unfinished: boolean }> {
+): Promise<{ sent: IndexedTask[]; unfinished: boolean }> {
   let unfinished = stuck.length > SWEEP_LIMIT;
-  const marked: TaskItem[] = [];
+  const marked: IndexedTask[] = [];
   for (const task of stuck.slice(0, SWEEP_LIMIT)) {
     if (!hasTime()) {
       unfinished = true;

@@ -7,16 +7,17 @@ import type { RecordedEvent } from '../core/events';
  * The single-table design. Every access pattern and the key that serves it is in
  * docs/table.md; no hot path scans.
  *
- * | item | PK | SK | GSI1 (tasks by status and due) | GSI2 (by workflow / rejected by day) |
+ * | item | PK | SK | GSI1 (open tasks by run time; failed and expired) | GSI2 (by workflow / unpublished / rejected by day) |
  * |---|---|---|---|---|
  * | instance | `I#<workflow>#<key>` | `I` | – | `WF#<workflow>` / `<key>` |
- * | task | `I#<workflow>#<key>` | `T#<taskId>` | `TASK#<status>#<shard>` / `<runAt ISO>#<taskId>` | finished, lifecycle event not yet published: `UNPUBLISHED#<shard>` / `<finishedAt ISO>#<taskId>` |
+ * | task | `I#<workflow>#<key>` | `T#<taskId>` | SCHEDULED or RUNNING: `OPEN#<shard>` / `<runAt ISO>#<taskId>`; FAILED or EXPIRED: `TASK#<status>#<shard>` / the same; COMPLETED or CANCELLED: not indexed | finished, lifecycle event not yet published: `UNPUBLISHED#<shard>` / `<finishedAt ISO>#<taskId>` |
  * | rejected event | `R#<eventId>` | `W#<workflow or ->` | – | `REJECTED#<day>` / `<time>#<eventId>` |
  */
 export const Keys = {
   instancePk: (workflow: string, key: string) => `I#${workflow}#${key}`,
   instanceSk: 'I',
   taskSk: (taskId: string) => `T#${taskId}`,
+  openPk: (shard: number) => `OPEN#${shard}`,
   statusPk: (status: TaskStatus, shard: number) => `TASK#${status}#${shard}`,
   workflowPk: (workflow: string) => `WF#${workflow}`,
   rejectedPk: (eventId: string) => `R#${eventId}`,
@@ -51,8 +52,9 @@ export interface TaskItem {
   readonly PK: string;
   readonly SK: string;
   readonly type: 'task';
-  readonly GSI1PK: string;
-  readonly GSI1SK: string;
+  /** Absent once COMPLETED or CANCELLED: see {@link statusKeys}. */
+  readonly GSI1PK?: string;
+  readonly GSI1SK?: string;
   readonly taskId: string;
   readonly workflow: string;
   readonly key: string;
@@ -173,13 +175,54 @@ export function toInstance(item: InstanceItem): Instance {
   };
 }
 
-/** The status-index keys of a task in a status, due to run at `runAt`. */
-export function statusKeys(taskId: string, status: TaskStatus, runAt: number) {
-  return {
-    GSI1PK: Keys.statusPk(status, shardOf(taskId)),
-    GSI1SK: `${new Date(runAt).toISOString()}#${taskId}`,
-  };
+/**
+ * The status-index keys of a task in a status, due to run at `runAt`, or null when the task
+ * leaves the index. Open tasks (SCHEDULED and RUNNING) share one partition family, so a
+ * claim changes no key and costs one small index write, not a delete and a put; FAILED and
+ * EXPIRED tasks stay listed for operators; COMPLETED and CANCELLED tasks, the most numerous
+ * rows, leave the index (it is sparse), so the index holds only what someone must look at.
+ */
+export function statusKeys(
+  taskId: string,
+  status: TaskStatus,
+  runAt: number,
+): { GSI1PK: string; GSI1SK: string } | null {
+  const shard = shardOf(taskId);
+  const GSI1SK = `${new Date(runAt).toISOString()}#${taskId}`;
+  switch (status) {
+    case 'SCHEDULED':
+    case 'RUNNING':
+      return { GSI1PK: Keys.openPk(shard), GSI1SK };
+    case 'FAILED':
+    case 'EXPIRED':
+      return { GSI1PK: Keys.statusPk(status, shard), GSI1SK };
+    default:
+      return null;
+  }
 }
+
+/**
+ * The attributes the status index projects: what the sweeper, the local cloud's driver and
+ * the operator's listings read from it. A write that changes none of them (nor a key)
+ * costs the index nothing; the history, input and timeline are never copied into it.
+ */
+export const STATUS_INDEX_ATTRIBUTES = [
+  'taskId',
+  'workflow',
+  'key',
+  'taskType',
+  'status',
+  'generation',
+  'attempt',
+  'dueAt',
+  'runAt',
+  'deadlineAt',
+  'leaseUntil',
+  'sweptAt',
+] as const;
+
+/** A task as the status index holds it. */
+export type IndexedTask = Pick<TaskItem, (typeof STATUS_INDEX_ATTRIBUTES)[number] | 'PK' | 'SK'>;
 
 /**
  * The by-workflow-index keys that mark a finished task whose lifecycle event is not yet
@@ -204,8 +247,20 @@ export const TABLE_SCHEMA = {
   /** Every key attribute is a string. */
   attributes: ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'],
   indexes: [
-    { name: Indexes.byStatus, partitionKey: 'GSI1PK', sortKey: 'GSI1SK' },
-    { name: Indexes.byWorkflow, partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
+    {
+      name: Indexes.byStatus,
+      partitionKey: 'GSI1PK',
+      sortKey: 'GSI1SK',
+      projection: { type: 'INCLUDE', attributes: STATUS_INDEX_ATTRIBUTES },
+    },
+    // Keys only: an instance's updates never touch it, and readers of unpublished tasks,
+    // instances and rejected events read the rows they list.
+    {
+      name: Indexes.byWorkflow,
+      partitionKey: 'GSI2PK',
+      sortKey: 'GSI2SK',
+      projection: { type: 'KEYS_ONLY' },
+    },
   ],
   stream: 'NEW_AND_OLD_IMAGES',
   /** The TTL attribute: epoch seconds after which DynamoDB may delete the item. */

@@ -1,4 +1,4 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TaskStatus } from '../core/definitions';
 import { formatInstant } from '../core/time';
 import {
@@ -122,7 +122,7 @@ function claimTask(
       attempt,
       leaseUntil,
       startedAt: task.startedAt ?? at,
-      ...statusKeys(task.taskId, TaskStatus.RUNNING, task.runAt),
+      // SCHEDULED and RUNNING share the status index's keys: a claim moves no key.
     },
     entry: {
       at: formatInstant(at),
@@ -145,16 +145,17 @@ function finishTask(
   outcome: { status: TaskStatus; at: number; cause: string; lastError?: string },
 ): Promise<boolean> {
   const { status, at, cause, lastError } = outcome;
+  const indexKeys = statusKeys(task.taskId, status, task.runAt);
   return transitionTask(deps, task, expect, {
     set: {
       status,
       finishedAt: at,
       ...(lastError === undefined ? {} : { lastError }),
       expiresAt: expiresAt(at, retentionOf(deps)),
-      ...statusKeys(task.taskId, status, task.runAt),
+      ...indexKeys,
       ...unpublishedKeys(task.taskId, at),
     },
-    remove: ['leaseUntil'],
+    remove: indexKeys === null ? ['leaseUntil', 'GSI1PK', 'GSI1SK'] : ['leaseUntil'],
     entry: { at: formatInstant(at), status, cause },
   });
 }
@@ -218,7 +219,7 @@ export async function markPublished(
  */
 export async function markSwept(
   deps: StoreDeps,
-  task: TaskItem,
+  task: Pick<TaskItem, 'workflow' | 'key' | 'taskId' | 'status' | 'generation'>,
   now: number,
   sweptBefore: number,
 ): Promise<boolean> {
@@ -241,7 +242,11 @@ export async function markSwept(
  * sweep sends it instead of waiting out the grace period. Only that mark: a later sweep's
  * is left alone.
  */
-export async function unmarkSwept(deps: StoreDeps, task: TaskItem, sweptAt: number): Promise<void> {
+export async function unmarkSwept(
+  deps: StoreDeps,
+  task: Pick<TaskItem, 'workflow' | 'key' | 'taskId'>,
+  sweptAt: number,
+): Promise<void> {
   await updateIf(deps, task, {
     update: 'REMOVE sweptAt',
     condition: 'sweptAt = :sweptAt',
@@ -251,23 +256,41 @@ export async function unmarkSwept(deps: StoreDeps, task: TaskItem, sweptAt: numb
 
 /**
  * Finished tasks whose lifecycle event is still unpublished and that finished before
- * `before`, oldest first, at most `limit` of them (read from the by-workflow index's
- * unpublished partitions, never a scan).
+ * `before`, oldest first, at most `limit` of them: listed from the by-workflow index's
+ * unpublished partitions (never a scan), which holds keys only, then each row read. In a
+ * healthy deployment the list is empty: the relay clears a mark within seconds.
  */
 export async function unpublishedTasks(
   deps: StoreDeps,
   before: number,
   limit: number,
 ): Promise<TaskItem[]> {
-  const shards = await queryShards<TaskItem>(deps, {
+  const shards = await queryShards<Pick<TaskItem, 'PK' | 'SK' | 'GSI2SK'>>(deps, {
     index: Indexes.byWorkflow,
     keyCondition: 'GSI2PK = :pk AND GSI2SK < :before',
     partition: Keys.unpublishedPk,
     values: { ':before': new Date(before).toISOString() },
     firstPerShard: limit,
   });
-  return shards
+  const listed = shards
     .flat()
-    .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0))
+    .sort((a, b) => (a.GSI2SK ?? '').localeCompare(b.GSI2SK ?? ''))
     .slice(0, limit);
+  const rows: TaskItem[] = [];
+  for (let i = 0; i < listed.length; i += READ_CONCURRENCY) {
+    const read = await Promise.all(
+      listed.slice(i, i + READ_CONCURRENCY).map(async ({ PK, SK }) => {
+        const { Item } = await deps.dynamo.send(
+          new GetCommand({ TableName: deps.tableName, Key: { PK, SK }, ConsistentRead: true }),
+        );
+        return Item as TaskItem | undefined;
+      }),
+    );
+    // Published since it was listed (the index lags the table): nothing to do.
+    rows.push(...read.filter((t): t is TaskItem => t?.GSI2PK !== undefined));
+  }
+  return rows;
 }
+
+/** Rows read at once when the sweeper reads the rows an index listed. */
+const READ_CONCURRENCY = 25;

@@ -59,6 +59,37 @@ describe('ingestBatch with a mocked table', () => {
     expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(5);
   });
 
+  it('writes a decision that touches only its instance as one plain conditional Put, not a transaction', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(PutCommand).resolves({});
+    // An order from a user who never registered: J1 keeps it in history and schedules nothing.
+    const result = await ingestBatch(deps(), [
+      message(shopEvent('OrderPlaced', { userId: 'u9', orderId: 'o', total: 1 })),
+    ]);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    const puts = dynamo.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(puts).toEqual([
+      expect.objectContaining({
+        Item: expect.objectContaining({ type: 'instance', key: 'u9' }),
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    ]);
+  });
+
+  it('re-reads and decides again when a plain write of the instance loses to another writer', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo
+      .on(PutCommand)
+      .rejectsOnce(Object.assign(new Error('lost'), { name: 'ConditionalCheckFailedException' }))
+      .resolves({});
+    const result = await ingestBatch(deps(), [
+      message(shopEvent('OrderPlaced', { userId: 'u9', orderId: 'o', total: 1 })),
+    ]);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(2);
+  });
+
   it('returns a message when its rejection cannot be recorded', async () => {
     dynamo
       .on(PutCommand)

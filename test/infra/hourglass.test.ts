@@ -82,6 +82,11 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
             { AttributeName: 'GSI1PK', KeyType: 'HASH' },
             { AttributeName: 'GSI1SK', KeyType: 'RANGE' },
           ],
+          // Only what its readers need: a claim or a sweep mark writes a small index item.
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: Match.arrayWith(['status', 'generation', 'runAt', 'leaseUntil']),
+          },
         }),
         Match.objectLike({
           IndexName: 'GSI2',
@@ -89,6 +94,7 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
             { AttributeName: 'GSI2PK', KeyType: 'HASH' },
             { AttributeName: 'GSI2SK', KeyType: 'RANGE' },
           ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         }),
       ],
     });
@@ -360,7 +366,8 @@ describe('Hourglass observability', () => {
       workflows: definitions,
       observability: { tracing: true, logLevel: 'INFO' },
     });
-    for (const t of definitions.taskTypes) hourglass.addWorker(t.name, { entry: workerEntry(t.name) });
+    for (const t of definitions.taskTypes)
+      hourglass.addWorker(t.name, { entry: workerEntry(t.name) });
     const functions = [stack, ...workerStacks(hourglass)].flatMap((s) =>
       Object.values(Template.fromStack(s).toJSON().Resources as Resources).filter(
         (r) => r.Type === 'AWS::Lambda::Function',
