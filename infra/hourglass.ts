@@ -137,6 +137,7 @@ export class Hourglass extends Construct {
         environment: {
           [ENV.tableName]: this.table.tableName,
           [ENV.retentionDays]: this.retentionDays,
+          [ENV.lifecycleEvents]: props.lifecycleEvents ?? 'consumed',
         },
       },
       this.observability,

@@ -47,6 +47,12 @@ export interface HourglassProps {
   readonly alarmTopic?: sns.ITopic;
   /** X-Ray tracing and the log level of every function. @default no tracing, WARN */
   readonly observability?: Observability;
+  /**
+   * Whose lifecycle events (`TaskCompleted`, `TaskFailed`, …) reach the bus: `consumed`,
+   * only the outcomes a workflow has a transition for, or `all`, for your own rules on the
+   * bus. Each published event costs a PutEvents and two small writes. @default 'consumed'
+   */
+  readonly lifecycleEvents?: 'consumed' | 'all';
 }
 
 /** Options of {@link Hourglass.addWorker}. */

@@ -8,7 +8,7 @@ import {
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { taskQueueName } from '../shared/aws/config';
+import { ENV, taskQueueName } from '../shared/aws/config';
 import { type StoreDeps, tasksDueBefore } from '../shared/aws/store';
 import type { IndexedTask, RejectedItem, TaskItem } from '../shared/aws/table';
 import { type HourglassDefinitions, TaskStatus } from '../shared/core/definitions';
@@ -83,6 +83,12 @@ export interface LocalCloudOptions {
    * log level, so a benchmark sees the logs AWS would ingest).
    */
   readonly handlerEnvironment?: Readonly<Record<string, string>>;
+  /**
+   * Whose lifecycle events reach the bus, as the construct's `lifecycleEvents` prop: those a
+   * workflow consumes (the deployed default), or all (what `npm run dev` shows).
+   * @default 'consumed'
+   */
+  readonly lifecycleEvents?: 'consumed' | 'all';
 }
 
 /** What the local cloud's managed parts did, as AWS would bill them (see `bench/cost.bench.ts`). */
@@ -245,6 +251,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     Object.assign(
       process.env,
       handlerEnvironment(endpoints, queuePrefixes, schedulerDlq.arn, scale),
+      { [ENV.lifecycleEvents]: options.lifecycleEvents ?? 'consumed' },
       options.handlerEnvironment,
     );
     stoppers.push(async () => {

@@ -182,7 +182,13 @@ export async function runDemo(options: DemoOptions = {}) {
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const timeScale = options.timeScale ?? DEFAULT_TIME_SCALE;
   const t0 = Date.parse('2026-11-02T08:00:00Z');
-  const cloud = await startLocalCloud({ definitions, timeScale, origin: t0 });
+  // Every outcome on the bus, for the progress line.
+  const cloud = await startLocalCloud({
+    definitions,
+    timeScale,
+    origin: t0,
+    lifecycleEvents: 'all',
+  });
   const started = performance.now();
   try {
     const events = demoStream(t0 + MIN, {

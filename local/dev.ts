@@ -12,11 +12,17 @@ export interface DevState {
   readonly pid: number;
 }
 
-async function main() {
+/** The clock's speed-up from HOURGLASS_TIME_SCALE (1 when unset). */
+function timeScaleFromEnv(): number {
   const scaleText = process.env.HOURGLASS_TIME_SCALE;
   const timeScale = scaleText === undefined ? 1 : Number(scaleText);
   if (!(timeScale >= 1))
     throw new Error(`HOURGLASS_TIME_SCALE must be a number ≥ 1, got "${scaleText}"`);
+  return timeScale;
+}
+
+async function main() {
+  const timeScale = timeScaleFromEnv();
   const dataDir = process.argv.includes('--persist')
     ? resolve(import.meta.dirname, '..', '.hourglass', 'data')
     : undefined;
@@ -26,6 +32,7 @@ async function main() {
     definitions,
     timeScale,
     dataDir,
+    lifecycleEvents: 'all', // every task's outcome shows in the terminal, consumed or not
     onError: (where, error) => process.stderr.write(`[${where}] ${(error as Error).message}\n`),
   });
   const state: DevState = {

@@ -14,6 +14,7 @@ export const ENV = {
   outboxBusName: 'HOURGLASS_OUTBOX_BUS_NAME',
   timeScale: 'HOURGLASS_TIME_SCALE',
   retentionDays: 'HOURGLASS_RETENTION_DAYS',
+  lifecycleEvents: 'HOURGLASS_LIFECYCLE_EVENTS',
 } as const;
 
 /** Where the timer for one task type's tasks is delivered. */
@@ -73,6 +74,8 @@ export interface Config {
    * TTL may delete them. @default 30
    */
   readonly retentionDays: number;
+  /** Whose lifecycle events reach the bus: those a workflow consumes, or all. @default 'consumed' */
+  readonly lifecycleEvents: 'consumed' | 'all';
   /** The queue of one task type, by the naming rule ({@link taskQueueName}). */
   taskQueue(taskType: string): TaskQueue;
 }
@@ -184,6 +187,14 @@ export function loadConfig(
           'a number ≥ 1 (how much faster than real time the local clock runs)',
         ),
       );
+    },
+    get lifecycleEvents() {
+      return once(ENV.lifecycleEvents, () => {
+        const value = env[ENV.lifecycleEvents]?.trim() || 'consumed';
+        if (value !== 'consumed' && value !== 'all')
+          throw new ConfigError(ENV.lifecycleEvents, `must be "consumed" or "all", got "${value}"`);
+        return value;
+      });
     },
     get retentionDays() {
       return once(ENV.retentionDays, () =>

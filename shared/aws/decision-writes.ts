@@ -54,6 +54,18 @@ interface TaskChange {
   generationBump: boolean;
 }
 
+/** How {@link decisionWrites} writes a decision's rows. */
+export interface DecisionWriteOptions {
+  /** How long finished rows are kept before TTL may delete them. */
+  readonly retentionMs: number;
+  /** The instance is final with nothing left to run: its row may expire. */
+  readonly finished: boolean;
+  /** Task types scheduled with `precision: 'minute'` ({@link minutePrecisionTypes}). */
+  readonly minutePrecision?: ReadonlySet<string>;
+  /** Task types whose lifecycle events are published ({@link publishedTaskTypes}). */
+  readonly published?: ReadonlySet<string>;
+}
+
 /**
  * Turns a decision into the items of one transaction: the instance, conditional on the
  * version read, and every task create, cancel and update, conditional on the task still
@@ -65,10 +77,11 @@ export function decisionWrites(
   decision: Decision,
   newEvents: readonly RecordedEvent[],
   now: number,
-  retentionMs: number,
-  finished: boolean,
-  minutePrecision: ReadonlySet<string> = new Set(),
+  options: DecisionWriteOptions,
 ): TransactWriteItem[] {
+  const { retentionMs, finished } = options;
+  const minutePrecision = options.minutePrecision ?? new Set();
+  const published = options.published ?? new Set();
   const { instance } = decision;
   const writes: TransactWriteItem[] = [];
   writes.push(instanceWrite(tableName, loaded, decision, now, finished ? retentionMs : null));
@@ -89,7 +102,12 @@ export function decisionWrites(
     const effect = taskRowEffect(command, instance.workflow, now, (id) => tasks.get(id)?.status);
     switch (effect.type) {
       case 'create':
-        writes.push(taskCreateWrite(tableName, effect.row, now, retentionMs, minutePrecision));
+        writes.push(
+          taskCreateWrite(tableName, effect.row, now, retentionMs, {
+            minute: minutePrecision.has(effect.row.taskType),
+            publish: published.has(effect.row.taskType),
+          }),
+        );
         break;
       case 'change':
         addChange(
@@ -157,11 +175,40 @@ function addChange(
   if (e.set.finishedAt !== undefined) {
     Object.assign(c.set, {
       expiresAt: expiresAt(e.set.finishedAt, retentionMs),
-      ...unpublishedKeys(e.taskId, e.set.finishedAt),
+      ...(current?.publish ? unpublishedKeys(e.taskId, e.set.finishedAt) : {}),
     });
   }
   c.timeline.push(...e.timeline);
   if (e.lateCancel !== undefined) c.lateCancels.push(e.lateCancel);
+}
+
+/**
+ * Whose lifecycle events are published to the bus: `all`, or only those a workflow consumes
+ * (the default). An event nobody consumes costs a PutEvents, a mark on the row and its
+ * removal; ask for `all` when your own rules on the bus listen to them.
+ */
+export type LifecycleEvents = 'consumed' | 'all';
+
+/**
+ * The task types of `workflow` whose lifecycle events are published: every type it
+ * schedules with `all`, else those with an outcome transition in this workflow (the
+ * lifecycle rule routes a workflow's own tasks' outcomes back to it).
+ */
+export function publishedTaskTypes(
+  workflow: Workflow,
+  lifecycleEvents: LifecycleEvents,
+): Set<string> {
+  const scheduled = Object.values(workflow.states)
+    .flatMap((state) => Object.values(state.on).flat())
+    .flatMap((transition) => transition.schedules)
+    .map((schedule) => schedule.task.name);
+  if (lifecycleEvents === 'all') return new Set(scheduled);
+  return new Set(
+    workflow.transitions
+      .map((t) => t.trigger)
+      .filter((trigger) => trigger.includes('.'))
+      .map((trigger) => trigger.slice(0, trigger.lastIndexOf('.'))),
+  );
 }
 
 /** The task types a workflow schedules with `precision: 'minute'`. */
@@ -211,8 +258,6 @@ function instanceWrite(
     PK: Keys.instancePk(instance.workflow, instance.key),
     SK: Keys.instanceSk,
     type: 'instance',
-    GSI2PK: Keys.workflowPk(instance.workflow),
-    GSI2SK: instance.key,
     workflow: instance.workflow,
     key: instance.key,
     state: instance.state,
@@ -243,7 +288,7 @@ function taskCreateWrite(
   r: NewTaskRow,
   now: number,
   retentionMs: number,
-  minutePrecision: ReadonlySet<string>,
+  flags: { readonly minute: boolean; readonly publish: boolean },
 ): TransactWriteItem {
   const finished = r.finishedAt !== undefined;
   const item: TaskItem = {
@@ -263,13 +308,14 @@ function taskCreateWrite(
     deadlineAt: r.deadlineAt,
     input: r.input,
     createdBy: r.createdBy,
-    ...(minutePrecision.has(r.taskType) ? { precision: 'minute' as const } : {}),
+    ...(flags.minute ? { precision: 'minute' as const } : {}),
+    ...(flags.publish ? { publish: true as const } : {}),
     ...(finished
       ? {
           cancelledBy: r.cancelledBy!,
           finishedAt: r.finishedAt!,
           expiresAt: expiresAt(r.finishedAt!, retentionMs),
-          ...unpublishedKeys(r.taskId, r.finishedAt!),
+          ...(flags.publish ? unpublishedKeys(r.taskId, r.finishedAt!) : {}),
         }
       : {}),
     lateCancels: [],

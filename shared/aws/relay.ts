@@ -161,7 +161,7 @@ export async function relayBatch(
       }
       if (after.status === TaskStatus.CANCELLED && before?.status === TaskStatus.SCHEDULED)
         await disarmTimer(deps, before);
-      if (TERMINAL_STATUSES.has(after.status) && before?.status !== after.status) {
+      if (after.publish && TERMINAL_STATUSES.has(after.status) && before?.status !== after.status) {
         publish.push({
           entry: lifecycleEntry(after, deps.config.busName, deps.clock()),
           index,

@@ -44,6 +44,7 @@ export function defaultIngestDeps(
     tableName: config.tableName,
     clock,
     retentionMs,
+    lifecycleEvents: config.lifecycleEvents,
     definitions,
     telemetry,
   };

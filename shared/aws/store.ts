@@ -18,7 +18,14 @@ import { type Decision, decide, type Instance, newInstance } from '../core/decid
 import { TaskStatus, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
-import { decisionWrites, isFinished, minutePrecisionTypes, rejectedItem } from './decision-writes';
+import {
+  decisionWrites,
+  isFinished,
+  type LifecycleEvents,
+  minutePrecisionTypes,
+  publishedTaskTypes,
+  rejectedItem,
+} from './decision-writes';
 import { ConflictError } from './errors';
 import {
   DEFAULT_RETENTION_DAYS,
@@ -44,6 +51,8 @@ export interface StoreDeps {
    * delete them. @default DEFAULT_RETENTION_DAYS days
    */
   readonly retentionMs?: number;
+  /** Whose lifecycle events are published. @default 'consumed' */
+  readonly lifecycleEvents?: LifecycleEvents;
 }
 
 /** The retention of a store's finished rows. */
@@ -194,16 +203,12 @@ export async function decideAndCommit(
     const now = deps.clock();
     const decision = decide(workflow, loaded.instance, events, loaded.tasks.map(toFact), now);
     if (unchanged(loaded, decision)) return { decision, attempts: attempt, written: false };
-    const writes = decisionWrites(
-      deps.tableName,
-      loaded,
-      decision,
-      events,
-      now,
-      retentionOf(deps),
-      isFinished(workflow, loaded, decision),
-      minutePrecisionTypes(workflow),
-    );
+    const writes = decisionWrites(deps.tableName, loaded, decision, events, now, {
+      retentionMs: retentionOf(deps),
+      finished: isFinished(workflow, loaded, decision),
+      minutePrecision: minutePrecisionTypes(workflow),
+      published: publishedTaskTypes(workflow, deps.lifecycleEvents ?? 'consumed'),
+    });
     if (writes.length > MAX_TRANSACTION_ITEMS) {
       throw new HourglassError(
         `workflow '${workflow.name}' key '${key}': one decision needs ${writes.length} writes, over DynamoDB's transaction limit of ${MAX_TRANSACTION_ITEMS}; deliver fewer events per batch for this key or schedule fewer tasks per event`,

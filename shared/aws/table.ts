@@ -7,9 +7,9 @@ import type { RecordedEvent } from '../core/events';
  * The single-table design. Every access pattern and the key that serves it is in
  * docs/table.md; no hot path scans.
  *
- * | item | PK | SK | GSI1 (open tasks by run time; failed and expired) | GSI2 (by workflow / unpublished / rejected by day) |
+ * | item | PK | SK | GSI1 (open tasks by run time; failed and expired) | GSI2 (marks: unpublished tasks, rejected events by day) |
  * |---|---|---|---|---|
- * | instance | `I#<workflow>#<key>` | `I` | – | `WF#<workflow>` / `<key>` |
+ * | instance | `I#<workflow>#<key>` | `I` | – | – |
  * | task | `I#<workflow>#<key>` | `T#<taskId>` | SCHEDULED or RUNNING: `OPEN#<shard>` / `<runAt ISO>#<taskId>`; FAILED or EXPIRED: `TASK#<status>#<shard>` / the same; COMPLETED or CANCELLED: not indexed | finished, lifecycle event not yet published: `UNPUBLISHED#<shard>` / `<finishedAt ISO>#<taskId>` |
  * | rejected event | `R#<eventId>` | `W#<workflow or ->` | – | `REJECTED#<day>` / `<time>#<eventId>` |
  */
@@ -19,7 +19,6 @@ export const Keys = {
   taskSk: (taskId: string) => `T#${taskId}`,
   openPk: (shard: number) => `OPEN#${shard}`,
   statusPk: (status: TaskStatus, shard: number) => `TASK#${status}#${shard}`,
-  workflowPk: (workflow: string) => `WF#${workflow}`,
   rejectedPk: (eventId: string) => `R#${eventId}`,
   rejectedSk: (workflow: string | null) => `W#${workflow ?? '-'}`,
   rejectedDayPk: (isoDay: string) => `REJECTED#${isoDay}`,
@@ -27,7 +26,7 @@ export const Keys = {
 } as const;
 
 /** Index names, as the CDK construct creates them. */
-export const Indexes = { byStatus: 'GSI1', byWorkflow: 'GSI2' } as const;
+export const Indexes = { byStatus: 'GSI1', marks: 'GSI2' } as const;
 
 /**
  * Shards of the status index: spreads "all SCHEDULED tasks" over this many partitions so
@@ -71,6 +70,8 @@ export interface TaskItem {
   readonly deadlineAt: number | null;
   /** Set (to 'minute') for a task type of minute precision; absent means second precision. */
   readonly precision?: 'minute';
+  /** Its lifecycle events are published (a workflow consumes them, or all are asked for). */
+  readonly publish?: true;
   /** While RUNNING: the claim holds until then; past it, a redelivered message re-claims. */
   readonly leaseUntil?: number;
   readonly input: Json;
@@ -96,8 +97,6 @@ export interface InstanceItem {
   readonly PK: string;
   readonly SK: 'I';
   readonly type: 'instance';
-  readonly GSI2PK: string;
-  readonly GSI2SK: string;
   readonly workflow: string;
   readonly key: string;
   readonly state: string;
@@ -253,10 +252,12 @@ export const TABLE_SCHEMA = {
       sortKey: 'GSI1SK',
       projection: { type: 'INCLUDE', attributes: STATUS_INDEX_ATTRIBUTES },
     },
-    // Keys only: an instance's updates never touch it, and readers of unpublished tasks,
-    // instances and rejected events read the rows they list.
+    // Marks that come and go (a finished task whose lifecycle event is not yet published, a
+    // rejected event by day), keys only: readers read the few rows they list. Instances are
+    // not indexed: nothing lists them by workflow, and an index entry per instance would
+    // cost a write per new key.
     {
-      name: Indexes.byWorkflow,
+      name: Indexes.marks,
       partitionKey: 'GSI2PK',
       sortKey: 'GSI2SK',
       projection: { type: 'KEYS_ONLY' },

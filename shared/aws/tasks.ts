@@ -153,7 +153,7 @@ function finishTask(
       ...(lastError === undefined ? {} : { lastError }),
       expiresAt: expiresAt(at, retentionOf(deps)),
       ...indexKeys,
-      ...unpublishedKeys(task.taskId, at),
+      ...(task.publish ? unpublishedKeys(task.taskId, at) : {}),
     },
     remove: indexKeys === null ? ['leaseUntil', 'GSI1PK', 'GSI1SK'] : ['leaseUntil'],
     entry: { at: formatInstant(at), status, cause },
@@ -256,7 +256,7 @@ export async function unmarkSwept(
 
 /**
  * Finished tasks whose lifecycle event is still unpublished and that finished before
- * `before`, oldest first, at most `limit` of them: listed from the by-workflow index's
+ * `before`, oldest first, at most `limit` of them: listed from the marks index's
  * unpublished partitions (never a scan), which holds keys only, then each row read. In a
  * healthy deployment the list is empty: the relay clears a mark within seconds.
  */
@@ -266,7 +266,7 @@ export async function unpublishedTasks(
   limit: number,
 ): Promise<TaskItem[]> {
   const shards = await queryShards<Pick<TaskItem, 'PK' | 'SK' | 'GSI2SK'>>(deps, {
-    index: Indexes.byWorkflow,
+    index: Indexes.marks,
     keyCondition: 'GSI2PK = :pk AND GSI2SK < :before',
     partition: Keys.unpublishedPk,
     values: { ':before': new Date(before).toISOString() },

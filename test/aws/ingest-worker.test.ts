@@ -11,6 +11,7 @@ import {
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   decisionWrites,
   dynamoTaskStore,
@@ -19,14 +20,27 @@ import {
   memoryTelemetry,
   NonRetryableError,
   processTaskBatch,
+  publishedTaskTypes,
   RetryAfterError,
   type TaskItem,
   type WorkerDeps,
 } from '../../shared/aws';
 import { ConflictError } from '../../shared/aws/errors';
-import { type Command, defineTaskType, newInstance, taskRowEffect } from '../../shared/core';
+import {
+  type Command,
+  defineEvent,
+  defineTaskType,
+  defineWorkflow,
+  newInstance,
+  taskRowEffect,
+} from '../../shared/core';
 import { HourglassError } from '../../shared/core/errors';
-import definitions, { compressImage, welcomeDiscount } from '../../workflows';
+import definitions, {
+  compressImage,
+  imageCompression,
+  productPublish,
+  welcomeDiscount,
+} from '../../workflows';
 import { days, shopEvent, T0 } from '../support/events';
 import { taskItem } from '../support/tasks';
 
@@ -377,8 +391,7 @@ describe('decisionWrites: the store writes what the one command interpreter says
       { instance, commands, accepted: [], duplicates: [] },
       [],
       T0,
-      days(30),
-      false,
+      { retentionMs: days(30), finished: false },
     );
     const effects = commands.map((c) =>
       taskRowEffect(c, 'welcome-discount', T0, (id) => (id === 't-run' ? 'RUNNING' : 'SCHEDULED')),
@@ -401,5 +414,47 @@ describe('decisionWrites: the store writes what the one command interpreter says
       ':timeline': [{ status: 'RUNNING', cause: 'cancel too late (e2)' }],
     });
     expect(writes.filter((w) => w.Put?.Item?.type === 'rejected')).toHaveLength(1);
+  });
+});
+
+describe('which lifecycle events are published', () => {
+  it('publishes the outcomes a workflow has a transition for, or every scheduled type when all are asked for', () => {
+    // J1: the code's outcome chains the reminder, and the reminder's ends the journey.
+    expect(publishedTaskTypes(welcomeDiscount, 'consumed')).toEqual(
+      new Set(['send-discount-code', 'discount-reminder']),
+    );
+    expect(publishedTaskTypes(imageCompression, 'all')).toEqual(new Set(['compress-image']));
+    // A rule goes back to idle on its task's outcome, so it consumes it.
+    expect(publishedTaskTypes(productPublish, 'consumed')).toEqual(new Set(['publish-product']));
+    // A workflow that only fires and forgets: nothing listens for the outcome.
+    const ping = defineTaskType({ name: 'ping' });
+    const Tick = defineEvent({
+      source: 'test',
+      detailType: 'Tick',
+      schema: z.object({ id: z.string() }),
+    });
+    const fireAndForget = defineWorkflow({
+      name: 'fire-and-forget',
+      key: 'detail.id',
+      events: [Tick],
+      initial: 'on',
+      states: {
+        on: { on: { Tick: { schedule: { task: ping, after: '1h', collapse: 'per-trigger' } } } },
+      },
+    });
+    expect(publishedTaskTypes(fireAndForget, 'consumed')).toEqual(new Set());
+    expect(publishedTaskTypes(fireAndForget, 'all')).toEqual(new Set(['ping']));
+  });
+
+  it('marks a finished task unpublished only when its lifecycle event is published', async () => {
+    dynamo.on(UpdateCommand).resolves({});
+    const store = dynamoTaskStore({ dynamo: documentClient, tableName: 't', clock: () => T0 });
+    const running = { status: 'RUNNING' as const, attempt: 1, leaseUntil: T0 + 60_000 };
+    await store.complete(taskItem({ ...running, taskId: 'quiet' }), 1, T0);
+    await store.complete(taskItem({ ...running, taskId: 'heard', publish: true }), 1, T0);
+    const [quiet, heard] = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(quiet?.ExpressionAttributeValues).not.toHaveProperty(':GSI2PK');
+    expect(quiet?.UpdateExpression).toContain('REMOVE');
+    expect(heard?.ExpressionAttributeValues).toHaveProperty(':GSI2PK');
   });
 });

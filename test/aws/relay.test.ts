@@ -71,6 +71,8 @@ const task = (overrides: Partial<TaskItem> = {}): TaskItem => ({
   lateCancels: [],
   updatedAt: T0,
   timeline: [],
+  // A workflow consumes its outcomes (or all lifecycle events are asked for).
+  publish: true,
   ...overrides,
 });
 let seq = 0;
@@ -181,6 +183,15 @@ describe('relayBatch', () => {
     expect(
       eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.length),
     ).toEqual([10, 2]);
+  });
+
+  it('publishes no lifecycle event for a task whose outcome nothing consumes', async () => {
+    const quiet = task({ publish: undefined });
+    await relayBatch(deps(), [
+      record(quiet, { ...quiet, status: 'COMPLETED', finishedAt: T0 }),
+      record(quiet, { ...quiet, taskId: 't2', status: 'CANCELLED', finishedAt: T0 }),
+    ]);
+    expect(eventBridge.commandCalls(PutEventsCommand)).toEqual([]);
   });
 
   it('reports the first failed record by sequence number', async () => {
