@@ -19,8 +19,15 @@
  * - Empty receives of the event source mappings' long polling are left out: they cost the
  *   same whatever the traffic (about $0.26 a month per queue).
  *
- * Options: `--low N` and `--high N` items per path (default 5 and 100), `--path a,b`.
+ * Path (g) is a burst: `--burst N` tasks (default 10,000) created ahead and all due in the
+ * same minute, run at real speed; it reports how long after the minute the last one started
+ * (on this machine; docs/cost.md has the same on paper for AWS's default quotas). Cold starts
+ * (bundle size and module initialisation per function) are measured by bench/cold-start.ts.
+ *
+ * Options: `--low=N` and `--high=N` items per path (default 5 and 100), `--path=a,b`,
+ * `--burst=N` (0 to skip).
  */
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type LocalCloud, startLocalCloud } from '../local/cloud';
@@ -29,6 +36,7 @@ import { LIFECYCLE_SOURCE } from '../shared/aws/messages';
 import { DEPLOYED_LOG_LEVEL, FUNCTION_MEMORY_MB, TRACING_BY_DEFAULT } from '../shared/aws/settings';
 import type { TaskItem } from '../shared/aws/table';
 import definitions from '../workflows';
+import { type ColdStart, measureColdStarts } from './cold-start';
 import { type MeasuredRun, type PricedRun, priceRun } from './cost-model';
 import { ANCHORS } from './prices';
 
@@ -218,6 +226,12 @@ type Volume = 'low' | 'high';
 /** Task types whose workers the paths run: bench/workers/ has one that does nothing for each. */
 const BENCH_WORKERS = ['publish-product', 'send-discount-code', 'discount-reminder'];
 
+/** The worker entry of a task type: the bench's do-nothing worker where there is one. */
+const benchWorkerEntry = (taskType: string) =>
+  BENCH_WORKERS.includes(taskType)
+    ? fileURLToPath(new URL(`./workers/${taskType}.ts`, import.meta.url))
+    : fileURLToPath(new URL(`../functions/workers/${taskType}.ts`, import.meta.url));
+
 /**
  * X-Ray's default sampling rule records the first request each second and 5% of the rest:
  * at low volume that is every invocation, at high volume about 5%.
@@ -298,10 +312,7 @@ async function main() {
   const cloud = await startLocalCloud({
     definitions,
     timeScale: 60,
-    workerEntry: (taskType) =>
-      BENCH_WORKERS.includes(taskType)
-        ? fileURLToPath(new URL(`./workers/${taskType}.ts`, import.meta.url))
-        : fileURLToPath(new URL(`../functions/workers/${taskType}.ts`, import.meta.url)),
+    workerEntry: benchWorkerEntry,
     handlerEnvironment: {
       POWERTOOLS_LOG_LEVEL: DEPLOYED_LOG_LEVEL,
       POWERTOOLS_METRICS_DISABLED: 'false',
@@ -347,12 +358,16 @@ async function main() {
   } finally {
     await cloud.stop();
   }
+  const burstSize = Number(option('burst') ?? 10_000);
+  const burst = burstSize > 0 ? await burstInChild(burstSize) : null;
+  const coldStarts = await measureColdStarts();
   print(results);
+  printExtras(burst, coldStarts);
   const out = fileURLToPath(new URL('./results/cost.json', import.meta.url));
   await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
   await writeFile(
     out,
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), paths: results, anchors: ANCHORS }, null, 2)}\n`,
+    `${JSON.stringify({ measuredAt: new Date().toISOString(), paths: results, anchors: ANCHORS, burst, coldStarts }, null, 2)}\n`,
   );
   process.stdout.write(`\nwrote ${out}\n`);
   if (problems.length > 0) {
@@ -421,4 +436,111 @@ function print(
   for (const a of ANCHORS) process.stdout.write(`${a.name}: ${a.assumption}\n`);
 }
 
+/** What path (g) measured. */
+interface Burst {
+  readonly path: 'g';
+  readonly tasks: number;
+  /** Ms from the start of the due minute until the last task started (real time: the clock ran at 1×). */
+  readonly lastStartedAfterMs: number;
+  readonly p50StartedAfterMs: number;
+  readonly completed: number;
+}
+
+/**
+ * Path (g): `count` tasks scheduled ahead and all due in the same minute. The clock runs at
+ * real speed once they are due (idle time before is skipped), so the lateness is what this
+ * machine, running every service and function, takes to start them all.
+ */
+async function runBurst(count: number): Promise<Burst> {
+  const cloud = await startLocalCloud({
+    definitions,
+    timeScale: 1,
+    skipIdle: true,
+    workerEntry: benchWorkerEntry,
+  });
+  try {
+    const t0 = cloud.clock.now();
+    const due = Math.ceil((t0 + 30 * MINUTE) / MINUTE) * MINUTE;
+    const started = performance.now();
+    const ticker = setInterval(
+      () =>
+        process.stderr.write(
+          `[bench:cost] (g) ${((performance.now() - started) / 1000).toFixed(0)} s real\n`,
+        ),
+      15_000,
+    );
+    try {
+      for (let i = 0; i < count; i += 100) {
+        await cloud.emit(
+          Array.from({ length: Math.min(100, count - i) }, (_, j) => ({
+            source: 'shop',
+            detailType: 'ProductPublishScheduled',
+            detail: { productId: `burst-${i + j}`, publishAt: new Date(due).toISOString() },
+          })),
+        );
+      }
+      await cloud.settle({ until: due + 2 * MINUTE, timeoutMs: 3_600_000 });
+    } finally {
+      clearInterval(ticker);
+    }
+    const tasks = (await cloud.tasks()).filter((t) => t.key.startsWith('burst-'));
+    const starts = tasks
+      .filter((t) => t.startedAt !== undefined)
+      .map((t) => t.startedAt! - due)
+      .sort((a, b) => a - b);
+    return {
+      path: 'g',
+      tasks: tasks.length,
+      lastStartedAfterMs: starts.at(-1) ?? Number.NaN,
+      p50StartedAfterMs: starts[Math.floor(starts.length / 2)] ?? Number.NaN,
+      completed: tasks.filter((t) => t.status === 'COMPLETED').length,
+    };
+  } finally {
+    await cloud.stop();
+  }
+}
+
+function printExtras(burst: Burst | null, coldStarts: readonly ColdStart[]) {
+  if (burst !== null) {
+    process.stdout.write(
+      `\n(g) burst: ${burst.tasks} tasks due in one minute, ${burst.completed} completed; half had started ${(burst.p50StartedAfterMs / 1000).toFixed(0)} s after the minute began, the last ${(burst.lastStartedAfterMs / 1000).toFixed(0)} s after (this machine, every service and function on 2 cores; AWS on paper: docs/cost.md).\n`,
+    );
+  }
+  process.stdout.write(
+    '\nCold starts (bundled as deployed; import time, median of 5 fresh processes):\n',
+  );
+  for (const c of coldStarts)
+    process.stdout.write(
+      `  ${c.function.padEnd(8)} ${(c.bundleBytes / 1024).toFixed(0).padStart(4)} KB  ${String(c.initMs).padStart(4)} ms\n`,
+    );
+}
+
+/**
+ * Runs path (g) in a process of its own: the handlers read their configuration once, at
+ * cold start, as on AWS, so one process serves one local cloud.
+ */
+async function burstInChild(count: number): Promise<Burst> {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), `--burst-only=${count}`],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  const last = out.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !last.startsWith('{'))
+    throw new Error(`the burst run failed (exit ${code}): ${out.slice(-2_000)}`);
+  return JSON.parse(last) as Burst;
+}
+
+const burstOnly = option('burst-only');
+if (burstOnly !== undefined) {
+  process.stdout.write(`${JSON.stringify(await runBurst(Number(burstOnly)))}\n`);
+  process.exit(0);
+}
 await main();

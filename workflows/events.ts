@@ -1,8 +1,19 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { defineEvent } from '../shared/core';
+
+// The schemas use zod/mini, whose functions tree-shake: the ingest bundle carries about 40 KB
+// of it instead of full zod's 440 KB. Any Standard Schema library works (full zod, valibot,
+// arktype); the choice only shows in the ingest function's size and start-up time.
+
+// zod/mini loads no messages of its own: English ones, so a rejected event says what is wrong.
+z.config(en());
 
 /** Every example event comes from the shop. */
 const source = 'shop';
+
+/** A non-empty string. */
+const id = () => z.string().check(z.minLength(1));
 
 /** A user signed up. Starts J1 `welcome-discount`. */
 export const UserRegistered = defineEvent({
@@ -10,8 +21,8 @@ export const UserRegistered = defineEvent({
   detailType: 'UserRegistered',
   // A plain shape check: mail servers, not regexes, decide which addresses exist.
   schema: z.object({
-    userId: z.string().min(1),
-    email: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address'),
+    userId: id(),
+    email: z.string().check(z.regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address')),
   }),
 });
 
@@ -19,21 +30,21 @@ export const UserRegistered = defineEvent({
 export const OrderPlaced = defineEvent({
   source,
   detailType: 'OrderPlaced',
-  schema: z.object({ userId: z.string().min(1), orderId: z.string().min(1), total: z.number() }),
+  schema: z.object({ userId: id(), orderId: id(), total: z.number() }),
 });
 
 /** A user opened a checkout for a cart. J2 `abandoned-checkout`. */
 export const CheckoutStarted = defineEvent({
   source,
   detailType: 'CheckoutStarted',
-  schema: z.object({ userId: z.string().min(1), cartId: z.string().min(1) }),
+  schema: z.object({ userId: id(), cartId: id() }),
 });
 
 /** A cart was paid. J2 `abandoned-checkout`. */
 export const PaymentSucceeded = defineEvent({
   source,
   detailType: 'PaymentSucceeded',
-  schema: z.object({ userId: z.string().min(1), cartId: z.string().min(1) }),
+  schema: z.object({ userId: id(), cartId: id() }),
 });
 
 /** An image was uploaded. J3 `image-compression`. */
@@ -41,9 +52,9 @@ export const ImageUploaded = defineEvent({
   source,
   detailType: 'ImageUploaded',
   schema: z.object({
-    imageId: z.string().min(1),
-    url: z.string().min(1),
-    bytes: z.number().int().nonnegative(),
+    imageId: id(),
+    url: id(),
+    bytes: z.int().check(z.nonnegative()),
   }),
 });
 
@@ -51,21 +62,21 @@ export const ImageUploaded = defineEvent({
 export const ImageDeleted = defineEvent({
   source,
   detailType: 'ImageDeleted',
-  schema: z.object({ imageId: z.string().min(1) }),
+  schema: z.object({ imageId: id() }),
 });
 
 /** A product is to go live at `publishAt`. J4 `product-publish`. */
 export const ProductPublishScheduled = defineEvent({
   source,
   detailType: 'ProductPublishScheduled',
-  schema: z.object({ productId: z.string().min(1), publishAt: z.string() }),
+  schema: z.object({ productId: id(), publishAt: z.string() }),
 });
 
 /** A planned publication was called off. J4 `product-publish`. */
 export const ProductPublishCancelled = defineEvent({
   source,
   detailType: 'ProductPublishCancelled',
-  schema: z.object({ productId: z.string().min(1) }),
+  schema: z.object({ productId: id() }),
 });
 
 /** A discount applies until `endsAt`. J4 `discount-expiry`. */
@@ -73,8 +84,8 @@ export const DiscountApplied = defineEvent({
   source,
   detailType: 'DiscountApplied',
   schema: z.object({
-    productId: z.string().min(1),
-    discountId: z.string().min(1),
+    productId: id(),
+    discountId: id(),
     endsAt: z.string(),
   }),
 });
@@ -83,7 +94,7 @@ export const DiscountApplied = defineEvent({
 export const DiscountRemoved = defineEvent({
   source,
   detailType: 'DiscountRemoved',
-  schema: z.object({ discountId: z.string().min(1) }),
+  schema: z.object({ discountId: id() }),
 });
 
 /** A mail to a group is to go out at `sendAt`. J5 `campaign-mail`. */
@@ -91,8 +102,8 @@ export const GroupEmailScheduled = defineEvent({
   source,
   detailType: 'GroupEmailScheduled',
   schema: z.object({
-    campaignId: z.string().min(1),
-    groupId: z.string().min(1),
+    campaignId: id(),
+    groupId: id(),
     sendAt: z.string(),
   }),
 });
@@ -101,5 +112,5 @@ export const GroupEmailScheduled = defineEvent({
 export const GroupEmailCancelled = defineEvent({
   source,
   detailType: 'GroupEmailCancelled',
-  schema: z.object({ campaignId: z.string().min(1) }),
+  schema: z.object({ campaignId: id() }),
 });

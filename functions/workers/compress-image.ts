@@ -1,5 +1,5 @@
 import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
-import { compressImage } from '../../workflows';
+import { compressImage } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
 /** J3: compresses an uploaded image. (An example: it records what it would send, once per task.) */

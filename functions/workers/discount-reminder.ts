@@ -1,5 +1,5 @@
 import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
-import { discountReminder } from '../../workflows';
+import { discountReminder } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
 /** J1: reminds a user that their discount code is waiting. (An example: it records what it would send, once per task.) */

@@ -1,5 +1,5 @@
 import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
-import { endDiscount } from '../../workflows';
+import { endDiscount } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
 /** J4: takes a discount off. (An example: it records what it would send, once per task.) */

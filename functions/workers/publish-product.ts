@@ -1,5 +1,5 @@
 import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
-import { publishProduct } from '../../workflows';
+import { publishProduct } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
 /** J4: makes a product visible. (An example: it records what it would send, once per task.) */

@@ -1,5 +1,5 @@
 import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
-import { sendCartReminder } from '../../workflows';
+import { sendCartReminder } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
 /** J2: reminds a user of the carts they left open. (An example: it records what it would send, once per task.) */

@@ -1,5 +1,5 @@
 import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
-import { sendDiscountCode } from '../../workflows';
+import { sendDiscountCode } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
 /** J1: mails the welcome discount code. (An example: it records what it would send, once per task.) */

@@ -1,5 +1,5 @@
 import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
-import { sendGroupEmail } from '../../workflows';
+import { sendGroupEmail } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
 /** J5: mails a campaign to its group. (An example: it records what it would send, once per task.) */
