@@ -1,15 +1,10 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { defaultIngestDeps, ingestBatch } from '../shared/aws';
+import { ingestHandler } from '../shared/aws';
 import definitions from '../workflows';
 
-const deps = defaultIngestDeps(definitions);
-
-/** The ingest queue's consumer: EventBridge events in, decisions committed to the table. */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
-  const result = await ingestBatch(
-    deps,
-    event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
-  );
-  deps.telemetry.flush();
-  return { batchItemFailures: result.batchItemFailures };
-}
+/**
+ * The ingest function of the example workflows. A deployment of your own workflows does
+ * not use this file: the construct generates the same two lines for the module
+ * `defineHourglass` was called in (see docs/deploy.md), so its ingest carries exactly the
+ * definitions its rules route.
+ */
+export const handler = ingestHandler(definitions);

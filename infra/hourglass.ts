@@ -36,7 +36,13 @@ import {
 import { bundled, type Observability } from './function';
 import { AlarmFactory, addDashboardWidgets, addRuntimeAlarms } from './monitoring';
 import { suppressDeadLetterQueueFindings } from './nag';
-import { encryptedQueue, hourglassTable, ingestRules, schedulerRole } from './parts';
+import {
+  encryptedQueue,
+  hourglassTable,
+  ingestEntryFor,
+  ingestRules,
+  schedulerRole,
+} from './parts';
 import { checkProps, type HourglassProps, type Worker, type WorkerOptions } from './props';
 
 export type { HourglassProps, Worker, WorkerOptions } from './props';
@@ -131,7 +137,7 @@ export class Hourglass extends Construct {
     this.ingestFunction = bundled(
       this,
       'Ingest',
-      props.ingestEntry ?? join(ROOT, 'functions/ingest.ts'),
+      ingestEntryFor(id, this.definitions),
       {
         timeout: Duration.seconds(INGEST.timeoutSeconds),
         environment: {

@@ -18,15 +18,15 @@ import type { Observability } from './function';
 
 /** Props of {@link Hourglass}. */
 export interface HourglassProps {
-  /** The definitions to deploy: `defineHourglass({ taskTypes, workflows })`. */
+  /**
+   * The definitions to deploy: `defineHourglass({ taskTypes, workflows })`. The ingest
+   * function is bundled from the module they were made in (`workflows.module`), so it runs
+   * exactly the definitions the bus rules route; there is no separate ingest entry to keep
+   * in step.
+   */
   readonly workflows: HourglassDefinitions;
   /** The bus domain events arrive on and lifecycle events go to. @default a new bus */
   readonly bus?: events.IEventBus;
-  /**
-   * The ingest function's entry. It must bundle the same definitions as `workflows`.
-   * @default functions/ingest.ts (which imports workflows/)
-   */
-  readonly ingestEntry?: string;
   /** @default functions/relay.ts */
   readonly relayEntry?: string;
   /** @default functions/sweeper.ts */

@@ -9,6 +9,7 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV, taskQueueName } from '../shared/aws/config';
+import { ingestHandler } from '../shared/aws/runtime';
 import { type StoreDeps, tasksDueBefore } from '../shared/aws/store';
 import type { IndexedTask, RejectedItem, TaskItem } from '../shared/aws/table';
 import { type HourglassDefinitions, TaskStatus } from '../shared/core/definitions';
@@ -259,7 +260,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       Object.assign(process.env, savedEnv);
     });
 
-    const ingestHandler = (await import(join(ROOT, 'functions/ingest.ts'))).handler as Handler;
+    // Ingest runs the definitions this cloud was started with, the ones its rules route.
+    const ingestFunction = ingestHandler(definitions) as Handler;
     const relayHandler = (await import(join(ROOT, 'functions/relay.ts'))).handler as Handler;
     const workerEntry =
       options.workerEntry ?? ((t: string) => join(ROOT, `functions/workers/${t}.ts`));
@@ -278,7 +280,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       streamArn: Table!.LatestStreamArn!,
       receivable: (queue) => sqsService.receivable(queue, Date.now()),
       queues: { ingest: ingest.queue, relayDlq, taskQueues },
-      handlers: { ingest: ingestHandler, relay: relayHandler, workerEntry },
+      handlers: { ingest: ingestFunction, relay: relayHandler, workerEntry },
       storeDeps,
       injector,
       down,

@@ -1,9 +1,10 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { HourglassDefinitions } from '../core/definitions';
 import { minimumRetentionMs } from '../core/history';
 import { type Clients, createClients } from './clients';
 import { type Config, ENV, loadConfig } from './config';
 import { ConfigError } from './errors';
-import type { IngestDeps } from './ingest';
+import { type IngestDeps, ingestBatch } from './ingest';
 import type { RelayDeps } from './relay';
 import { dynamoTaskStore } from './tasks';
 import { powertoolsTelemetry, type Telemetry } from './telemetry';
@@ -47,6 +48,28 @@ export function defaultIngestDeps(
     lifecycleEvents: config.lifecycleEvents,
     definitions,
     telemetry,
+  };
+}
+
+/**
+ * The ingest function's Lambda handler for `definitions`: reads its dependencies from the
+ * environment once (at cold start) and commits each batch's decisions, returning the
+ * messages to retry. Every ingest entry is this one call on the definitions its rules route.
+ *
+ * @example
+ * export const handler = ingestHandler(definitions);
+ */
+export function ingestHandler(
+  definitions: HourglassDefinitions,
+): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  const deps = defaultIngestDeps(definitions);
+  return async (event) => {
+    const result = await ingestBatch(
+      deps,
+      event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
+    );
+    deps.telemetry.flush();
+    return { batchItemFailures: result.batchItemFailures };
   };
 }
 

@@ -19,6 +19,12 @@ export interface HourglassDefinitions {
   readonly taskTypes: readonly TaskType[];
   readonly events: readonly EventType[];
   readonly workflows: readonly Workflow[];
+  /**
+   * The module the definitions were made in (a file URL or path): the CDK construct bundles
+   * the ingest function from it, so ingest runs exactly the definitions its rules route.
+   * Null when it could not be told (pass `module: import.meta.url` to defineHourglass).
+   */
+  readonly module: string | null;
 }
 
 /**
@@ -37,6 +43,12 @@ export function defineHourglass(options: {
   readonly workflows: readonly Workflow[];
   /** Event types, including any no workflow consumes yet. @default the workflows' events */
   readonly events?: readonly EventType[];
+  /**
+   * The module these definitions live in, as `import.meta.url`, for the construct to bundle
+   * the ingest function from. @default the file that calls defineHourglass, read from the
+   * call stack
+   */
+  readonly module?: string;
 }): HourglassDefinitions {
   const where = 'definitions';
   const taskTypes = new Map<string, TaskType>();
@@ -96,7 +108,20 @@ export function defineHourglass(options: {
     taskTypes: [...taskTypes.values()],
     events: [...events.values()],
     workflows: [...workflows.values()],
+    module: options.module ?? callerModule(),
   };
+}
+
+/**
+ * The file that called defineHourglass, from the call stack (`at … (file:///…/index.ts:3:1)`
+ * or `at file:///…/index.ts:3:1`), or null when the stack does not say.
+ */
+function callerModule(): string | null {
+  const frames = (new Error().stack ?? '').split('\n').slice(1);
+  // Frame 0 is callerModule, 1 is defineHourglass, 2 the module that called it.
+  const frame = frames[2];
+  const match = frame?.match(/\(?((?:file:\/\/)?\/[^()]+?):\d+:\d+\)?\s*$/);
+  return match?.[1] ?? null;
 }
 
 /** Finds a workflow by name, or fails with the names there are. */

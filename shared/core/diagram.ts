@@ -12,7 +12,11 @@ export function describeSchedule(action: ScheduleAction): string {
   if (c.kind === 'debounce') {
     when = `debounce ${formatDuration(c.periodMs)}${c.maxWaitMs === null ? '' : ` max ${formatDuration(c.maxWaitMs)}`}`;
   } else if (action.atPath !== null) {
-    when = `at ${action.atPath}`;
+    const offset = action.offsetMs;
+    when =
+      offset === 0
+        ? `at ${action.atPath}`
+        : `${formatDuration(Math.abs(offset))} ${offset < 0 ? 'before' : 'after'} ${action.atPath}`;
   } else {
     when = action.afterMs === 0 ? 'now' : `in ${formatDuration(action.afterMs ?? 0)}`;
   }

@@ -229,7 +229,7 @@ export class Replay {
       dueAt = time + collapse.periodMs;
       if (collapse.maxWaitMs !== null) dueAt = Math.min(dueAt, burst + collapse.maxWaitMs);
     } else if (action.atPath !== null) {
-      dueAt = parseInstant(readPath(event, action.atPath), action.atPath);
+      dueAt = parseInstant(readPath(event, action.atPath), action.atPath) + action.offsetMs;
     } else {
       dueAt = time + (action.afterMs ?? 0);
     }

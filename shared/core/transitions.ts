@@ -28,13 +28,31 @@ export function compileSchedule(
 ): ScheduleAction {
   assertTaskType(spec?.task, where, 'schedule.task');
   const here = `${where} schedule '${spec.task.name}'`;
-  if (spec.after !== undefined && spec.at !== undefined) {
-    throw new DefinitionError(here, 'give either after (a delay) or at (an event field), not both');
-  }
-  const afterMs =
-    spec.after === undefined ? null : within(here, () => parseDuration(spec.after, 'after'));
   const atPath = spec.at ?? null;
   if (atPath !== null) within(here, () => assertPath(atPath, 'at'));
+  if (typeof spec.after === 'string' && spec.after.trim().startsWith('-')) {
+    throw new DefinitionError(
+      here,
+      `after cannot be negative (got '${spec.after}'); to count back from a time in the event, write { at: 'detail.<field>', before: '${spec.after.trim().slice(1)}' }`,
+    );
+  }
+  if (spec.before !== undefined && atPath === null) {
+    throw new DefinitionError(
+      here,
+      "before counts back from a time in the event: add at: 'detail.<field>' (the time to count back from)",
+    );
+  }
+  if (spec.before !== undefined && spec.after !== undefined) {
+    throw new DefinitionError(here, 'give before or after (relative to at), not both');
+  }
+  const delayMs =
+    spec.after === undefined ? null : within(here, () => parseDuration(spec.after, 'after'));
+  const beforeMs =
+    spec.before === undefined ? null : within(here, () => parseDuration(spec.before, 'before'));
+  // With `at`, after/before move the due time off the event field's time; without, `after`
+  // is a delay from the event time.
+  const afterMs = atPath === null ? delayMs : null;
+  const offsetMs = atPath === null ? 0 : (delayMs ?? 0) - (beforeMs ?? 0);
 
   const deadline = compileDeadline(spec, here, atPath, afterMs);
   const collapse = compileCollapse(spec, here);
@@ -45,6 +63,7 @@ export function compileSchedule(
     task: spec.task,
     afterMs: afterMs ?? (atPath === null && collapse.kind !== 'debounce' ? 0 : null),
     atPath,
+    offsetMs,
     deadline,
     collapse,
     input: spec.input ?? null,
@@ -95,7 +114,7 @@ function compileCollapse(
       `collapse must be "keep-first", "replace", "per-trigger" or { debounce: { period, maxWait } }, got ${describeValue(policy)}`,
     );
   }
-  if (spec.after !== undefined || spec.at !== undefined) {
+  if (spec.after !== undefined || spec.at !== undefined || spec.before !== undefined) {
     throw new DefinitionError(
       here,
       'a debounce sets the due time itself (period after the latest trigger); remove after/at',

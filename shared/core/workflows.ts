@@ -38,9 +38,15 @@ export type CollapsePolicy =
 /** Schedules a task from a transition. */
 export interface ScheduleSpec<Context, Detail> {
   readonly task: TaskType;
-  /** Due this long after the event time. Leave out both `after` and `at` for "at once". */
+  /**
+   * Due this long after the event time; with `at`, this long after the time in that field
+   * (`{ at: 'detail.deliveredAt', after: '1h' }`). Leave out `after`, `before` and `at` for
+   * "at once".
+   */
   readonly after?: string;
-  /** Due at the absolute time in this event field, e.g. `detail.publishAt`. */
+  /** With `at`: due this long before the time in that field (`{ at: 'detail.trialEndsAt', before: '3d' }`). */
+  readonly before?: string;
+  /** Due at the absolute time in this event field, e.g. `detail.publishAt` (ISO-8601 or epoch ms). */
   readonly at?: string;
   /**
    * Overrides the task type's deadline: `{ after }` measured from the event time, or
@@ -117,6 +123,8 @@ export interface ScheduleAction {
   readonly task: TaskType;
   readonly afterMs: number | null;
   readonly atPath: string | null;
+  /** With `atPath`: ms added to the field's time (negative for `before`); 0 otherwise. */
+  readonly offsetMs: number;
   readonly deadline:
     | { readonly afterMs: number; readonly atPath?: undefined }
     | { readonly atPath: string; readonly afterMs?: undefined }

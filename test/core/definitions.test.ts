@@ -230,11 +230,11 @@ describe('defineWorkflow', () => {
       'update[0].input must be a function',
     ],
     [
-      'both after and at',
+      'before without at',
       {
-        states: { a: { on: { Ping: { schedule: { task: work, after: '1m', at: 'detail.at' } } } } },
+        states: { a: { on: { Ping: { schedule: { task: work, before: '1m' } } } } },
       },
-      'give either after (a delay) or at (an event field), not both',
+      'before counts back from a time in the event',
     ],
     [
       'a bad delay',

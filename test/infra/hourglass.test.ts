@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { App, Aspects, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -8,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Hourglass, ingestPatterns, Outbox, WORKERS_PER_STACK } from '../../infra';
 import { suppressAcceptedFindings } from '../../infra/nag';
+import { ingestEntryFor } from '../../infra/parts';
 import { defineEvent, defineHourglass, defineRule, defineTaskType } from '../../shared/core';
 import definitions, { sendDiscountCode, UserRegistered } from '../../workflows';
 
@@ -378,6 +380,23 @@ describe('Hourglass observability', () => {
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(fn.Properties.Environment.Variables.POWERTOOLS_LOG_LEVEL).toBe('INFO');
     }
+  });
+});
+
+describe('the ingest function of your own workflows', () => {
+  it('is bundled from the module the definitions were made in, so it runs what the rules route', () => {
+    expect(definitions.module).toBe(resolve(import.meta.dirname, '../../workflows/index.ts'));
+    const entry = ingestEntryFor('H', definitions);
+    const source = readFileSync(entry, 'utf8');
+    expect(source).toContain(`import * as workflows from ${JSON.stringify(definitions.module)};`);
+    expect(source).toContain('export const handler = ingestHandler(');
+  });
+
+  it('fails synthesis saying how to fix it when the definitions do not know their module', () => {
+    const anonymous = { ...definitions, module: null };
+    expect(() => new Hourglass(newStack().stack, 'H', { workflows: anonymous })).toThrow(
+      /cannot tell which module defines the workflows, so ingest cannot be bundled from it; pass module: import.meta.url to defineHourglass/,
+    );
   });
 });
 
