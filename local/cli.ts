@@ -1,7 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { parseArgs as parseCommandLine } from 'node:util';
+import { checkEmit, emitToDevCloud } from './emit';
+import { loadDefinitions } from './project';
+
+export { loadDefinitions } from './project';
+
 import {
   check,
   diagram,
@@ -40,9 +44,11 @@ const USAGE = `usage:
   hourglass graph WORKFLOW [--workflows MODULE]
   hourglass simulate --events FILE.jsonl [--workflows MODULE] [--until ISO]
                      [--fail TASKTYPE=N]... [--down TASKTYPE@FROM..TO]... [--json]
-  hourglass emit DETAIL_TYPE 'DETAIL_JSON' [--source shop]   (to the bus of \`npm run dev\`)
+  hourglass emit DETAIL_TYPE 'DETAIL_JSON' [--source SOURCE] [--force] [--workflows MODULE]
+                     (to the bus of \`npm run dev\`; checked against the workflows first)
 
-MODULE defaults to the project's workflows/ (its index exports defineHourglass(...)).`;
+MODULE defaults to the project's: "hourglass.workflows" in package.json, else
+workflows/index.ts (the module exports defineHourglass(...) as default).`;
 
 interface Args {
   readonly positional: string[];
@@ -58,6 +64,7 @@ const OPTIONS = {
   down: { type: 'string', multiple: true },
   source: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  force: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
@@ -97,28 +104,6 @@ function one(args: Args, name: string): string | undefined {
   const values = args.flags.get(name);
   if (values !== undefined && values.length > 1) throw new UsageError(`${name} may be given once`);
   return values?.[0];
-}
-
-/** Loads the definitions a module exports (default export, or `definitions`). */
-export async function loadDefinitions(
-  module: string | undefined,
-  cwd: string,
-): Promise<HourglassDefinitions> {
-  const path = resolve(cwd, module ?? 'workflows/index.ts');
-  let loaded: Record<string, unknown>;
-  try {
-    loaded = await import(isAbsolute(path) ? pathToFileURL(path).href : path);
-  } catch (error) {
-    const message = (error as Error).message?.split('\n')[0];
-    throw new UsageError(`cannot load workflows module ${path}: ${message}`);
-  }
-  const candidate = (loaded.default ?? loaded.definitions) as HourglassDefinitions | undefined;
-  if (candidate?.kind !== 'hourglass') {
-    throw new UsageError(
-      `${path} does not export definitions: add "export default defineHourglass({ taskTypes, workflows })"`,
-    );
-  }
-  return candidate;
 }
 
 function parseTime(value: string, what: string): number {
@@ -241,9 +226,10 @@ export function toJson(result: SimulationResult) {
 export function toTimeline(result: SimulationResult): string {
   const rows = result.tasks.flatMap((t) => t.timeline.map((entry) => ({ ...entry, task: t })));
   rows.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  // A SCHEDULED line also says when the task is due: that is the point of scheduling it.
   const lines = rows.map(
     (r) =>
-      `${r.at}  ${r.status.padEnd(9)}  ${r.task.taskType.padEnd(20)} ${r.task.workflow}/${r.task.key}  (${r.cause})`,
+      `${r.at}  ${r.status.padEnd(9)}  ${r.task.taskType.padEnd(20)} ${r.task.workflow}/${r.task.key}  (${r.cause})${r.status === 'SCHEDULED' ? `  due ${r.task.dueAt}` : ''}`,
   );
   const counts = new Map<string, number>();
   for (const t of result.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
@@ -280,8 +266,11 @@ async function runSimulate(args: Args, io: CliIo): Promise<number> {
   return ExitCode.ok;
 }
 
-/** Puts one event on the local cloud's bus (the one `npm run dev` started). */
-async function runEmit(rest: readonly string[], source: string, io: CliIo): Promise<number> {
+/**
+ * Puts one event on the local cloud's bus (the one `npm run dev` started), after checking
+ * that a workflow consumes it and its detail fits the schema (unless `--force`).
+ */
+async function runEmit(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
   const [detailType, detailText] = rest;
   if (detailType === undefined || detailText === undefined) {
     throw new UsageError(
@@ -294,50 +283,17 @@ async function runEmit(rest: readonly string[], source: string, io: CliIo): Prom
   } catch (error) {
     throw new UsageError(`DETAIL_JSON is not valid JSON (${(error as Error).message})`);
   }
-  const { readFile: read } = await import('node:fs/promises');
-  const { devStateFile } = await import('./dev-state');
-  let state: { eventbridge: string; busName: string };
-  try {
-    state = JSON.parse(await read(devStateFile(), 'utf8'));
-  } catch {
-    throw new UsageError(
-      'no local cloud is running: start it with "npm run dev" in another terminal',
-    );
+  const given = one(args, '--source');
+  let source = given;
+  if (!args.flags.has('--force')) {
+    const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
+    source = (await checkEmit(definitions, detailType, given, detail)).source;
   }
-  const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
-  const client = new EventBridgeClient({
-    endpoint: state.eventbridge,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  try {
-    const result = await client.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: state.busName,
-            Source: source,
-            DetailType: detailType,
-            Detail: JSON.stringify(detail),
-          },
-        ],
-      }),
-    );
-    const entry = result.Entries?.[0];
-    if (entry?.ErrorCode)
-      throw new UsageError(
-        `the bus refused the event: ${entry.ErrorCode} ${entry.ErrorMessage ?? ''}`,
-      );
-    io.out(`sent ${detailType} from ${source} as event ${entry?.EventId}\n`);
-    return ExitCode.ok;
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    throw new UsageError(
-      `cannot reach the local cloud at ${state.eventbridge} (${(error as Error).message}); is "npm run dev" still running?`,
-    );
-  } finally {
-    client.destroy();
-  }
+  if (source === undefined)
+    throw new UsageError('--force needs --source: there is no workflow to take it from');
+  const eventId = await emitToDevCloud(source, detailType, detail);
+  io.out(`sent ${detailType} from ${source} as event ${eventId}\n`);
+  return ExitCode.ok;
 }
 
 /**
@@ -380,7 +336,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case 'simulate':
         return await runSimulate(args, io);
       case 'emit':
-        return await runEmit(rest, one(args, '--source') ?? 'shop', io);
+        return await runEmit(args, rest, io);
       default:
         throw new UsageError(
           `unknown command '${command}'; the commands are check, graph, simulate, emit`,

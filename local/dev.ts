@@ -1,9 +1,9 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LIFECYCLE_SOURCE } from '../shared/core/lifecycle';
-import definitions from '../workflows';
-import { startLocalCloud } from './cloud';
+import { type LocalCloud, startLocalCloud } from './cloud';
 import { devStateFile } from './dev-state';
+import { loadDefinitions, readProject, workerEntries } from './project';
 
 /** The contents of the dev state file ({@link devStateFile}). */
 export interface DevState {
@@ -23,6 +23,10 @@ function timeScaleFromEnv(): number {
 
 async function main() {
   const timeScale = timeScaleFromEnv();
+  // The project's own workflows and workers (package.json "hourglass"), or the examples.
+  const project = await readProject(process.cwd());
+  const definitions = await loadDefinitions(undefined, process.cwd());
+  const workerEntry = workerEntries(project, definitions);
   const dataDir = process.argv.includes('--persist')
     ? resolve(import.meta.dirname, '..', '.hourglass', 'data')
     : undefined;
@@ -32,6 +36,7 @@ async function main() {
     definitions,
     timeScale,
     dataDir,
+    workerEntry,
     lifecycleEvents: 'all', // every task's outcome shows in the terminal, consumed or not
     onError: (where, error) => process.stderr.write(`[${where}] ${(error as Error).message}\n`),
   });
@@ -53,14 +58,33 @@ async function main() {
       `  Scheduler (emulated)    ${cloud.endpoints.scheduler}`,
       `  time scale ${timeScale}×${timeScale > 1 ? ', idle gaps skipped' : ' (real time)'}${dataDir ? `; data kept in ${dataDir}` : '; data in memory'}`,
       '',
-      'Send an event from another terminal:',
-      `  npx hourglass emit UserRegistered '{"userId":"u1","email":"a@b.c"}'`,
-      '  npx hourglass emit OrderPlaced \'{"userId":"u1","orderId":"o1","total":25}\'',
+      `Workflows: ${definitions.workflows.map((w) => w.name).join(', ')} (${project.workflows})`,
+      `Workers:   ${project.workers}`,
+      '',
+      'Send an event from another terminal (checked against the workflows first):',
+      `  npx hourglass emit ${definitions.workflows[0]?.events[0]?.detailType ?? 'DETAIL_TYPE'} '{…}'`,
       '',
       'Events on the bus are printed below. Ctrl-C stops everything.',
       '',
     ].join('\n'),
   );
+  const stopPrinting = printActivity(cloud);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    stopPrinting();
+    process.stdout.write('\nStopping the local cloud…\n');
+    await cloud.stop();
+    await rm(devStateFile(), { force: true });
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+/** Prints every event on the bus and every rejection as they happen; returns how to stop. */
+function printActivity(cloud: LocalCloud): () => void {
   let printed = 0;
   const reported = new Set<string>();
   const rejections = setInterval(async () => {
@@ -85,19 +109,10 @@ async function main() {
     }
     printed = cloud.busEvents.length;
   }, 250);
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
+  return () => {
     clearInterval(ticker);
     clearInterval(rejections);
-    process.stdout.write('\nStopping the local cloud…\n');
-    await cloud.stop();
-    await rm(devStateFile(), { force: true });
-    process.exit(0);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((error) => {

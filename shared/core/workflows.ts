@@ -88,13 +88,16 @@ type EventNamed<Events extends readonly EventType[], Name> = Extract<
 export interface StateSpec<Events extends readonly EventType[], Context> {
   /** A final state ends the instance; it has no transitions. @default false */
   readonly final?: boolean;
+  // One mapped type over event names and outcome patterns, so that a transition on a task's
+  // outcome is typed from its context too (an intersection with an index signature is not).
   readonly on?: {
-    readonly [Name in Events[number]['detailType']]?: OneOrMany<
-      TransitionSpec<Context, DetailOf<EventNamed<Events, Name>>>
-    >;
-  } & {
-    readonly [outcome: `${string}.${TaskOutcome}`]: OneOrMany<
-      TransitionSpec<Context, TaskOutcomeDetail>
+    readonly [Name in Events[number]['detailType'] | `${string}.${TaskOutcome}`]?: OneOrMany<
+      TransitionSpec<
+        Context,
+        Name extends Events[number]['detailType']
+          ? DetailOf<EventNamed<Events, Name>>
+          : TaskOutcomeDetail
+      >
     >;
   };
 }

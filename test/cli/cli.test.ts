@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../local/cli';
-import { at, minutes, shopEvent } from '../support/events';
+import { at, days, minutes, shopEvent } from '../support/events';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -147,6 +147,12 @@ describe('hourglass simulate', () => {
     );
     expect(out).toContain('tasks: 2, 1 COMPLETED, 1 SCHEDULED; late cancels: 0');
     expect(out).toContain('instance welcome-discount/u1: nudged');
+    // The reminder still waiting says when it is due: 3 days after the code was sent.
+    expect(out).toMatch(
+      new RegExp(
+        `SCHEDULED  discount-reminder .*  due ${at(minutes(30) + days(3)).replace(/[.]/g, '\\.')}`,
+      ),
+    );
   });
 
   it.each([

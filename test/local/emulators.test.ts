@@ -207,10 +207,34 @@ describe('hourglass emit', () => {
 
   it('explains how to start the local cloud when none is running', async () => {
     process.env.HOURGLASS_DEV_STATE_FILE = '/nonexistent/hourglass-dev.json';
-    expect(await run('emit', 'UserRegistered', '{"userId":"u1"}')).toEqual({
-      code: 2,
-      err: 'hourglass: no local cloud is running: start it with "npm run dev" in another terminal\n',
-    });
+    expect(await run('emit', 'UserRegistered', '{"userId":"u1","email":"u1@example.com"}')).toEqual(
+      {
+        code: 2,
+        err: 'hourglass: no local cloud is running: start it with "npm run dev" in another terminal\n',
+      },
+    );
+  });
+
+  it('refuses, before sending, an event no workflow would accept, saying what to change', async () => {
+    expect((await run('emit', 'UserRegistred', '{"userId":"u1"}')).err).toMatch(
+      /^hourglass: no workflow consumes 'UserRegistred'; did you mean 'UserRegistered'\? The events the workflows consume are: UserRegistered \(from shop\)/,
+    );
+    expect(
+      (await run('emit', 'UserRegistered', '{"userId":"u1"}', '--source', 'billing')).err,
+    ).toBe(
+      "hourglass: 'UserRegistered' is consumed from source 'shop', not 'billing'; leave out --source, or pass --source shop\n",
+    );
+    expect((await run('emit', 'UserRegistered', '{"userId":"u1"}')).err).toMatch(
+      /^hourglass: the detail does not fit 'UserRegistered', so ingest would reject it: detail.email: Invalid input: expected string, received undefined \(pass --force to send it anyway/,
+    );
+  });
+
+  it('sends what --force says without checking, from the source given', async () => {
+    process.env.HOURGLASS_DEV_STATE_FILE = '/nonexistent/hourglass-dev.json';
+    expect((await run('emit', 'Anything', '{}', '--force')).err).toMatch(/--force needs --source/);
+    expect((await run('emit', 'Anything', '{}', '--force', '--source', 'x')).err).toMatch(
+      /no local cloud is running/,
+    );
   });
 
   it('refuses a detail that is not JSON, and missing arguments', async () => {
