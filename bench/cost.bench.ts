@@ -27,7 +27,6 @@
  * Options: `--low=N` and `--high=N` items per path (default 5 and 100), `--path=a,b`,
  * `--burst=N` (0 to skip).
  */
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type LocalCloud, startLocalCloud } from '../local/cloud';
@@ -36,6 +35,7 @@ import { LIFECYCLE_SOURCE } from '../shared/aws/messages';
 import { DEPLOYED_LOG_LEVEL, FUNCTION_MEMORY_MB, TRACING_BY_DEFAULT } from '../shared/aws/settings';
 import type { TaskItem } from '../shared/aws/table';
 import definitions from '../workflows';
+import { inChild } from './child';
 import { type ColdStart, measureColdStarts } from './cold-start';
 import { type MeasuredRun, type PricedRun, priceRun } from './cost-model';
 import { type CostPath, PATHS, type PathEvent } from './cost-paths';
@@ -426,22 +426,7 @@ function printExtras(burst: Burst | null, coldStarts: readonly ColdStart[]) {
  * cold start, as on AWS, so one process serves one local cloud.
  */
 async function burstInChild(count: number): Promise<Burst> {
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), `--burst-only=${count}`],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let out = '';
-  child.stdout.on('data', (chunk) => {
-    out += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  const last = out.trim().split('\n').at(-1) ?? '';
-  if (code !== 0 || !last.startsWith('{'))
-    throw new Error(`the burst run failed (exit ${code}): ${out.slice(-2_000)}`);
-  return JSON.parse(last) as Burst;
+  return inChild<Burst>(import.meta.url, `--burst-only=${count}`, 'the burst run');
 }
 
 const burstOnly = option('burst-only');

@@ -15,13 +15,12 @@
  * Run: npm run bench:timers   (BENCH_TIMERS=<tasks per path>, default 200)
  */
 
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { type LocalCloud, startLocalCloud } from '../local/cloud';
 import { seededRandom, startLateness } from '../local/demo';
 import definitions from '../workflows';
+import { inChild } from './child';
 
 const TASKS = Number(process.env.BENCH_TIMERS ?? 200);
 const SECOND = 1_000;
@@ -142,22 +141,11 @@ function planLaunches(cloud: LocalCloud, run: PathRun, t0: number) {
  * once, at cold start, as on AWS, so one process serves one local cloud.
  */
 async function measureInChild(run: PathRun): Promise<Awaited<ReturnType<typeof measure>>> {
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), `--path=${run.path}`],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+  return inChild<Awaited<ReturnType<typeof measure>>>(
+    import.meta.url,
+    `--path=${run.path}`,
+    `the ${run.path} path's run`,
   );
-  let out = '';
-  child.stdout.on('data', (chunk) => {
-    out += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  const last = out.trim().split('\n').at(-1) ?? '';
-  if (code !== 0 || !last.startsWith('{'))
-    throw new Error(`the ${run.path} path's run failed (exit ${code}): ${out.slice(-2_000)}`);
-  return JSON.parse(last);
 }
 
 const only = process.argv.find((a) => a.startsWith('--path='))?.slice('--path='.length);
