@@ -44,6 +44,7 @@ const USAGE = `usage:
   hourglass graph WORKFLOW [--workflows MODULE]
   hourglass simulate --events FILE.jsonl [--workflows MODULE] [--until ISO]
                      [--fail TASKTYPE=N]... [--down TASKTYPE@FROM..TO]... [--json]
+  hourglass dev                                    (the local cloud, as npm run dev)
   hourglass emit DETAIL_TYPE 'DETAIL_JSON' [--source SOURCE] [--force] [--workflows MODULE]
                      (to the bus of \`npm run dev\`; checked against the workflows first)
 
@@ -229,7 +230,7 @@ export function toTimeline(result: SimulationResult): string {
   // A SCHEDULED line also says when the task is due: that is the point of scheduling it.
   const lines = rows.map(
     (r) =>
-      `${r.at}  ${r.status.padEnd(9)}  ${r.task.taskType.padEnd(20)} ${r.task.workflow}/${r.task.key}  (${r.cause})${r.status === 'SCHEDULED' ? `  due ${r.task.dueAt}` : ''}`,
+      `${r.at}  ${r.status.padEnd(9)}  ${r.task.taskType.padEnd(20)} ${r.task.workflow}/${r.task.key}  (${r.cause})${r.status === 'SCHEDULED' && !r.cause.startsWith('retry') ? `  due ${r.task.dueAt}` : ''}`,
   );
   const counts = new Map<string, number>();
   for (const t of result.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
@@ -284,13 +285,20 @@ async function runEmit(args: Args, rest: readonly string[], io: CliIo): Promise<
     throw new UsageError(`DETAIL_JSON is not valid JSON (${(error as Error).message})`);
   }
   const given = one(args, '--source');
+  const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
   let source = given;
-  if (!args.flags.has('--force')) {
-    const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
+  if (args.flags.has('--force')) {
+    // Unchecked, but still from the source the workflows consume it from, unless told.
+    source ??= definitions.workflows
+      .flatMap((w) => w.events)
+      .find((e) => e.detailType === detailType)?.source;
+    if (source === undefined)
+      throw new UsageError(
+        `--force: no workflow consumes '${detailType}', so there is no source to send it from; add --source SOURCE`,
+      );
+  } else {
     source = (await checkEmit(definitions, detailType, given, detail)).source;
   }
-  if (source === undefined)
-    throw new UsageError('--force needs --source: there is no workflow to take it from');
   const eventId = await emitToDevCloud(source, detailType, detail);
   io.out(`sent ${detailType} from ${source} as event ${eventId}\n`);
   return ExitCode.ok;
@@ -317,8 +325,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         for (const f of findings) io.out(`${f.severity.padEnd(7)} ${f.code}: ${f.message}\n`);
         const errors = findings.filter((f) => f.severity === 'error').length;
         const warnings = findings.length - errors;
+        const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
         io.out(
-          `${definitions.workflows.length} workflows, ${definitions.taskTypes.length} task types: ${errors} errors, ${warnings} warnings\n`,
+          `${plural(definitions.workflows.length, 'workflow')}, ${plural(definitions.taskTypes.length, 'task type')}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`,
         );
         return errors > 0 ? ExitCode.findings : ExitCode.ok;
       }
@@ -337,9 +346,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runSimulate(args, io);
       case 'emit':
         return await runEmit(args, rest, io);
+      case 'dev':
+        // The same as `npm run dev`: the local cloud on the project's workflows, until Ctrl-C.
+        await import('./dev');
+        return ExitCode.ok;
       default:
         throw new UsageError(
-          `unknown command '${command}'; the commands are check, graph, simulate, emit`,
+          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev`,
         );
     }
   } catch (error) {

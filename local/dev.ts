@@ -12,6 +12,9 @@ export interface DevState {
   readonly pid: number;
 }
 
+/** Real ms a Ctrl-C waits for the local cloud to stop cleanly before exiting anyway. */
+const STOP_GRACE_MS = 5_000;
+
 /** The clock's speed-up from HOURGLASS_TIME_SCALE (1 when unset). */
 function timeScaleFromEnv(): number {
   const scaleText = process.env.HOURGLASS_TIME_SCALE;
@@ -32,13 +35,17 @@ async function main() {
     : undefined;
   if (dataDir) await mkdir(dataDir, { recursive: true });
   process.stdout.write('Starting the Hourglass local cloud…\n');
+  let stopping = false;
   const cloud = await startLocalCloud({
     definitions,
     timeScale,
     dataDir,
     workerEntry,
     lifecycleEvents: 'all', // every task's outcome shows in the terminal, consumed or not
-    onError: (where, error) => process.stderr.write(`[${where}] ${(error as Error).message}\n`),
+    // Once stopping, services going away are expected, not news.
+    onError: (where, error) => {
+      if (!stopping) process.stderr.write(`[${where}] ${(error as Error).message}\n`);
+    },
   });
   const state: DevState = {
     eventbridge: cloud.endpoints.eventbridge,
@@ -69,14 +76,19 @@ async function main() {
     ].join('\n'),
   );
   const stopPrinting = printActivity(cloud);
-  let stopping = false;
+  // Ctrl-C stops within a few seconds, whatever a poller is waiting on; a second Ctrl-C at
+  // once. DynamoDB Local, a child process, is killed when this process exits.
   const stop = async () => {
-    if (stopping) return;
+    if (stopping) {
+      await rm(devStateFile(), { force: true }).catch(() => {});
+      process.exit(130);
+    }
     stopping = true;
     stopPrinting();
-    process.stdout.write('\nStopping the local cloud…\n');
-    await cloud.stop();
-    await rm(devStateFile(), { force: true });
+    process.stdout.write('\nStopping the local cloud… (Ctrl-C again to stop at once)\n');
+    const grace = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
+    await Promise.race([cloud.stop().catch(() => {}), grace]);
+    await rm(devStateFile(), { force: true }).catch(() => {});
     process.exit(0);
   };
   process.on('SIGINT', stop);

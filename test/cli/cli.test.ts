@@ -39,7 +39,7 @@ describe('hourglass check', () => {
       "error   unreachable-state: workflow 'flawed': state 'lonely' cannot be reached from 'a'",
     );
     expect(out).toContain('warning task-never-cancelled');
-    expect(out).toContain('1 errors, 1 warnings');
+    expect(out).toContain('1 error, 1 warning');
   });
 
   it('exits 2 with one line when the module exports no definitions', async () => {
@@ -221,7 +221,7 @@ describe('hourglass usage', () => {
   it('exits 2 on an unknown command or option', async () => {
     expect(await run('frobnicate')).toMatchObject({
       code: 2,
-      err: "hourglass: unknown command 'frobnicate'; the commands are check, graph, simulate, emit\n",
+      err: "hourglass: unknown command 'frobnicate'; the commands are check, graph, simulate, emit, dev\n",
     });
     expect(await run('check', '--verbose')).toMatchObject({
       code: 2,

@@ -231,7 +231,13 @@ describe('hourglass emit', () => {
 
   it('sends what --force says without checking, from the source given', async () => {
     process.env.HOURGLASS_DEV_STATE_FILE = '/nonexistent/hourglass-dev.json';
-    expect((await run('emit', 'Anything', '{}', '--force')).err).toMatch(/--force needs --source/);
+    expect((await run('emit', 'Anything', '{}', '--force')).err).toMatch(
+      /--force: no workflow consumes 'Anything', so there is no source to send it from; add --source SOURCE/,
+    );
+    // A consumed detail-type goes from its workflows' source, checked or not.
+    expect((await run('emit', 'UserRegistered', '{}', '--force')).err).toMatch(
+      /no local cloud is running/,
+    );
     expect((await run('emit', 'Anything', '{}', '--force', '--source', 'x')).err).toMatch(
       /no local cloud is running/,
     );
