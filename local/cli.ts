@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs as parseCommandLine } from 'node:util';
-import { checkEmit, emitToDevCloud } from './emit';
+import { checkEmit, emitTargets, emitToDevCloud } from './emit';
 import { loadDefinitions } from './project';
 
 export { loadDefinitions } from './project';
@@ -297,7 +297,9 @@ async function runEmit(args: Args, rest: readonly string[], io: CliIo): Promise<
         `--force: no workflow consumes '${detailType}', so there is no source to send it from; add --source SOURCE`,
       );
   } else {
-    source = (await checkEmit(definitions, detailType, given, detail)).source;
+    const event = await checkEmit(definitions, detailType, given, detail);
+    source = event.source;
+    io.out(`→ ${emitTargets(definitions, event, detail).join('; ')}\n`);
   }
   const eventId = await emitToDevCloud(source, detailType, detail);
   io.out(`sent ${detailType} from ${source} as event ${eventId}\n`);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { EventType, HourglassDefinitions } from '../shared/core';
+import { type EventType, type HourglassDefinitions, readPath } from '../shared/core';
 import { HourglassError } from '../shared/core/errors';
 import { devStateFile } from './dev-state';
 
@@ -125,4 +125,26 @@ export async function emitToDevCloud(
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * What an event will do: each workflow that consumes it, and the key it reaches there
+ * (read from the workflow's key path), e.g. `workflow 'trial-end' key 'acc1'`.
+ */
+export function emitTargets(
+  definitions: HourglassDefinitions,
+  event: EventType,
+  detail: unknown,
+): string[] {
+  return definitions.workflows
+    .filter((w) => w.events.includes(event))
+    .map((w) => {
+      const key = readPath(
+        { source: event.source, 'detail-type': event.detailType, detail },
+        w.keyPath,
+      );
+      return typeof key === 'string'
+        ? `workflow '${w.name}' key '${key}'`
+        : `workflow '${w.name}' (no key at ${w.keyPath}: it will be rejected)`;
+    });
 }

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkEmit, emitTargets } from '../../local/emit';
 import { loadDefinitions, readProject, workerEntries } from '../../local/project';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -55,5 +56,19 @@ describe("a project's workflows and workers", () => {
     expect(() => workerEntries(settings, definitions)).toThrow(
       /no worker for 'send-discount-code', .* create .*workers\/send-discount-code.ts/,
     );
+  });
+});
+
+describe('what an emitted event will do', () => {
+  it('names each workflow that consumes it and the key it reaches', async () => {
+    const definitions = await loadDefinitions(undefined, root);
+    const event = await checkEmit(definitions, 'OrderPlaced', undefined, {
+      userId: 'u1',
+      orderId: 'o1',
+      total: 5,
+    });
+    expect(emitTargets(definitions, event, { userId: 'u1', orderId: 'o1', total: 5 })).toEqual([
+      "workflow 'welcome-discount' key 'u1'",
+    ]);
   });
 });
