@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type EventType, type HourglassDefinitions, readPath } from '../shared/core';
+import { type EventType, type HourglassDefinitions, keyPathOf, readPath } from '../shared/core';
 import { HourglassError } from '../shared/core/errors';
 import { devStateFile } from './dev-state';
 
@@ -139,12 +139,13 @@ export function emitTargets(
   return definitions.workflows
     .filter((w) => w.events.includes(event))
     .map((w) => {
+      const keyPath = keyPathOf(w, event.detailType);
       const key = readPath(
         { source: event.source, 'detail-type': event.detailType, detail },
-        w.keyPath,
+        keyPath,
       );
       return typeof key === 'string'
         ? `workflow '${w.name}' key '${key}'`
-        : `workflow '${w.name}' (no key at ${w.keyPath}: it will be rejected)`;
+        : `workflow '${w.name}' (no key at ${keyPath}: it will be rejected)`;
     });
 }

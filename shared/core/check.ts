@@ -1,4 +1,4 @@
-import type { HourglassDefinitions, Workflow } from './definitions';
+import { type EventType, type HourglassDefinitions, keyPathOf, type Workflow } from './definitions';
 import { describeSchedule } from './diagram';
 import { formatDuration } from './time';
 
@@ -109,6 +109,24 @@ export function check(definitions: HourglassDefinitions): Finding[] {
       );
     }
   }
+  for (const workflow of definitions.workflows) {
+    for (const event of workflow.events) {
+      const path = keyPathOf(workflow, event.detailType);
+      const found = schemaHas(event, path);
+      const where = `workflow '${workflow.name}': event '${event.detailType}'`;
+      if (found === 'missing') {
+        error(
+          'key-not-in-event',
+          `${where} has no ${path} in its schema, and the workflow correlates on it, so every such event would be rejected; add keys: { ${event.detailType}: 'detail.<the field that holds the key>' } to the workflow, or add the field to the event`,
+        );
+      } else if (found === 'optional') {
+        warning(
+          'key-optional-in-event',
+          `${where} may leave out ${path}, and the workflow correlates on it: such an event is rejected; make the field required`,
+        );
+      }
+    }
+  }
   for (const event of definitions.events) {
     const consumed = definitions.workflows.some((w) => w.events.includes(event));
     if (!consumed) {
@@ -119,4 +137,47 @@ export function check(definitions: HourglassDefinitions): Finding[] {
     }
   }
   return findings;
+}
+
+/**
+ * Whether an event's schema holds `path` (`detail.a.b`), read from the JSON Schema the
+ * schema library offers through Standard Schema (`~standard.jsonSchema`, as zod does).
+ * `unknown` when it offers none, or the path is not under `detail`: nothing can be told.
+ */
+function schemaHas(
+  event: EventType,
+  path: string,
+): 'required' | 'optional' | 'missing' | 'unknown' {
+  const steps = path.split('.');
+  if (steps[0] !== 'detail') return 'unknown';
+  let node: JsonSchemaNode | undefined;
+  try {
+    const standard = event.schema['~standard'] as {
+      jsonSchema?: { output?: (options: { target: string }) => unknown };
+    };
+    node = standard.jsonSchema?.output?.({ target: 'draft-2020-12' }) as JsonSchemaNode | undefined;
+  } catch {
+    return 'unknown'; // a schema that cannot be written as JSON Schema (a transform, say)
+  }
+  if (node === undefined) return 'unknown';
+  let required = true;
+  for (const step of steps.slice(1)) {
+    if (node?.type !== 'object' || node.properties === undefined) return 'unknown';
+    const next: JsonSchemaNode | undefined = node.properties[step];
+    if (next === undefined)
+      return node.additionalProperties === false || node.additionalProperties === undefined
+        ? 'missing'
+        : 'unknown';
+    required &&= (node.required ?? []).includes(step);
+    node = next;
+  }
+  return required ? 'required' : 'optional';
+}
+
+/** The part of a JSON Schema {@link schemaHas} reads. */
+interface JsonSchemaNode {
+  readonly type?: string;
+  readonly properties?: Readonly<Record<string, JsonSchemaNode>>;
+  readonly required?: readonly string[];
+  readonly additionalProperties?: unknown;
 }

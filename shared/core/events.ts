@@ -1,4 +1,4 @@
-import type { EventType, HourglassDefinitions, Workflow } from './definitions';
+import { type EventType, type HourglassDefinitions, keyPathOf, type Workflow } from './definitions';
 import { TimeFormatError } from './errors';
 import { readPath } from './path';
 import { parseInstant } from './time';
@@ -162,12 +162,13 @@ export async function routeEvent(
   const event: RecordedEvent = { id: eventId, source, detailType, time, detail: validated.detail };
   const routing: Routing = { routed: [], rejected: [] };
   for (const workflow of consumers) {
-    const keyValue = readPath({ detail: event.detail, source, id: eventId }, workflow.keyPath);
+    const keyPath = keyPathOf(workflow, detailType);
+    const keyValue = readPath({ detail: event.detail, source, id: eventId }, keyPath);
     if ((typeof keyValue !== 'string' || keyValue === '') && typeof keyValue !== 'number') {
       routing.rejected.push({
         eventId,
         workflow: workflow.name,
-        reason: `${workflow.keyPath} is missing or not a string: workflow '${workflow.name}' correlates on it`,
+        reason: `${keyPath} is missing or not a string: workflow '${workflow.name}' correlates on it`,
       });
       continue;
     }
@@ -176,7 +177,7 @@ export async function routeEvent(
       routing.rejected.push({
         eventId,
         workflow: workflow.name,
-        reason: `${workflow.keyPath} is ${key.length} characters; a correlation key may have at most ${MAX_KEY_LENGTH}`,
+        reason: `${keyPath} is ${key.length} characters; a correlation key may have at most ${MAX_KEY_LENGTH}`,
       });
       continue;
     }

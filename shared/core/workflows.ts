@@ -108,6 +108,11 @@ export interface WorkflowOptions<Events extends readonly EventType[], Context> {
   readonly name: string;
   /** Path to the correlation key in the event, e.g. `detail.userId`. */
   readonly key: string;
+  /**
+   * The key's path in an event type that carries it elsewhere, by detail-type, e.g.
+   * `{ OrderReturned: 'detail.buyerId' }`. Every event must carry the key somewhere.
+   */
+  readonly keys?: { readonly [Name in Events[number]['detailType']]?: string };
   /** The event types this workflow consumes. */
   readonly events: Events;
   readonly initial: string;
@@ -165,7 +170,10 @@ export interface State {
 export interface Workflow {
   readonly kind: 'workflow';
   readonly name: string;
+  /** The key's path in the workflow's events. */
   readonly keyPath: string;
+  /** Where the key is in an event type that carries it elsewhere, by detail-type. */
+  readonly keyPaths: Readonly<Record<string, string>>;
   readonly events: readonly EventType[];
   readonly initial: string;
   readonly initialContext: unknown;
@@ -262,6 +270,7 @@ export function defineWorkflow<
     kind: 'workflow',
     name: options.name,
     keyPath: options.key,
+    keyPaths: compileKeyPaths(where, options.keys, eventNames),
     events: options.events,
     initial: options.initial,
     initialContext,
@@ -384,4 +393,30 @@ export function defineRule<Trigger extends EventType>(options: RuleOptions<Trigg
       },
     },
   } as WorkflowOptions<readonly EventType[], Record<string, never>>);
+}
+
+/** The key's path in an event of `detailType` for `workflow`. */
+export function keyPathOf(workflow: Workflow, detailType: string): string {
+  return workflow.keyPaths[detailType] ?? workflow.keyPath;
+}
+
+/** Checks the per-event key paths: each names an event the workflow consumes and is a path. */
+function compileKeyPaths(
+  where: string,
+  keys: Readonly<Record<string, string | undefined>> | undefined,
+  eventNames: ReadonlySet<string>,
+): Record<string, string> {
+  const paths: Record<string, string> = {};
+  for (const [detailType, path] of Object.entries(keys ?? {})) {
+    if (path === undefined) continue;
+    if (!eventNames.has(detailType)) {
+      throw new DefinitionError(
+        where,
+        `keys names '${detailType}', which is not one of its events (${[...eventNames].join(', ')})`,
+      );
+    }
+    within(where, () => assertPath(path, `keys.${detailType}`));
+    paths[detailType] = path;
+  }
+  return paths;
 }
