@@ -1,8 +1,11 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { HourglassDefinitions } from '../shared/core';
 import { LIFECYCLE_SOURCE } from '../shared/core/lifecycle';
+import { ingestPatterns } from '../shared/core/patterns';
 import { type LocalCloud, startLocalCloud } from './cloud';
 import { devStateFile } from './dev-state';
+import { matches } from './emulators/eventbridge';
 import { loadDefinitions, readProject, workerEntries } from './project';
 
 /** The contents of the dev state file ({@link devStateFile}). */
@@ -75,7 +78,7 @@ async function main() {
       '',
     ].join('\n'),
   );
-  const stopPrinting = printActivity(cloud);
+  const stopPrinting = printActivity(cloud, definitions);
   // Ctrl-C stops within a few seconds, whatever a poller is waiting on; a second Ctrl-C at
   // once. DynamoDB Local, a child process, is killed when this process exits.
   const stop = async () => {
@@ -96,8 +99,9 @@ async function main() {
 }
 
 /** Prints every event on the bus and every rejection as they happen; returns how to stop. */
-function printActivity(cloud: LocalCloud): () => void {
+function printActivity(cloud: LocalCloud, definitions: HourglassDefinitions): () => void {
   let printed = 0;
+  const patterns = ingestPatterns(definitions);
   const reported = new Set<string>();
   const rejections = setInterval(async () => {
     for (const r of await cloud.rejected().catch(() => [])) {
@@ -115,8 +119,13 @@ function printActivity(cloud: LocalCloud): () => void {
         event.source === LIFECYCLE_SOURCE
           ? `${detail.taskType} ${detail.taskId} (attempt ${detail.attempt})`
           : JSON.stringify(detail);
+      // As on AWS, an event no rule matches never reaches Hourglass: say so, since nothing else will.
+      const unrouted =
+        event.source !== LIFECYCLE_SOURCE && !patterns.some((p) => matches(p, event))
+          ? '  (no rule matched: no workflow consumes this detail-type from this source)'
+          : '';
       process.stdout.write(
-        `${new Date(Date.now()).toISOString()}  ${event.source}  ${event['detail-type']}  ${what}\n`,
+        `${new Date(Date.now()).toISOString()}  ${event.source}  ${event['detail-type']}  ${what}${unrouted}\n`,
       );
     }
     printed = cloud.busEvents.length;

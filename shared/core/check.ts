@@ -109,24 +109,7 @@ export function check(definitions: HourglassDefinitions): Finding[] {
       );
     }
   }
-  for (const workflow of definitions.workflows) {
-    for (const event of workflow.events) {
-      const path = keyPathOf(workflow, event.detailType);
-      const found = schemaHas(event, path);
-      const where = `workflow '${workflow.name}': event '${event.detailType}'`;
-      if (found === 'missing') {
-        error(
-          'key-not-in-event',
-          `${where} has no ${path} in its schema, and the workflow correlates on it, so every such event would be rejected; add keys: { ${event.detailType}: 'detail.<the field that holds the key>' } to the workflow, or add the field to the event`,
-        );
-      } else if (found === 'optional') {
-        warning(
-          'key-optional-in-event',
-          `${where} may leave out ${path}, and the workflow correlates on it: such an event is rejected; make the field required`,
-        );
-      }
-    }
-  }
+  for (const workflow of definitions.workflows) checkKeys(workflow, error, warning);
   for (const event of definitions.events) {
     const consumed = definitions.workflows.some((w) => w.events.includes(event));
     if (!consumed) {
@@ -137,6 +120,30 @@ export function check(definitions: HourglassDefinitions): Finding[] {
     }
   }
   return findings;
+}
+
+/** Each event the workflow consumes must carry its key: an error when its schema has no such field, a warning when it is optional. */
+function checkKeys(
+  workflow: Workflow,
+  error: (code: string, message: string) => void,
+  warning: (code: string, message: string) => void,
+): void {
+  for (const event of workflow.events) {
+    const path = keyPathOf(workflow, event.detailType);
+    const found = schemaHas(event, path);
+    const where = `workflow '${workflow.name}': event '${event.detailType}'`;
+    if (found === 'missing') {
+      error(
+        'key-not-in-event',
+        `${where} has no ${path} in its schema, and the workflow correlates on it, so every such event would be rejected; add keys: { ${event.detailType}: 'detail.<the field that holds the key>' } to the workflow, or add the field to the event`,
+      );
+    } else if (found === 'optional') {
+      warning(
+        'key-optional-in-event',
+        `${where} may leave out ${path}, and the workflow correlates on it: such an event is rejected; make the field required`,
+      );
+    }
+  }
 }
 
 /**
