@@ -50,6 +50,26 @@ export interface Background {
   stop(): Promise<void>;
 }
 
+/** Sleeps that can all be ended at once. */
+function sleeper() {
+  const wakers = new Set<() => void>();
+  return {
+    pause: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          wakers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, ms);
+        wakers.add(wake);
+      }),
+    wakeAll: () => {
+      for (const wake of [...wakers]) wake();
+    },
+  };
+}
+
 /** Starts the schedule pump and the sweeper. */
 export function startBackground(ctx: BackgroundContext): Background {
   const pumpMemory = new PumpMemory();
@@ -58,10 +78,13 @@ export function startBackground(ctx: BackgroundContext): Background {
   const sweptTasks: string[] = [];
   const republishedTasks: string[] = [];
   let looping = true;
+  // Sleeps end early on stop: at real time the sweeper sleeps 5 minutes between passes, and
+  // a stop that waited for that would hang `npm run dev` on Ctrl-C.
+  const { pause, wakeAll } = sleeper();
   const everyTurn = async (intervalMs: number, work: () => Promise<void>) => {
     while (looping) {
       await work();
-      await new Promise((r) => setTimeout(r, intervalMs));
+      if (looping) await pause(intervalMs);
     }
   };
   const loops = [
@@ -118,6 +141,7 @@ export function startBackground(ctx: BackgroundContext): Background {
     republished: republishedTasks,
     stop: async () => {
       looping = false;
+      wakeAll();
       await Promise.all(loops);
     },
   };
