@@ -40,7 +40,9 @@ const ENV = {
 /**
  * Bundles each function as the construct does (infra/function.ts: esbuild, minified ESM for
  * node22, the AWS SDK bundled in) and times its import in a fresh process, the median of
- * `runs`. Lambda bills the init phase; this is the part of it the code decides.
+ * `runs`. AWS: "Duration charges apply to code that runs in the handler of a function as
+ * well as initialization code that is declared outside of the handler" (Lambda pricing);
+ * this is the part of the init phase the code decides.
  */
 export async function measureColdStarts(runs = 5): Promise<ColdStart[]> {
   await mkdir(OUT, { recursive: true });

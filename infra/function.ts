@@ -7,9 +7,10 @@ import { DEPLOYED_LOG_LEVEL, FUNCTION_MEMORY_MB, TRACING_BY_DEFAULT } from '../s
 /** What the functions record about themselves, and what it costs (see docs/deploy.md). */
 export interface Observability {
   /**
-   * X-Ray active tracing. Its default sampling records the first request each second and
-   * 5% of the rest, so at low volume nearly every invocation is a $5-per-million trace:
-   * more than the rest of a task costs. @default false
+   * X-Ray active tracing. AWS: "By default, the X-Ray SDK records the first request each
+   * second, and five percent of any additional requests" (X-Ray Developer Guide, "Sampling
+   * rules"), so at low volume nearly every invocation is a trace at $5 per million: more
+   * than the rest of a task costs. @default false
    */
   readonly tracing?: boolean;
   /** Powertools log level. Metrics (EMF) are written whatever the level. @default 'WARN' */

@@ -226,9 +226,10 @@ export async function decideAndCommit(
 
 /**
  * Writes a decision's items: one item as a plain conditional write, more as one
- * transaction. A transaction costs two write units per KB and a plain write one, and a
- * decision that only moves its instance (a task's outcome that schedules nothing, an event
- * that changes only the state) touches one item.
+ * transaction. AWS: "Transactional write requests require two write capacity units to
+ * perform one write per second for items up to 1 KB" (DynamoDB Developer Guide, "Read/write
+ * capacity mode"), a plain write one; and a decision that only moves its instance (a task's
+ * outcome that schedules nothing, an event that changes only the state) touches one item.
  */
 async function commitWrites(deps: StoreDeps, writes: readonly TransactWriteItem[]): Promise<void> {
   const [only] = writes;
