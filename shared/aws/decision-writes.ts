@@ -197,29 +197,44 @@ export type LifecycleEvents = 'consumed' | 'all';
 export function publishedTaskTypes(
   workflow: Workflow,
   lifecycleEvents: LifecycleEvents,
-): Set<string> {
-  const scheduled = Object.values(workflow.states)
-    .flatMap((state) => Object.values(state.on).flat())
-    .flatMap((transition) => transition.schedules)
-    .map((schedule) => schedule.task.name);
-  if (lifecycleEvents === 'all') return new Set(scheduled);
-  return new Set(
-    workflow.transitions
-      .map((t) => t.trigger)
-      .filter((trigger) => trigger.includes('.'))
-      .map((trigger) => trigger.slice(0, trigger.lastIndexOf('.'))),
-  );
+): ReadonlySet<string> {
+  const types = taskTypeSets(workflow);
+  return lifecycleEvents === 'all' ? types.scheduled : types.consumed;
 }
 
 /** The task types a workflow schedules with `precision: 'minute'`. */
-export function minutePrecisionTypes(workflow: Workflow): Set<string> {
-  return new Set(
-    Object.values(workflow.states)
-      .flatMap((state) => Object.values(state.on).flat())
-      .flatMap((transition) => transition.schedules)
-      .filter((schedule) => schedule.task.precision === 'minute')
-      .map((schedule) => schedule.task.name),
-  );
+export function minutePrecisionTypes(workflow: Workflow): ReadonlySet<string> {
+  return taskTypeSets(workflow).minute;
+}
+
+const typeSets = new WeakMap<
+  Workflow,
+  { scheduled: Set<string>; consumed: Set<string>; minute: Set<string> }
+>();
+
+/**
+ * The task types a workflow schedules, those whose outcomes it consumes, and those with
+ * minute precision: read from its transitions once per workflow, not on every decision.
+ */
+function taskTypeSets(workflow: Workflow) {
+  let sets = typeSets.get(workflow);
+  if (sets === undefined) {
+    const schedules = workflow.transitions.flatMap((t) => t.schedules);
+    sets = {
+      scheduled: new Set(schedules.map((s) => s.task.name)),
+      consumed: new Set(
+        workflow.transitions
+          .map((t) => t.trigger)
+          .filter((trigger) => trigger.includes('.'))
+          .map((trigger) => trigger.slice(0, trigger.lastIndexOf('.'))),
+      ),
+      minute: new Set(
+        schedules.filter((s) => s.task.precision === 'minute').map((s) => s.task.name),
+      ),
+    };
+    typeSets.set(workflow, sets);
+  }
+  return sets;
 }
 
 /**
