@@ -23,6 +23,7 @@ import {
   publishedTaskTypes,
   RetryAfterError,
   type TaskItem,
+  tasksDueBefore,
   type WorkerDeps,
 } from '../../shared/aws';
 import { ConflictError } from '../../shared/aws/errors';
@@ -456,5 +457,28 @@ describe('which lifecycle events are published', () => {
     expect(quiet?.ExpressionAttributeValues).not.toHaveProperty(':GSI2PK');
     expect(quiet?.UpdateExpression).toContain('REMOVE');
     expect(heard?.ExpressionAttributeValues).toHaveProperty(':GSI2PK');
+  });
+});
+
+describe('listing tasks from the status index', () => {
+  const deps = () => ({ dynamo: documentClient, tableName: 't', clock: () => T0 });
+
+  it('reads SCHEDULED and RUNNING from the shared open partitions, told apart by a filter on status', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    await tasksDueBefore(deps(), 'RUNNING', { before: T0 });
+    const queries = dynamo.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries).toHaveLength(16);
+    expect(queries[0]).toMatchObject({
+      IndexName: 'GSI1',
+      FilterExpression: '#status = :status',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: expect.objectContaining({ ':pk': 'OPEN#0', ':status': 'RUNNING' }),
+    });
+  });
+
+  it('refuses to list COMPLETED or CANCELLED tasks, which leave the sparse index', async () => {
+    await expect(tasksDueBefore(deps(), 'COMPLETED')).rejects.toThrow(
+      /the status index does not list COMPLETED tasks \(it is sparse\); read them by instance instead/,
+    );
   });
 });
