@@ -83,13 +83,16 @@ const stream = fc
 
 /**
  * What must not depend on arrival order: every task's life and every instance's end state.
- * A task that never ran is compared by id, status and late cancels only: when it was
- * cancelled is a wall-clock fact that follows arrival, and its would-be due time and input
- * are not rewritten once its row is final.
+ * A task cancelled before it started is left out: out of order, an event can plan a task
+ * that a late, earlier-timed event then makes moot (J2: a checkout after a payment emptied
+ * the carts, then an older checkout arrives), and a row once written is cancelled, never
+ * unwritten. It never ran, so to its user it is as if it had never been planned. A task that
+ * ran, or is still pending, must be the same in both.
  */
 function outcome(result: SimulationResult) {
   return {
     tasks: latestIncarnations(result.tasks)
+      .filter((task) => !(task.status === 'CANCELLED' && task.attempts === 0))
       .map(({ timeline: _timeline, dueAt, input, finishedAt, ...task }) =>
         task.status === 'CANCELLED' ? task : { ...task, dueAt, input, finishedAt },
       )
