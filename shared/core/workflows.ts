@@ -349,8 +349,13 @@ export interface RuleOptions<Trigger extends EventType> {
 }
 
 /**
- * The shorthand for "on X schedule T; cancel on Y": compiles to a two-state workflow
- * (`idle` → `pending` on the trigger, back to `idle` on a cancel or the task's outcome).
+ * The shorthand for "on X schedule T; cancel on Y": compiles to a one-state workflow
+ * (`idle`: the trigger schedules the task, a cancel event cancels it if it has not started).
+ *
+ * A rule never needs its task's outcome, so it has no transition on it: the task's lifecycle
+ * event is not published (unless `lifecycleEvents: 'all'` asks for it) and the outcome does
+ * not travel back through the bus and ingest to the instance. That round trip was a third
+ * of a rule's cost per task (docs/cost.md).
  *
  * @example
  * const compress = defineRule({
@@ -369,11 +374,7 @@ export function defineRule<Trigger extends EventType>(options: RuleOptions<Trigg
   assertTaskType(options.schedule?.task, where, 'schedule.task');
   const cancelOn = options.cancelOn ?? [];
   const task = options.schedule.task;
-  const trigger = options.on.detailType;
-  const cancels = Object.fromEntries(
-    cancelOn.map((event) => [event.detailType, { target: 'idle', cancel: task }]),
-  );
-  const back = { target: 'idle' };
+  const cancels = Object.fromEntries(cancelOn.map((event) => [event.detailType, { cancel: task }]));
   return defineWorkflow({
     name: options.name,
     key: options.key,
@@ -381,16 +382,7 @@ export function defineRule<Trigger extends EventType>(options: RuleOptions<Trigg
     initial: 'idle',
     retain: options.retain,
     states: {
-      idle: { on: { [trigger]: { target: 'pending', schedule: options.schedule }, ...cancels } },
-      pending: {
-        on: {
-          [trigger]: { target: 'pending', schedule: options.schedule },
-          ...cancels,
-          [`${task.name}.completed`]: back,
-          [`${task.name}.failed`]: back,
-          [`${task.name}.expired`]: back,
-        },
-      },
+      idle: { on: { [options.on.detailType]: { schedule: options.schedule }, ...cancels } },
     },
   } as WorkflowOptions<readonly EventType[], Record<string, never>>);
 }

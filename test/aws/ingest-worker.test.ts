@@ -425,8 +425,9 @@ describe('which lifecycle events are published', () => {
       new Set(['send-discount-code', 'discount-reminder']),
     );
     expect(publishedTaskTypes(imageCompression, 'all')).toEqual(new Set(['compress-image']));
-    // A rule goes back to idle on its task's outcome, so it consumes it.
-    expect(publishedTaskTypes(productPublish, 'consumed')).toEqual(new Set(['publish-product']));
+    // A rule never reads its task's outcome: nothing is published unless all are asked for.
+    expect(publishedTaskTypes(productPublish, 'consumed')).toEqual(new Set());
+    expect(publishedTaskTypes(productPublish, 'all')).toEqual(new Set(['publish-product']));
     // A workflow that only fires and forgets: nothing listens for the outcome.
     const ping = defineTaskType({ name: 'ping' });
     const Tick = defineEvent({

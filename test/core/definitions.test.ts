@@ -329,7 +329,7 @@ describe('defineWorkflow', () => {
 });
 
 describe('defineRule', () => {
-  it('compiles to idle and pending states, back to idle on a cancel or an outcome', () => {
+  it('compiles to one idle state that schedules on the trigger and cancels on a cancel event, with no transition on the outcome', () => {
     const rule = defineRule({
       name: 'r',
       key: 'detail.id',
@@ -337,15 +337,19 @@ describe('defineRule', () => {
       schedule: { task: work, after: '5m' },
       cancelOn: [Stop],
     });
-    expect(Object.keys(rule.states)).toEqual(['idle', 'pending']);
+    expect(Object.keys(rule.states)).toEqual(['idle']);
     expect(rule.transitions.map((t) => `${t.source} -${t.trigger}-> ${t.target}`)).toEqual([
-      'idle -Ping-> pending',
+      'idle -Ping-> idle',
       'idle -Stop-> idle',
-      'pending -Ping-> pending',
-      'pending -Stop-> idle',
-      'pending -work.completed-> idle',
-      'pending -work.failed-> idle',
-      'pending -work.expired-> idle',
+    ]);
+    expect(
+      rule.transitions.map((t) => [
+        t.schedules.map((s) => s.task.name),
+        t.cancels.map((c) => c.name),
+      ]),
+    ).toEqual([
+      [['work'], []],
+      [[], ['work']],
     ]);
   });
 
