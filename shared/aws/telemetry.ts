@@ -38,21 +38,37 @@ export interface Telemetry {
   flush(): void;
 }
 
-/** Telemetry through Powertools: structured JSON logs and EMF metrics. */
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+/**
+ * Telemetry through Powertools: structured JSON logs and EMF metrics.
+ *
+ * Metrics are buffered for the invocation and written at `flush`, one EMF document per set
+ * of dimensions, with the values of a metric as one array (EMF allows up to 100 values per
+ * metric: "Values ... Array of up to 100 values", CloudWatch User Guide, "Embedded metric
+ * format specification"; Powertools writes them so). A batch of ten tasks of one type is
+ * then one log line, not one per task and metric: EMF is billed as log ingestion, and a
+ * document per task was most of the bytes a task logged (docs/cost.md).
+ */
 export function powertoolsTelemetry(serviceName: string): Telemetry {
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: 'Hourglass', serviceName });
   let recorded = false;
+  const grouped = new Map<
+    string,
+    { dimensions: Readonly<Record<string, string>>; values: [Metric, Unit, number][] }
+  >();
   const emit = (
     metric: Metric,
-    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    unit: Unit,
     value: number,
     dimensions?: Readonly<Record<string, string>>,
   ) => {
     if (dimensions && Object.keys(dimensions).length > 0) {
-      const single = metrics.singleMetric();
-      for (const [name, dim] of Object.entries(dimensions)) single.addDimension(name, dim);
-      single.addMetric(metric, unit, value);
+      const id = JSON.stringify(Object.entries(dimensions).sort());
+      const group = grouped.get(id) ?? { dimensions, values: [] };
+      group.values.push([metric, unit, value]);
+      grouped.set(id, group);
     } else {
       recorded = true;
       metrics.addMetric(metric, unit, value);
@@ -66,9 +82,17 @@ export function powertoolsTelemetry(serviceName: string): Telemetry {
     error: (message, fields) => logger.error(message, { ...fields }),
     // Publishing nothing makes Powertools warn on every invocation; only flush what was recorded.
     flush: () => {
-      if (!recorded) return;
-      recorded = false;
-      metrics.publishStoredMetrics();
+      if (recorded) {
+        recorded = false;
+        metrics.publishStoredMetrics();
+      }
+      for (const { dimensions, values } of grouped.values()) {
+        const group = new Metrics({ namespace: 'Hourglass', serviceName });
+        group.addDimensions({ ...dimensions });
+        for (const [metric, unit, value] of values) group.addMetric(metric, unit, value);
+        group.publishStoredMetrics();
+      }
+      grouped.clear();
     },
   };
 }
