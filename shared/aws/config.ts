@@ -49,7 +49,10 @@ export const DEFAULT_SCHEDULE_LEAD_SECONDS = 120;
  * 60 s before the due time may fire after it.
  */
 export const MIN_SCHEDULE_LEAD_SECONDS = 60;
-/** The longest lead: a schedule is used only for timers more than 15 minutes (900 s) away. */
+/**
+ * The longest lead: below one SQS delay (900 s), so the early message always comes back
+ * with a single re-send. (Schedules are used only for timers more than 30 minutes away.)
+ */
 export const MAX_SCHEDULE_LEAD_SECONDS = 840;
 /** Why a lead must lie in its range, for error messages. */
 export const SCHEDULE_LEAD_RULE = `a whole number of seconds from ${MIN_SCHEDULE_LEAD_SECONDS} to ${MAX_SCHEDULE_LEAD_SECONDS} (Scheduler fires anywhere in a schedule's minute, so a shorter lead could fire after the due time)`;

@@ -21,8 +21,20 @@ import type { Telemetry } from './telemetry';
 
 export { LIFECYCLE_SOURCE } from '../core/lifecycle';
 
-/** SQS's longest delay: timers due sooner go through SQS, later ones through Scheduler. */
+/** SQS's longest delay for one message ("Valid values: 0 to 900", SendMessage). */
 export const MAX_SQS_DELAY_SECONDS = 900;
+
+/**
+ * Timers due within this ride SQS alone; later ones get an EventBridge Scheduler schedule.
+ * Two SQS delays: a timer due in 15 to 30 minutes is sent with the longest delay, and the
+ * worker sends the early message back with the rest (`delaySecondsFor`), the one re-send a
+ * schedule's early fire needs anyway. So the SQS path costs no more messages than the
+ * Scheduler path in this range, and saves the Scheduler invocation ($1 per million) and its
+ * unbatched SendMessage; its timer also keeps SQS's second precision. Beyond it each further
+ * 15 minutes would cost another re-send and worker invocation, which a schedule does not
+ * (docs/cost.md measures both).
+ */
+export const SQS_TIMER_MAX_MS = 2 * MAX_SQS_DELAY_SECONDS * 1_000;
 
 /** SendMessageBatch takes at most this many entries per call. */
 export const SQS_BATCH_LIMIT = 10;

@@ -13,8 +13,8 @@ import type { TaskQueue } from './config';
 import {
   delaySecondsFor,
   lifecycleEntry,
-  MAX_SQS_DELAY_SECONDS,
   publishInBatches,
+  SQS_TIMER_MAX_MS,
   type StreamRecord,
   sendTimers,
   streamImage,
@@ -68,14 +68,15 @@ function image(raw: Record<string, unknown> | undefined): TaskItem | undefined {
 }
 
 function usedScheduler(task: TaskItem): boolean {
-  return task.runAt - task.updatedAt > MAX_SQS_DELAY_SECONDS * 1_000;
+  return task.runAt - task.updatedAt > SQS_TIMER_MAX_MS;
 }
 
 async function armTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
   const queue = deps.config.taskQueue(task.taskType);
   const message = timerMessage(task);
   const delayMs = task.runAt - deps.clock();
-  if (delayMs <= MAX_SQS_DELAY_SECONDS * 1_000) {
+  if (delayMs <= SQS_TIMER_MAX_MS) {
+    // Up to 15 minutes in one delay; beyond, the worker re-sends the early message.
     const unsent = await sendTimers(deps.sqs, [
       { queueUrl: queue.url, message, delaySeconds: delaySecondsFor(task.runAt, deps.clock()) },
     ]);
@@ -133,7 +134,7 @@ async function disarmTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
 
 /**
  * The outbox: reacts to task rows on the table's stream. A task that became SCHEDULED
- * (new, retried or moved) gets a timer — an SQS delay when due within 15 minutes, else a
+ * (new, retried or moved) gets a timer — SQS delays when due within 30 minutes, else a
  * one-shot EventBridge Scheduler schedule a few minutes early; a cancelled or moved task
  * loses its schedule; a task that reached a terminal status is published as a lifecycle
  * event. Every step is idempotent under repeated records. On a failure, the batch reports

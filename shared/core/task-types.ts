@@ -44,12 +44,12 @@ export const OUTCOME_OF_STATUS: Readonly<Record<string, TaskOutcome>> = {
 
 /**
  * How close to its due time a task must start. `second` (the default): within about half a
- * second, from an SQS delay, or for timers over 15 minutes away an EventBridge Scheduler
+ * second, from SQS delays, or for timers over 30 minutes away an EventBridge Scheduler
  * schedule set a few minutes early and then an SQS re-delay. `minute`: never before its due
  * time and within about two minutes after it, from a schedule set for the first whole
  * minute at or after the due time (Scheduler fires anywhere in that minute), with no
- * re-delay: one message and one worker invocation fewer per task. Timers within 15 minutes
- * use an SQS delay either way.
+ * re-delay: one message and one worker invocation fewer per task. Timers within 30 minutes
+ * use SQS delays either way.
  */
 export const Precision = { second: 'second', minute: 'minute' } as const;
 /** One of {@link Precision}. */

@@ -95,12 +95,26 @@ beforeEach(() => {
 });
 
 describe('relayBatch', () => {
-  it('arms an SQS delay for a task due within 15 minutes', async () => {
+  it('arms one SQS delay for a task due within 15 minutes', async () => {
     await relayBatch(deps(), [record(undefined, task({ runAt: T0 + minutes(10) }))]);
     expect(sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input).toMatchObject({
       QueueUrl: 'https://sqs/send-discount-code',
       Entries: [{ DelaySeconds: 600 }],
     });
+  });
+
+  it('arms the longest SQS delay for a task due in 15 to 30 minutes, which the worker re-sends once', async () => {
+    await relayBatch(deps(), [record(undefined, task({ runAt: T0 + minutes(30) }))]);
+    expect(scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input).toMatchObject({
+      Entries: [{ DelaySeconds: 900 }],
+    });
+  });
+
+  it('creates a schedule for a task due more than 30 minutes ahead', async () => {
+    await relayBatch(deps(), [record(undefined, task({ runAt: T0 + minutes(30) + 1_000 }))]);
+    expect(scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(1);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
   });
 
   it('creates a one-shot schedule a lead time early for a task due later', async () => {
