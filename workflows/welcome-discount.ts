@@ -11,6 +11,8 @@ export const welcomeDiscount = defineWorkflow({
   key: 'detail.userId',
   events: [UserRegistered, OrderPlaced],
   initial: 'new',
+  // A user registers once: a second UserRegistered for the same user changes nothing.
+  startOverOn: [],
   states: {
     new: {
       on: {

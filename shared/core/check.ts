@@ -37,10 +37,28 @@ function pendingOnEntry(workflow: Workflow): Map<string, Set<string>> {
   return pending;
 }
 
+/** Warns when a workflow's reachable final states hold an instance for good without saying so. */
+function checkStartOver(
+  workflow: Workflow,
+  pending: ReadonlyMap<string, unknown>,
+  warning: (code: string, message: string) => void,
+): void {
+  const finals = Object.values(workflow.states).filter((s) => s.final && pending.has(s.name));
+  if (finals.length === 0 || workflow.startOverOn !== null) return;
+  const starters = Object.keys(workflow.states[workflow.initial]?.on ?? {}).filter(
+    (trigger) => !trigger.includes('.'),
+  );
+  warning(
+    'never-starts-over',
+    `workflow '${workflow.name}': an instance in final state ${finals.map((s) => `'${s.name}'`).join(', ')} ignores every later event for its key until its row expires; to start over on a new trigger say startOverOn: [${starters.join(', ')}], or startOverOn: [] if a final state is for good`,
+  );
+}
+
 /**
  * Statically analyses all definitions. Errors: unreachable states, task types no workflow
  * schedules, events no workflow consumes, final states entered while a task may still be
- * pending, deadlines at or before their delay. Warnings: task types no event ever cancels.
+ * pending, deadlines at or before their delay. Warnings: task types no event ever cancels,
+ * final states no event starts over from (`startOverOn` not said).
  *
  * @example
  * const findings = check(definitions);
@@ -71,6 +89,7 @@ export function check(definitions: HourglassDefinitions): Finding[] {
         );
       }
     }
+    checkStartOver(workflow, pending, warning);
     const cancelled = new Set(workflow.transitions.flatMap((t) => t.cancels.map((c) => c.name)));
     for (const t of workflow.transitions) {
       for (const s of t.schedules) {

@@ -47,7 +47,8 @@ function label(transition: Transition): string {
 /**
  * Draws a workflow as a Mermaid `stateDiagram-v2`: states, the initial and final states,
  * and every transition labelled with its trigger, guard and the tasks it schedules (with
- * their timers), cancels or updates.
+ * their timers), cancels or updates; a final state's `startOverOn` events lead back to the
+ * initial state.
  *
  * @example
  * console.log(diagram(welcomeDiscount)); // paste into any Markdown that renders Mermaid
@@ -62,7 +63,13 @@ export function diagram(workflow: Workflow): string {
     lines.push(`  ${stateId(t.source)} --> ${stateId(t.target)} : ${label(t)}`);
   }
   for (const state of Object.values(workflow.states)) {
-    if (state.final) lines.push(`  ${stateId(state.name)} --> [*]`);
+    if (!state.final) continue;
+    lines.push(`  ${stateId(state.name)} --> [*]`);
+    for (const trigger of workflow.startOverOn ?? []) {
+      lines.push(
+        `  ${stateId(state.name)} --> ${stateId(workflow.initial)} : ${trigger} (starts over)`,
+      );
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -149,6 +149,12 @@ export class Replay {
   }
 
   private fire(trigger: string, event: WorkflowEvent, time: number): void {
+    if (this.workflow.states[this.s.state]?.final && this.workflow.startOverOn?.has(trigger)) {
+      // Starting over: back to the initial state and context. Finished tasks stay in the
+      // plan (their ids are never reused: the counters go on).
+      this.s.state = this.workflow.initial;
+      this.s.context = structuredClone(this.workflow.initialContext);
+    }
     const candidates = this.workflow.states[this.s.state]?.on[trigger];
     if (candidates === undefined) return;
     const chosen = candidates.find(

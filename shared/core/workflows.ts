@@ -124,6 +124,14 @@ export interface WorkflowOptions<Events extends readonly EventType[], Context> {
    * snapshot; an event older than the snapshot is rejected as too late. @default '7d'
    */
   readonly retain?: string;
+  /**
+   * Events that start an instance over once it is in a final state: the instance goes back
+   * to `initial` with the initial context, then takes the event's transition from there (a
+   * customer who subscribes again). Each must have a transition from the initial state.
+   * `[]` says that a final state is for good, on purpose. @default not said: a final state
+   * is for good, and `hourglass check` warns
+   */
+  readonly startOverOn?: readonly Events[number][];
 }
 
 /** A compiled schedule action. */
@@ -179,6 +187,8 @@ export interface Workflow {
   readonly initialContext: unknown;
   readonly states: Readonly<Record<string, State>>;
   readonly retainMs: number;
+  /** Detail-types that start a finished instance over; `null` when the workflow did not say. */
+  readonly startOverOn: ReadonlySet<string> | null;
   /** Every task type the workflow schedules, cancels or updates. */
   readonly taskTypes: readonly TaskType[];
   /** Every transition, in definition order. */
@@ -276,9 +286,44 @@ export function defineWorkflow<
     initialContext,
     states,
     retainMs,
+    startOverOn: compileStartOver(where, options.startOverOn, states, options.initial),
     taskTypes: [...taskTypes.values()],
     transitions,
   };
+}
+
+/**
+ * Checks `startOverOn`: event types of the workflow, each with a transition from the initial
+ * state, in a workflow that has a final state to start over from.
+ */
+function compileStartOver(
+  where: string,
+  events: readonly EventType[] | undefined,
+  states: Readonly<Record<string, State>>,
+  initial: string,
+): ReadonlySet<string> | null {
+  if (events === undefined) return null;
+  if (!Array.isArray(events)) {
+    throw new DefinitionError(where, 'startOverOn must be a list of event types, or []');
+  }
+  if (events.length > 0 && !Object.values(states).some((s) => s.final)) {
+    throw new DefinitionError(
+      where,
+      'startOverOn only applies to an instance in a final state, and no state is final; remove startOverOn',
+    );
+  }
+  const names = new Set<string>();
+  for (const [i, event] of events.entries()) {
+    const name = (event as EventType | undefined)?.detailType;
+    if (name === undefined || states[initial]?.on[name] === undefined) {
+      throw new DefinitionError(
+        where,
+        `startOverOn[${i}] (${name === undefined ? describeValue(event) : `'${name}'`}) must be an event with a transition from the initial state '${initial}', which it takes after starting over`,
+      );
+    }
+    names.add(name);
+  }
+  return names;
 }
 
 /** The detail-types of a workflow's events, each listed once and made with defineEvent. */

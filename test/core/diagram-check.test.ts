@@ -84,6 +84,7 @@ describe('check', () => {
     expect(findings.map((f) => [f.severity, f.code])).toEqual([
       ['error', 'final-state-leaves-tasks-pending'],
       ['error', 'unreachable-state'],
+      ['warning', 'never-starts-over'],
       ['error', 'deadline-not-after-delay'],
       ['error', 'deadline-not-after-delay'],
       ['warning', 'task-never-cancelled'],
@@ -93,6 +94,7 @@ describe('check', () => {
     expect(findings.map((f) => f.message)).toEqual([
       "workflow 'flawed': final state 'end' can be entered while job, instant may still be pending; cancel it on the transitions into 'end'",
       "workflow 'flawed': state 'orphan' cannot be reached from 'start'; add a transition into it or remove it",
+      "workflow 'flawed': an instance in final state 'end' ignores every later event for its key until its row expires; to start over on a new trigger say startOverOn: [Go, Stop], or startOverOn: [] if a final state is for good",
       "workflow 'flawed' state 'start' on 'Go': job's deadline (10m after the event) is at or before its delay (10m), so it always expires; make the deadline later",
       "workflow 'flawed' state 'start' on 'Go': task type 'instant' has a deadline of 0s after its due time (now, deadline due+0s), so it always expires; give it a longer deadline",
       "workflow 'flawed': no event ever cancels job; if that is intended, ignore this warning",
