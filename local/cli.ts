@@ -44,12 +44,15 @@ const USAGE = `usage:
   hourglass graph WORKFLOW [--workflows MODULE]
   hourglass simulate --events FILE.jsonl [--workflows MODULE] [--until ISO]
                      [--fail TASKTYPE=N]... [--down TASKTYPE@FROM..TO]... [--json]
-  hourglass dev                                    (the local cloud, as npm run dev)
+  hourglass dev [--workflows MODULE] [--workers DIR] [--persist]
+                     (the local cloud, as npm run dev)
   hourglass emit DETAIL_TYPE 'DETAIL_JSON' [--source SOURCE] [--force] [--workflows MODULE]
                      (to the bus of \`npm run dev\`; checked against the workflows first)
 
 MODULE defaults to the project's: "hourglass.workflows" in package.json, else
-workflows/index.ts (the module exports defineHourglass(...) as default).`;
+workflows/index.ts (the module exports defineHourglass(...) as default). DIR, the folder
+of one <task type>.ts worker per task type, defaults to "hourglass.workers", else
+functions/workers.`;
 
 interface Args {
   readonly positional: string[];
@@ -59,6 +62,8 @@ interface Args {
 /** The options of every command; each may repeat, and `one` refuses repeats where they make no sense. */
 const OPTIONS = {
   workflows: { type: 'string', multiple: true },
+  workers: { type: 'string', multiple: true },
+  persist: { type: 'boolean' },
   events: { type: 'string', multiple: true },
   until: { type: 'string', multiple: true },
   fail: { type: 'string', multiple: true },

@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { HourglassDefinitions } from '../shared/core';
 import { LIFECYCLE_SOURCE } from '../shared/core/lifecycle';
 import { ingestPatterns } from '../shared/core/patterns';
@@ -27,13 +28,41 @@ function timeScaleFromEnv(): number {
   return timeScale;
 }
 
+/** `--workflows MODULE`, `--workers DIR` and `--persist`, wherever they are in the command line. */
+function devOptions(argv: readonly string[]) {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      workflows: { type: 'string' },
+      workers: { type: 'string' },
+      persist: { type: 'boolean' },
+    },
+    strict: false,
+    allowPositionals: true,
+  });
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return {
+    workflows: text(values.workflows),
+    workers: text(values.workers),
+    persist: values.persist === true,
+  };
+}
+
 async function main() {
   const timeScale = timeScaleFromEnv();
-  // The project's own workflows and workers (package.json "hourglass"), or the examples.
-  const project = await readProject(process.cwd());
-  const definitions = await loadDefinitions(undefined, process.cwd());
+  const options = devOptions(process.argv.slice(2));
+  // The project's own workflows and workers (package.json "hourglass", or the flags), else
+  // this repository's examples.
+  const cwd = process.cwd();
+  const settings = await readProject(cwd);
+  const project = {
+    workflows:
+      options.workflows === undefined ? settings.workflows : resolve(cwd, options.workflows),
+    workers: options.workers === undefined ? settings.workers : resolve(cwd, options.workers),
+  };
+  const definitions = await loadDefinitions(project.workflows, cwd);
   const workerEntry = workerEntries(project, definitions);
-  const dataDir = process.argv.includes('--persist')
+  const dataDir = options.persist
     ? resolve(import.meta.dirname, '..', '.hourglass', 'data')
     : undefined;
   if (dataDir) await mkdir(dataDir, { recursive: true });

@@ -20,6 +20,23 @@ async function importsUnder(folder: string): Promise<{ file: string; imports: st
 }
 
 describe('the folders keep their rules', () => {
+  it('examples/ use Hourglass only through its public entry points, as a project of your own would', async () => {
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+    const entries = Object.keys(pkg.exports).map((e: string) => `hourglass${e.slice(1)}`);
+    const offending = (await importsUnder('examples')).flatMap(({ file, imports }) =>
+      imports
+        .filter((i) =>
+          i.startsWith('.')
+            ? !resolve(root, file, '..', i).startsWith(
+                join(root, file.split('/').slice(0, 2).join('/')),
+              )
+            : i.startsWith('hourglass') && !entries.includes(i),
+        )
+        .map((i) => `${file} → ${i}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
   it('local/ imports nothing from infra/, so the local cloud loads no CDK', async () => {
     const offending = (await importsUnder('local')).flatMap(({ file, imports }) =>
       imports.filter((i) => i.includes('/infra')).map((i) => `${file} → ${i}`),
