@@ -1,9 +1,10 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { HourglassDefinitions } from '../shared/core';
+import { type HourglassDefinitions, TaskStatus } from '../shared/core';
 import { LIFECYCLE_SOURCE } from '../shared/core/lifecycle';
 import { ingestPatterns } from '../shared/core/patterns';
+import { scheduledLine } from './activity';
 import { type LocalCloud, startLocalCloud } from './cloud';
 import { devStateFile } from './dev-state';
 import { matches } from './emulators/eventbridge';
@@ -127,18 +128,24 @@ async function main() {
   process.on('SIGTERM', stop);
 }
 
-/** Prints every event on the bus and every rejection as they happen; returns how to stop. */
+/** Prints every event on the bus, every task scheduled and every rejection as they happen; returns how to stop. */
 function printActivity(cloud: LocalCloud, definitions: HourglassDefinitions): () => void {
   let printed = 0;
   const patterns = ingestPatterns(definitions);
   const reported = new Set<string>();
   const rejections = setInterval(async () => {
+    const stamp = () => new Date(Date.now()).toISOString();
     for (const r of await cloud.rejected().catch(() => [])) {
       if (reported.has(`${r.eventId}/${r.workflow}`)) continue;
       reported.add(`${r.eventId}/${r.workflow}`);
-      process.stdout.write(
-        `${new Date(Date.now()).toISOString()}  REJECTED ${r.eventId}: ${r.reason}\n`,
-      );
+      process.stdout.write(`${stamp()}  REJECTED ${r.eventId}: ${r.reason}\n`);
+    }
+    for (const task of await cloud.tasks().catch(() => [])) {
+      if (task.status !== TaskStatus.SCHEDULED || task.attempt > 0) continue;
+      const seen = `${task.taskId}#${task.generation}`;
+      if (reported.has(seen)) continue;
+      reported.add(seen);
+      process.stdout.write(`${stamp()}  ${scheduledLine(task, cloud.clock.now())}\n`);
     }
   }, 1_000);
   const ticker = setInterval(() => {
