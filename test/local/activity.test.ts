@@ -18,9 +18,7 @@ describe('what npm run dev prints about tasks', () => {
   });
 
   it('says when a task was moved, and when it is due at once', () => {
-    expect(
-      scheduledLine({ ...task, generation: 2 }, Date.parse('2026-03-12T09:00:01.000Z')),
-    ).toBe(
+    expect(scheduledLine({ ...task, generation: 2 }, Date.parse('2026-03-12T09:00:01.000Z'))).toBe(
       'SCHEDULED remind-trial-ending trial#a1#remind-trial-ending#1 for trial/a1, due 2026-03-12T09:00:00.000Z (now) (moved)',
     );
   });
