@@ -12,6 +12,7 @@ export * from './diagram';
 export * from './errors';
 export * from './events';
 export * from './history';
+export * from './influences';
 export * from './lifecycle';
 export * from './path';
 export * from './patterns';
