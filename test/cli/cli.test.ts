@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../local/cli';
+import { main } from '../../cli/main';
 import { at, days, minutes, shopEvent } from '../support/events';
 
 const root = resolve(import.meta.dirname, '../..');

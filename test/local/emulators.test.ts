@@ -15,7 +15,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../local/cli';
+import { main } from '../../cli/main';
 import { type BusEvent, startEventBridge } from '../../local/emulators/eventbridge';
 import { startScheduler } from '../../local/emulators/scheduler';
 import { fireTime, invocationTime, pumpSchedules } from '../../local/schedule-pump';

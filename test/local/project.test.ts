@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkEmit, emitTargets } from '../../local/emit';
+import { checkEmit, emitTargets } from '../../cli/emit';
 import { loadDefinitions, readProject, workerEntries } from '../../local/project';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { devStateFile } from '../local/dev-state';
 import { type EventType, type HourglassDefinitions, keyPathOf, readPath } from '../shared/core';
 import { HourglassError } from '../shared/core/errors';
-import { devStateFile } from './dev-state';
 
 /** An event `hourglass emit` would send, found wanting: the message says what to change. */
 export class EmitError extends HourglassError {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs as parseCommandLine } from 'node:util';
+import { loadDefinitions } from '../local/project';
 import { checkEmit, emitTargets, emitToDevCloud } from './emit';
-import { loadDefinitions } from './project';
 
-export { loadDefinitions } from './project';
+export { loadDefinitions } from '../local/project';
 
 import {
   check,
@@ -355,7 +355,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runEmit(args, rest, io);
       case 'dev':
         // The same as `npm run dev`: the local cloud on the project's workflows, until Ctrl-C.
-        await import('./dev');
+        await import('../local/dev');
         return ExitCode.ok;
       default:
         throw new UsageError(
