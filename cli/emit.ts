@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { devStateFile } from '../local/dev-state';
+import { readDevState } from '../local/dev-state';
 import { type EventType, type HourglassDefinitions, keyPathOf, readPath } from '../shared/core';
 import { HourglassError } from '../shared/core/errors';
 
@@ -84,14 +83,7 @@ export async function emitToDevCloud(
   detailType: string,
   detail: unknown,
 ): Promise<string> {
-  let state: { eventbridge: string; busName: string };
-  try {
-    state = JSON.parse(await readFile(devStateFile(), 'utf8'));
-  } catch {
-    throw new EmitError(
-      'no local cloud is running: start it with "npm run dev" in another terminal',
-    );
-  }
+  const state = await readDevState();
   const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
   const client = new EventBridgeClient({
     endpoint: state.eventbridge,

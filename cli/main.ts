@@ -2,7 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs as parseCommandLine } from 'node:util';
 import { loadDefinitions } from '../local/project';
+import { checkTaskFilter, inspectInstance, listTasks } from '../shared/aws/operator';
 import { checkEmit, emitTargets, emitToDevCloud } from './emit';
+import { renderInstance, renderTasks } from './operator';
+import { resolveTarget } from './target';
 
 export { loadDefinitions } from '../local/project';
 
@@ -19,6 +22,7 @@ import {
   type SimulationInput,
   type SimulationResult,
   simulate,
+  TaskStatus,
 } from '../shared/core';
 
 /** Exit codes: 0 fine, 1 `check` found errors, 2 bad input or usage. */
@@ -49,6 +53,12 @@ const USAGE = `usage:
   hourglass emit DETAIL_TYPE 'DETAIL_JSON' [--source SOURCE] [--force] [--workflows MODULE]
                      (to the bus of \`npm run dev\`; checked against the workflows first)
 
+operator commands (against --local, the npm run dev cloud, or --stack NAME, a deployed
+stack found by its outputs; with neither, the dev cloud if one is running):
+  hourglass inspect WORKFLOW KEY [--json]         state, pending tasks and what cancels them, history
+  hourglass tasks [--workflow W] [--key K] [--type T] [--status S]
+                  [--due-before ISO] [--due-after ISO] [--limit N] [--json]
+
 MODULE defaults to the project's: "hourglass.workflows" in package.json, else
 workflows/index.ts (the module exports defineHourglass(...) as default). DIR, the folder
 of one <task type>.ts worker per task type, defaults to "hourglass.workers", else
@@ -64,6 +74,15 @@ const OPTIONS = {
   workflows: { type: 'string', multiple: true },
   workers: { type: 'string', multiple: true },
   persist: { type: 'boolean' },
+  local: { type: 'boolean' },
+  stack: { type: 'string', multiple: true },
+  workflow: { type: 'string', multiple: true },
+  key: { type: 'string', multiple: true },
+  type: { type: 'string', multiple: true },
+  status: { type: 'string', multiple: true },
+  'due-before': { type: 'string', multiple: true },
+  'due-after': { type: 'string', multiple: true },
+  limit: { type: 'string', multiple: true },
   events: { type: 'string', multiple: true },
   until: { type: 'string', multiple: true },
   fail: { type: 'string', multiple: true },
@@ -311,6 +330,72 @@ async function runEmit(args: Args, rest: readonly string[], io: CliIo): Promise<
   return ExitCode.ok;
 }
 
+/** Where the operator commands point, said on stderr so `--json` output stays clean. */
+async function target(args: Args, io: CliIo) {
+  const chosen = await resolveTarget({
+    local: args.flags.has('--local'),
+    ...(one(args, '--stack') === undefined ? {} : { stack: one(args, '--stack') }),
+  });
+  io.err(`(${chosen.description})\n`);
+  return chosen;
+}
+
+async function runInspect(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
+  const [workflow, key] = rest;
+  if (workflow === undefined || key === undefined) {
+    throw new UsageError(
+      'inspect needs WORKFLOW and KEY, e.g. hourglass inspect welcome-discount u1',
+    );
+  }
+  const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
+  const { store } = await target(args, io);
+  const report = await inspectInstance(store, definitions, workflow, key);
+  io.out(
+    args.flags.has('--json')
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : renderInstance(report, store.clock()),
+  );
+  return ExitCode.ok;
+}
+
+async function runTasks(args: Args, io: CliIo): Promise<number> {
+  const status = one(args, '--status')?.toUpperCase();
+  if (status !== undefined && !(Object.values(TaskStatus) as string[]).includes(status)) {
+    throw new UsageError(
+      `--status must be one of ${Object.values(TaskStatus).join(', ')}, got '${status}'`,
+    );
+  }
+  const limitText = one(args, '--limit');
+  const limit = limitText === undefined ? undefined : Number(limitText);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    throw new UsageError(`--limit must be a whole number above 0, got '${limitText}'`);
+  }
+  const before = one(args, '--due-before');
+  const after = one(args, '--due-after');
+  const filter = {
+    ...optional('workflow', one(args, '--workflow')),
+    ...optional('key', one(args, '--key')),
+    ...optional('taskType', one(args, '--type')),
+    ...optional('status', status as TaskStatus | undefined),
+    ...optional('dueBefore', before === undefined ? undefined : parseTime(before, '--due-before')),
+    ...optional('dueAfter', after === undefined ? undefined : parseTime(after, '--due-after')),
+    ...optional('limit', limit),
+  };
+  checkTaskFilter(filter);
+  const { store } = await target(args, io);
+  const page = await listTasks(store, filter);
+  io.out(
+    args.flags.has('--json')
+      ? `${JSON.stringify(page, null, 2)}\n`
+      : renderTasks(page, store.clock()),
+  );
+  return ExitCode.ok;
+}
+
+/** `{ [name]: value }`, or nothing when the value is undefined. */
+const optional = <K extends string, V>(name: K, value: V | undefined) =>
+  (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };
+
 /**
  * Runs the `hourglass` command line and returns its exit code.
  *
@@ -353,13 +438,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runSimulate(args, io);
       case 'emit':
         return await runEmit(args, rest, io);
+      case 'inspect':
+        return await runInspect(args, rest, io);
+      case 'tasks':
+        return await runTasks(args, io);
       case 'dev':
         // The same as `npm run dev`: the local cloud on the project's workflows, until Ctrl-C.
         await import('../local/dev');
         return ExitCode.ok;
       default:
         throw new UsageError(
-          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev`,
+          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks`,
         );
     }
   } catch (error) {

@@ -36,6 +36,7 @@ import {
 import { bundled, type Observability } from './function';
 import { AlarmFactory, addDashboardWidgets, addRuntimeAlarms } from './monitoring';
 import { suppressDeadLetterQueueFindings } from './nag';
+import { addOperatorOutputs } from './outputs';
 import {
   encryptedQueue,
   hourglassTable,
@@ -293,6 +294,12 @@ export class Hourglass extends Construct {
           ),
     });
 
+    addOperatorOutputs(this, {
+      table: this.table,
+      bus: this.bus,
+      ingestDlq: this.ingestDeadLetterQueue,
+      taskDlq: this.taskDeadLetterQueue,
+    });
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${stack.stackName}-${id}`.slice(0, 255),
     });

@@ -3,3 +3,4 @@
 export { type EventPattern, ingestPatterns } from '../shared/core/patterns';
 export * from './hourglass';
 export * from './outbox';
+export * from './outputs';

@@ -6,16 +6,9 @@ import { LIFECYCLE_SOURCE } from '../shared/core/lifecycle';
 import { ingestPatterns } from '../shared/core/patterns';
 import { scheduledLine } from './activity';
 import { type LocalCloud, startLocalCloud } from './cloud';
-import { devStateFile } from './dev-state';
+import { type DevState, devStateFile } from './dev-state';
 import { matches } from './emulators/eventbridge';
 import { loadDefinitions, readProject, workerEntries } from './project';
-
-/** The contents of the dev state file ({@link devStateFile}). */
-export interface DevState {
-  readonly eventbridge: string;
-  readonly busName: string;
-  readonly pid: number;
-}
 
 /** Real ms a Ctrl-C waits for the local cloud to stop cleanly before exiting anyway. */
 const STOP_GRACE_MS = 5_000;
@@ -83,6 +76,8 @@ async function main() {
   const state: DevState = {
     eventbridge: cloud.endpoints.eventbridge,
     busName: cloud.busName,
+    dynamodb: cloud.endpoints.dynamodb,
+    tableName: cloud.tableName,
     pid: process.pid,
   };
   await mkdir(join(devStateFile(), '..'), { recursive: true });

@@ -8,6 +8,7 @@ export * from './decision-writes';
 export * from './errors';
 export * from './ingest';
 export * from './messages';
+export * from './operator';
 export * from './outbox';
 export * from './relay';
 export * from './runtime';

@@ -66,3 +66,14 @@ export const DEPLOYED_LOG_LEVEL = 'WARN';
  * otherwise: off, since at low volume a trace per invocation costs more than the task.
  */
 export const TRACING_BY_DEFAULT = false;
+
+/**
+ * The stack outputs the operator tools read (`hourglass … --stack NAME` finds the table,
+ * bus and dead-letter queues by these keys), so one Hourglass construct per stack.
+ */
+export const OUTPUT_KEYS = {
+  tableName: 'HourglassTableName',
+  busName: 'HourglassBusName',
+  ingestDlqUrl: 'HourglassIngestDlqUrl',
+  taskDlqUrl: 'HourglassTaskDlqUrl',
+} as const;

@@ -1,0 +1,109 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NoDevCloudError, readDevState } from '../local/dev-state';
+import { OUTPUT_KEYS } from '../shared/aws/settings';
+import type { StoreDeps } from '../shared/aws/store';
+import { HourglassError } from '../shared/core/errors';
+
+/** Where the operator commands point: the running dev cloud, or a deployed stack. */
+export interface Target {
+  /** Said before any output, so nobody mistakes one for the other. */
+  readonly description: string;
+  readonly store: StoreDeps;
+}
+
+/** How the command line said where to point. */
+export interface TargetChoice {
+  readonly local: boolean;
+  readonly stack?: string;
+}
+
+/** No target could be reached; the message says what is missing and how to fix it. */
+export class TargetError extends HourglassError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+/**
+ * Resolves `--local` or `--stack NAME`. With neither, the running `npm run dev` cloud if
+ * there is one (the description says so), else an error naming both ways.
+ */
+export async function resolveTarget(choice: TargetChoice): Promise<Target> {
+  if (choice.local && choice.stack !== undefined) {
+    throw new TargetError('give --local or --stack NAME, not both');
+  }
+  if (choice.stack !== undefined) return stackTarget(choice.stack);
+  try {
+    const state = await readDevState();
+    const dynamo = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: state.dynamodb,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      }),
+    );
+    const how = choice.local ? '' : ' (no --stack given; pass --stack NAME for a deployed stack)';
+    return {
+      description: `the local cloud of npm run dev, table ${state.tableName}${how}`,
+      store: { dynamo, tableName: state.tableName, clock: () => Date.now() },
+    };
+  } catch (error) {
+    if (!(error instanceof NoDevCloudError)) throw error;
+    throw new TargetError(
+      choice.local
+        ? error.message
+        : 'nothing to point at: pass --stack NAME for a deployed stack (with AWS_PROFILE and AWS_REGION set as for the AWS CLI), or start the local cloud with "npm run dev" and pass --local',
+    );
+  }
+}
+
+async function stackTarget(name: string): Promise<Target> {
+  const outputs = await stackOutputs(name);
+  const tableName = outputs.get(OUTPUT_KEYS.tableName);
+  if (tableName === undefined) {
+    throw new TargetError(
+      `stack '${name}' has no HourglassTableName output: is it a stack with the Hourglass construct, deployed with this version? (cdk deploy it again)`,
+    );
+  }
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  return {
+    description: `stack ${name}, table ${tableName}`,
+    store: { dynamo, tableName, clock: () => Date.now() },
+  };
+}
+
+/** The outputs of a deployed stack, by their key. */
+async function stackOutputs(name: string): Promise<Map<string, string>> {
+  const { CloudFormationClient, DescribeStacksCommand } = await import(
+    '@aws-sdk/client-cloudformation'
+  );
+  let result: { Stacks?: { Outputs?: { OutputKey?: string; OutputValue?: string }[] }[] };
+  try {
+    result = await new CloudFormationClient({}).send(
+      new DescribeStacksCommand({ StackName: name }),
+    );
+  } catch (error) {
+    const { name: kind, message } = error as Error;
+    if (kind === 'CredentialsProviderError' || /credential/i.test(message)) {
+      throw new TargetError(
+        `no AWS credentials to read stack '${name}': set AWS_PROFILE (or run aws sso login) and AWS_REGION`,
+      );
+    }
+    if (/does not exist/.test(message)) {
+      throw new TargetError(
+        `no stack '${name}' in ${process.env.AWS_REGION ?? 'the default region'}: check the name (cdk list) and AWS_REGION`,
+      );
+    }
+    throw new TargetError(`cannot read stack '${name}': ${message}`);
+  }
+  const outputs =
+    (result as { Stacks?: { Outputs?: { OutputKey?: string; OutputValue?: string }[] }[] })
+      .Stacks?.[0]?.Outputs ?? [];
+  return new Map(
+    outputs
+      .filter((o) => o.OutputKey !== undefined && o.OutputValue !== undefined)
+      .map((o) => [o.OutputKey!, o.OutputValue!]),
+  );
+}

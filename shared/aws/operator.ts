@@ -1,0 +1,314 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  findWorkflow,
+  formatInstant,
+  type HourglassDefinitions,
+  HourglassError,
+  type Influence,
+  influencesOn,
+  keyPathOf,
+  MS,
+  parseInstant,
+  readPath,
+  TaskStatus,
+} from '../core';
+import { loadInstance, type StoreDeps, tasksDueBefore } from './store';
+import { type IndexedTask, Indexes, Keys, type RejectedItem, type TaskItem } from './table';
+
+/**
+ * The operator API: what the `hourglass` command line and the dashboard read, against a
+ * deployed table or the local cloud's alike. Reads go through the instance's partition or
+ * the table's indexes, never a scan.
+ */
+
+/** A task that has not finished, and what could still cancel or change it. */
+export interface PendingTask {
+  readonly taskId: string;
+  readonly taskType: string;
+  readonly status: TaskStatus;
+  /** When history planned it, and when its next attempt may start (later after a retry). */
+  readonly dueAt: string;
+  readonly runAt: string;
+  readonly deadlineAt: string | null;
+  readonly attempt: number;
+  /** The events (or outcomes) that would cancel, move or update it from the current state. */
+  readonly influences: readonly Influence[];
+}
+
+/** One line of an instance's history, in time order. */
+export interface HistoryLine {
+  readonly at: string;
+  readonly kind: 'event' | 'task' | 'rejected';
+  readonly text: string;
+  /** A late cancel (an event that came after its task had started) or a rejection. */
+  readonly marked: boolean;
+}
+
+/** What `hourglass inspect WORKFLOW KEY` shows. */
+export interface InstanceReport {
+  readonly workflow: string;
+  readonly key: string;
+  /** False when no event for the key was ever accepted (or its row has expired). */
+  readonly found: boolean;
+  readonly state: string;
+  readonly final: boolean;
+  readonly context: unknown;
+  readonly pending: readonly PendingTask[];
+  readonly history: readonly HistoryLine[];
+  /** Events folded into the snapshot: no longer listed one by one. */
+  readonly foldedEvents: boolean;
+}
+
+const OPEN: readonly TaskStatus[] = [TaskStatus.SCHEDULED, TaskStatus.RUNNING];
+
+/** How far back `inspect` looks for rejected events of the key. */
+export const REJECTED_LOOKBACK_DAYS = 7;
+
+/**
+ * An instance as it stands: state and context, its pending tasks with what could cancel or
+ * change each one, and its history (events, every task's status changes, late cancels and
+ * rejected events), in time order.
+ */
+export async function inspectInstance(
+  deps: StoreDeps,
+  definitions: HourglassDefinitions,
+  workflowName: string,
+  key: string,
+): Promise<InstanceReport> {
+  const workflow = findWorkflow(definitions, workflowName);
+  const loaded = await loadInstance(deps, workflow, key);
+  const { instance } = loaded;
+  const pending = loaded.tasks
+    .filter((t) => OPEN.includes(t.status))
+    .sort((a, b) => a.runAt - b.runAt)
+    .map(
+      (t): PendingTask => ({
+        taskId: t.taskId,
+        taskType: t.taskType,
+        status: t.status,
+        dueAt: formatInstant(t.dueAt),
+        runAt: formatInstant(t.runAt),
+        deadlineAt: t.deadlineAt === null ? null : formatInstant(t.deadlineAt),
+        attempt: t.attempt,
+        influences: influencesOn(workflow, instance.state, t.taskType),
+      }),
+    );
+  const rejected = await rejectedFor(deps, definitions, workflowName, key);
+  return {
+    workflow: workflowName,
+    key,
+    found: loaded.version !== null,
+    state: instance.state,
+    final: workflow.states[instance.state]?.final ?? false,
+    context: instance.context,
+    pending,
+    history: historyOf(instance.events, loaded.tasks, rejected),
+    foldedEvents: instance.snapshot !== null,
+  };
+}
+
+/** Events, task status changes and rejections, merged in time order. */
+function historyOf(
+  events: readonly { id: string; detailType: string; time: number; appliedAt?: number }[],
+  tasks: readonly TaskItem[],
+  rejected: readonly RejectedItem[],
+): HistoryLine[] {
+  const lateCancels = new Map<string, string[]>();
+  for (const task of tasks) {
+    for (const eventId of task.lateCancels) {
+      lateCancels.set(eventId, [...(lateCancels.get(eventId) ?? []), task.taskId]);
+    }
+  }
+  const lines: (HistoryLine & { readonly ms: number })[] = [];
+  for (const e of events) {
+    const late = lateCancels.get(e.id);
+    const arrived = e.appliedAt === undefined ? '' : `, applied ${formatInstant(e.appliedAt)}`;
+    lines.push({
+      ms: e.time,
+      at: formatInstant(e.time),
+      kind: 'event',
+      text: `${e.detailType} ${e.id}${arrived}${late ? `; too late to cancel ${late.join(', ')}` : ''}`,
+      marked: late !== undefined,
+    });
+  }
+  for (const task of tasks) {
+    for (const entry of task.timeline) {
+      const ms = parseInstant(entry.at, 'timeline.at');
+      lines.push({
+        ms,
+        at: entry.at,
+        kind: 'task',
+        text: `${task.taskType} ${task.taskId} → ${entry.status} (${entry.cause})`,
+        marked: false,
+      });
+    }
+  }
+  for (const r of rejected) {
+    lines.push({
+      ms: r.receivedAt,
+      at: formatInstant(r.receivedAt),
+      kind: 'rejected',
+      text: `${r.eventId}: ${r.reason}`,
+      marked: true,
+    });
+  }
+  return lines.sort((a, b) => a.ms - b.ms).map(({ ms: _ms, ...line }) => line);
+}
+
+/**
+ * The rejected events of one instance in the last {@link REJECTED_LOOKBACK_DAYS} days: read
+ * by day from the marks index (keys only), then each row, kept when its event carries the
+ * key. Rejections are few, so this reads little.
+ */
+async function rejectedFor(
+  deps: StoreDeps,
+  definitions: HourglassDefinitions,
+  workflowName: string,
+  key: string,
+): Promise<RejectedItem[]> {
+  const workflow = findWorkflow(definitions, workflowName);
+  const now = deps.clock();
+  const found: RejectedItem[] = [];
+  for (let day = 0; day < REJECTED_LOOKBACK_DAYS; day++) {
+    const isoDay = new Date(now - day * MS.day).toISOString().slice(0, 10);
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await deps.dynamo.send(
+        new QueryCommand({
+          TableName: deps.tableName,
+          IndexName: Indexes.marks,
+          KeyConditionExpression: 'GSI2PK = :pk',
+          ExpressionAttributeValues: { ':pk': Keys.rejectedDayPk(isoDay) },
+          ExclusiveStartKey,
+        }),
+      );
+      for (const listed of page.Items ?? []) {
+        const row = await readRejected(deps, listed.PK as string, listed.SK as string);
+        // Refused by this workflow, or before any workflow took it (a detail its schema
+        // refused): either way, it concerns this instance if it carries the key.
+        if (row === undefined || (row.workflow !== null && row.workflow !== workflowName)) continue;
+        const event = parseStoredEvent(row.event);
+        const detailType = (event as { 'detail-type'?: unknown })?.['detail-type'];
+        if (typeof detailType !== 'string') continue;
+        if (!workflow.events.some((e) => e.detailType === detailType)) continue;
+        if (String(readPath(event, keyPathOf(workflow, detailType))) === key) found.push(row);
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+  }
+  return found;
+}
+
+async function readRejected(
+  deps: StoreDeps,
+  PK: string,
+  SK: string,
+): Promise<RejectedItem | undefined> {
+  const { Item } = await deps.dynamo.send(
+    new GetCommand({ TableName: deps.tableName, Key: { PK, SK } }),
+  );
+  return Item as RejectedItem | undefined;
+}
+
+/** Every task row of one instance, from its partition. */
+async function tasksOfInstance(deps: StoreDeps, workflow: string, key: string) {
+  const tasks: TaskItem[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.dynamo.send(
+      new QueryCommand({
+        TableName: deps.tableName,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :task)',
+        ExpressionAttributeValues: { ':pk': Keys.instancePk(workflow, key), ':task': 'T#' },
+        ExclusiveStartKey,
+      }),
+    );
+    tasks.push(...((page.Items ?? []) as TaskItem[]));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return tasks;
+}
+
+function parseStoredEvent(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null; // cut to the stored length: its key cannot be read
+  }
+}
+
+/** Which tasks `hourglass tasks` lists. */
+export interface TaskFilter {
+  readonly workflow?: string;
+  readonly key?: string;
+  readonly taskType?: string;
+  /** @default the open tasks (SCHEDULED and RUNNING) */
+  readonly status?: TaskStatus;
+  /** Only tasks due (to run) before / after these instants, epoch ms. */
+  readonly dueBefore?: number;
+  readonly dueAfter?: number;
+  /** At most this many, earliest first. @default 50 */
+  readonly limit?: number;
+}
+
+/** A task as `hourglass tasks` lists it. */
+export type ListedTask = Pick<
+  IndexedTask,
+  'taskId' | 'workflow' | 'key' | 'taskType' | 'status' | 'attempt' | 'runAt' | 'dueAt'
+>;
+
+/** One page of {@link listTasks}: `more` when the limit cut the list. */
+export interface TaskPage {
+  readonly tasks: readonly ListedTask[];
+  readonly more: boolean;
+}
+
+/**
+ * Refuses a filter the table cannot answer without a scan, saying what to add: a key
+ * without its workflow, or finished tasks without their instance.
+ */
+export function checkTaskFilter(filter: TaskFilter): void {
+  if (filter.workflow !== undefined && filter.key !== undefined) return;
+  if (filter.key !== undefined) {
+    throw new HourglassError('a key needs its workflow: add --workflow NAME');
+  }
+  if (filter.status === TaskStatus.COMPLETED || filter.status === TaskStatus.CANCELLED) {
+    throw new HourglassError(
+      `${filter.status} tasks are not in the status index (it holds open, failed and expired tasks); list them by instance with --workflow NAME --key KEY`,
+    );
+  }
+}
+
+/**
+ * Tasks by workflow, key, task type, status and due window, earliest first: from the
+ * instance's partition when a workflow and key are given (any status), else from the status
+ * index (open, FAILED or EXPIRED tasks: finished and cancelled ones are not indexed).
+ */
+export async function listTasks(deps: StoreDeps, filter: TaskFilter = {}): Promise<TaskPage> {
+  const limit = filter.limit ?? 50;
+  const statuses = filter.status === undefined ? OPEN : [filter.status];
+  const keep = (t: ListedTask) =>
+    statuses.includes(t.status) &&
+    (filter.workflow === undefined || t.workflow === filter.workflow) &&
+    (filter.key === undefined || t.key === filter.key) &&
+    (filter.taskType === undefined || t.taskType === filter.taskType) &&
+    (filter.dueBefore === undefined || t.runAt < filter.dueBefore) &&
+    (filter.dueAfter === undefined || t.runAt > filter.dueAfter);
+  let found: ListedTask[];
+  if (filter.workflow !== undefined && filter.key !== undefined) {
+    found = await tasksOfInstance(deps, filter.workflow, filter.key);
+  } else {
+    checkTaskFilter(filter);
+    // Filters the index cannot apply are applied here, so then every page must be read.
+    const filtered = filter.workflow !== undefined || filter.taskType !== undefined;
+    const range = {
+      ...(filter.dueBefore === undefined ? {} : { before: filter.dueBefore }),
+      ...(filter.dueAfter === undefined ? {} : { after: filter.dueAfter }),
+      ...(filtered ? {} : { firstPerShard: limit + 1 }),
+    };
+    const lists = await Promise.all(statuses.map((s) => tasksDueBefore(deps, s, range)));
+    found = lists.flat();
+  }
+  const kept = found.filter(keep).sort((a, b) => a.runAt - b.runAt);
+  return { tasks: kept.slice(0, limit), more: kept.length > limit };
+}

@@ -1,0 +1,156 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main';
+import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import type { DevState } from '../../local/dev-state';
+import definitions from '../../workflows';
+
+const MIN = 60_000;
+let cloud: LocalCloud;
+let t0: number;
+
+/** Runs the command line and returns what it printed. */
+async function hourglass(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main(argv, {
+    cwd: process.cwd(),
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
+  return { code, out, err };
+}
+
+const event = (id: string, detailType: string, detail: object, time: number) => ({
+  version: '0',
+  id,
+  source: 'shop',
+  'detail-type': detailType,
+  account: '000000000000',
+  time: new Date(time).toISOString(),
+  region: 'us-east-1',
+  resources: [],
+  detail,
+});
+
+beforeAll(async () => {
+  // Real time: the operator commands read the table as an operator would, now.
+  cloud = await startLocalCloud({ definitions });
+  const state: DevState = {
+    eventbridge: cloud.endpoints.eventbridge,
+    busName: cloud.busName,
+    dynamodb: cloud.endpoints.dynamodb,
+    tableName: cloud.tableName,
+    pid: process.pid,
+  };
+  const file = join(mkdtempSync(join(tmpdir(), 'hourglass-operator-')), 'dev.json');
+  writeFileSync(file, JSON.stringify(state));
+  process.env.HOURGLASS_DEV_STATE_FILE = file;
+  t0 = Date.now();
+  await cloud.deliverRaw([
+    event('reg-u1', 'UserRegistered', { userId: 'u1', email: 'u1@x.io' }, t0),
+    event('reg-u2', 'UserRegistered', { userId: 'u2', email: 'u2@x.io' }, t0),
+    // Refused by its schema: shows in u1's history as a rejection.
+    event('bad-u1', 'OrderPlaced', { userId: 'u1', orderId: 'o1', total: 'lots' }, t0),
+    event('ord-u2', 'OrderPlaced', { userId: 'u2', orderId: 'o2', total: 10 }, t0 + 1_000),
+  ]);
+  await cloud.settle({ until: t0 + 2_000 });
+}, 120_000);
+
+afterAll(async () => {
+  await cloud?.stop();
+});
+
+describe('hourglass inspect', () => {
+  it('shows the state, each pending task with its due time and what would cancel it, and the history with rejections marked', async () => {
+    const { code, out, err } = await hourglass('inspect', 'welcome-discount', 'u1', '--local');
+    expect(code).toBe(0);
+    expect(err).toContain('(the local cloud of npm run dev, table ');
+    const due = new Date(t0 + 30 * MIN).toISOString();
+    expect(out).toContain('welcome-discount / u1: state waiting');
+    expect(out).toContain(
+      `send-discount-code welcome-discount#u1#send-discount-code#1  SCHEDULED  due ${due} (in 29m`,
+    );
+    expect(out).toContain(
+      `, deadline ${new Date(t0 + 150 * MIN).toISOString()}, 0 attempts so far`,
+    );
+    expect(out).toContain('    cancels by OrderPlaced, moving to converted');
+    expect(out).toMatch(/ {2}\S+ {2}event {4}UserRegistered reg-u1, applied /);
+    expect(out).toMatch(
+      /! \S+ {2}rejected bad-u1: invalid detail for 'OrderPlaced': detail\.total/,
+    );
+  });
+
+  it('gives the same report as JSON, and says when an instance does not exist', async () => {
+    const { out } = await hourglass('inspect', 'welcome-discount', 'u2', '--json');
+    const report = JSON.parse(out);
+    expect(report).toMatchObject({ state: 'converted', final: true, pending: [] });
+    expect(report.history.map((h: { kind: string }) => h.kind)).toContain('task');
+    expect((await hourglass('inspect', 'welcome-discount', 'nobody')).out).toBe(
+      'welcome-discount / nobody: no instance (no event for this key was accepted, or it expired)\n',
+    );
+  });
+});
+
+describe('hourglass tasks', () => {
+  it('lists open tasks from the status index, earliest first, filtered by workflow and type', async () => {
+    const { code, out } = await hourglass(
+      'tasks',
+      '--workflow',
+      'welcome-discount',
+      '--type',
+      'send-discount-code',
+    );
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toMatch(/^RUNS AT +WHEN +STATUS +TYPE +INSTANCE +ATTEMPTS +TASK$/);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(
+        /SCHEDULED +send-discount-code +welcome-discount\/u1 +0 +welcome-discount#u1#send-discount-code#1$/,
+      ),
+    ]);
+  });
+
+  it('lists an instance’s finished tasks by its key, and refuses what the index cannot answer', async () => {
+    const cancelled = await hourglass(
+      'tasks',
+      '--workflow',
+      'welcome-discount',
+      '--key',
+      'u2',
+      '--status',
+      'cancelled',
+      '--json',
+    );
+    expect(JSON.parse(cancelled.out).tasks).toEqual([
+      expect.objectContaining({ taskId: 'welcome-discount#u2#send-discount-code#1' }),
+    ]);
+    expect((await hourglass('tasks', '--status', 'COMPLETED')).err).toBe(
+      'hourglass: COMPLETED tasks are not in the status index (it holds open, failed and expired tasks); list them by instance with --workflow NAME --key KEY\n',
+    );
+    expect((await hourglass('tasks', '--status', 'DONE')).err).toMatch(
+      /--status must be one of SCHEDULED, RUNNING, COMPLETED, FAILED, CANCELLED, EXPIRED, got 'DONE'/,
+    );
+  });
+
+  it('says what to do when nothing can be reached', async () => {
+    const saved = process.env.HOURGLASS_DEV_STATE_FILE;
+    process.env.HOURGLASS_DEV_STATE_FILE = '/nonexistent/dev.json';
+    try {
+      expect((await hourglass('tasks')).err).toBe(
+        'hourglass: nothing to point at: pass --stack NAME for a deployed stack (with AWS_PROFILE and AWS_REGION set as for the AWS CLI), or start the local cloud with "npm run dev" and pass --local\n',
+      );
+      expect((await hourglass('tasks', '--local')).err).toBe(
+        'hourglass: no local cloud is running: start it with "npm run dev" in another terminal\n',
+      );
+    } finally {
+      process.env.HOURGLASS_DEV_STATE_FILE = saved;
+    }
+  });
+});
