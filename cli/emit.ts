@@ -48,7 +48,7 @@ export async function checkEmit(
   if (named.length === 0) {
     const suggestion = closest(detailType, [...new Set([...consumed].map((e) => e.detailType))]);
     throw new EmitError(
-      `no workflow consumes '${detailType}'${suggestion ? `; did you mean '${suggestion}'?` : ''} The events the workflows consume are: ${[...consumed].map((e) => `${e.detailType} (from ${e.source})`).join(', ')}`,
+      `no workflow consumes '${detailType}'${suggestion ? `; did you mean '${suggestion}'?` : '.'} The events the workflows consume are: ${[...consumed].map((e) => `${e.detailType} (from ${e.source})`).join(', ')}`,
     );
   }
   const event = source === undefined ? named[0] : named.find((e) => e.source === source);

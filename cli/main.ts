@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs as parseCommandLine } from 'node:util';
+import { readDevState } from '../local/dev-state';
 import { loadDefinitions } from '../local/project';
 import { checkTaskFilter, inspectInstance, listTasks } from '../shared/aws/operator';
 import { checkEmit, emitTargets, emitToDevCloud } from './emit';
@@ -309,7 +310,7 @@ async function runEmit(args: Args, rest: readonly string[], io: CliIo): Promise<
     throw new UsageError(`DETAIL_JSON is not valid JSON (${(error as Error).message})`);
   }
   const given = one(args, '--source');
-  const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
+  const definitions = await runningDefinitions(args, io);
   let source = given;
   if (args.flags.has('--force')) {
     // Unchecked, but still from the source the workflows consume it from, unless told.
@@ -330,6 +331,16 @@ async function runEmit(args: Args, rest: readonly string[], io: CliIo): Promise<
   return ExitCode.ok;
 }
 
+/**
+ * The definitions `--workflows` names; else those the running dev cloud runs (so `emit` and
+ * `inspect` see what it sees); else the project's.
+ */
+async function runningDefinitions(args: Args, io: CliIo) {
+  const given = one(args, '--workflows');
+  const running = given === undefined ? await readDevState().catch(() => undefined) : undefined;
+  return loadDefinitions(given ?? running?.workflows, io.cwd);
+}
+
 /** Where the operator commands point, said on stderr so `--json` output stays clean. */
 async function target(args: Args, io: CliIo) {
   const chosen = await resolveTarget({
@@ -347,7 +358,7 @@ async function runInspect(args: Args, rest: readonly string[], io: CliIo): Promi
       'inspect needs WORKFLOW and KEY, e.g. hourglass inspect welcome-discount u1',
     );
   }
-  const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
+  const definitions = await runningDefinitions(args, io);
   const { store } = await target(args, io);
   const report = await inspectInstance(store, definitions, workflow, key);
   io.out(

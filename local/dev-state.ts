@@ -20,6 +20,8 @@ export interface DevState {
   readonly busName: string;
   readonly dynamodb: string;
   readonly tableName: string;
+  /** The workflows module the cloud runs: `hourglass emit` checks events against it. */
+  readonly workflows: string;
   readonly pid: number;
 }
 

@@ -78,6 +78,7 @@ async function main() {
     busName: cloud.busName,
     dynamodb: cloud.endpoints.dynamodb,
     tableName: cloud.tableName,
+    workflows: project.workflows,
     pid: process.pid,
   };
   await mkdir(join(devStateFile(), '..'), { recursive: true });

@@ -1,4 +1,4 @@
-import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
+import { type TaskHandler, worker } from '../../shared/aws';
 import { compressImage } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
@@ -10,4 +10,4 @@ export const run: TaskHandler = (task, ctx) =>
   });
 
 /** The Lambda handler: the worker middleware around {@link run}. */
-export const handler = worker(compressImage, run, () => defaultWorkerDeps(compressImage.name));
+export const handler = worker(compressImage, run);

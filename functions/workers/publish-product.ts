@@ -1,4 +1,4 @@
-import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
+import { type TaskHandler, worker } from '../../shared/aws';
 import { publishProduct } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
@@ -7,4 +7,4 @@ export const run: TaskHandler = (task, ctx) =>
   recordEffect(exampleStore(), task, ctx, { published: task.key });
 
 /** The Lambda handler: the worker middleware around {@link run}. */
-export const handler = worker(publishProduct, run, () => defaultWorkerDeps(publishProduct.name));
+export const handler = worker(publishProduct, run);

@@ -1,4 +1,4 @@
-import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
+import { type TaskHandler, worker } from '../../shared/aws';
 import { sendCartReminder } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
@@ -11,6 +11,4 @@ export const run: TaskHandler = (task, ctx) =>
   });
 
 /** The Lambda handler: the worker middleware around {@link run}. */
-export const handler = worker(sendCartReminder, run, () =>
-  defaultWorkerDeps(sendCartReminder.name),
-);
+export const handler = worker(sendCartReminder, run);

@@ -1,4 +1,4 @@
-import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
+import { type TaskHandler, worker } from '../../shared/aws';
 import { sendDiscountCode } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
@@ -10,6 +10,4 @@ export const run: TaskHandler = (task, ctx) =>
   });
 
 /** The Lambda handler: the worker middleware around {@link run}. */
-export const handler = worker(sendDiscountCode, run, () =>
-  defaultWorkerDeps(sendDiscountCode.name),
-);
+export const handler = worker(sendDiscountCode, run);

@@ -1,4 +1,4 @@
-import { defaultWorkerDeps, type TaskHandler, worker } from '../../shared/aws';
+import { type TaskHandler, worker } from '../../shared/aws';
 import { sendGroupEmail } from '../../workflows/task-types';
 import { exampleStore, recordEffect } from './example-effect';
 
@@ -11,4 +11,4 @@ export const run: TaskHandler = (task, ctx) =>
   });
 
 /** The Lambda handler: the worker middleware around {@link run}. */
-export const handler = worker(sendGroupEmail, run, () => defaultWorkerDeps(sendGroupEmail.name));
+export const handler = worker(sendGroupEmail, run);

@@ -10,6 +10,7 @@ import {
   type TaskMessage,
   type TimerSend,
 } from './messages';
+import { defaultWorkerDeps } from './runtime';
 import { LEASE_MARGIN_MS } from './settings';
 import type { TaskItem } from './table';
 import type { TaskStore } from './tasks';
@@ -430,17 +431,17 @@ export async function processTaskBatch(
 /**
  * Wraps a task handler as a Lambda handler for its task type's queue: a middy handler, so
  * you can `.use()` your own middlewares. Dependencies default to the real ones, read from
- * the environment at cold start.
+ * the environment at the first invocation (`defaultWorkerDeps`); tests pass their own.
  *
  * @example
  * export const handler = worker(sendDiscountCode, async (task, ctx) => {
  *   await mailer.send(task.input.email, { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal });
- * }, () => defaultWorkerDeps('send-discount-code'));
+ * });
  */
 export function worker<Input = Json>(
   taskType: TaskType,
   handler: TaskHandler<Input>,
-  deps: () => WorkerDeps,
+  deps: () => WorkerDeps = () => defaultWorkerDeps(taskType.name),
 ) {
   let resolved: WorkerDeps | undefined;
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event, context) => {

@@ -47,6 +47,7 @@ beforeAll(async () => {
     busName: cloud.busName,
     dynamodb: cloud.endpoints.dynamodb,
     tableName: cloud.tableName,
+    workflows: 'workflows/index.ts',
     pid: process.pid,
   };
   const file = join(mkdtempSync(join(tmpdir(), 'hourglass-operator-')), 'dev.json');

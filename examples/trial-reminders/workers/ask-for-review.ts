@@ -1,4 +1,4 @@
-import { defaultWorkerDeps, type TaskHandler, worker } from 'hourglass/aws';
+import { type TaskHandler, worker } from 'hourglass/aws';
 import { askForReview } from '../workflows';
 import { sendMail } from './mailer';
 
@@ -8,4 +8,4 @@ export const run: TaskHandler<{ email: string; orderId: string }> = async (task,
 };
 
 /** The Lambda handler. */
-export const handler = worker(askForReview, run, () => defaultWorkerDeps(askForReview.name));
+export const handler = worker(askForReview, run);

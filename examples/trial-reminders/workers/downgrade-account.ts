@@ -1,4 +1,4 @@
-import { defaultWorkerDeps, type TaskHandler, worker } from 'hourglass/aws';
+import { type TaskHandler, worker } from 'hourglass/aws';
 import { downgradeAccount } from '../workflows';
 
 /** Moves the account to the free plan (here: logs it). Billing's API would be called here. */
@@ -9,6 +9,4 @@ export const run: TaskHandler<{ accountId: string }> = async (task, ctx) => {
 };
 
 /** The Lambda handler. */
-export const handler = worker(downgradeAccount, run, () =>
-  defaultWorkerDeps(downgradeAccount.name),
-);
+export const handler = worker(downgradeAccount, run);

@@ -1,4 +1,4 @@
-import { defaultWorkerDeps, type TaskHandler, worker } from 'hourglass/aws';
+import { type TaskHandler, worker } from 'hourglass/aws';
 import { remindTrialEnding } from '../workflows';
 import { sendMail } from './mailer';
 
@@ -12,6 +12,4 @@ export const run: TaskHandler<{ email: string; trialEndsAt: string }> = async (t
 };
 
 /** The Lambda handler: the worker middleware claims, runs, retries and finishes the task. */
-export const handler = worker(remindTrialEnding, run, () =>
-  defaultWorkerDeps(remindTrialEnding.name),
-);
+export const handler = worker(remindTrialEnding, run);
