@@ -84,26 +84,7 @@ async function main() {
   await mkdir(join(devStateFile(), '..'), { recursive: true });
   await writeFile(devStateFile(), JSON.stringify(state, null, 2));
 
-  process.stdout.write(
-    [
-      '',
-      'Hourglass local cloud is running (all on 127.0.0.1):',
-      `  DynamoDB Local          ${cloud.endpoints.dynamodb}   table ${cloud.tableName}`,
-      `  SQS (fauxqs)            ${cloud.endpoints.sqs}`,
-      `  EventBridge (emulated)  ${cloud.endpoints.eventbridge}   bus ${cloud.busName}`,
-      `  Scheduler (emulated)    ${cloud.endpoints.scheduler}`,
-      `  time scale ${timeScale}×${timeScale > 1 ? ', idle gaps skipped' : ' (real time)'}${dataDir ? `; data kept in ${dataDir}` : '; data in memory'}`,
-      '',
-      `Workflows: ${definitions.workflows.map((w) => w.name).join(', ')} (${project.workflows})`,
-      `Workers:   ${project.workers}`,
-      '',
-      'Send an event from another terminal (checked against the workflows first):',
-      `  npx hourglass emit ${definitions.workflows[0]?.events[0]?.detailType ?? 'DETAIL_TYPE'} '{…}'`,
-      '',
-      'Events on the bus are printed below. Ctrl-C stops everything.',
-      '',
-    ].join('\n'),
-  );
+  process.stdout.write(banner(cloud, definitions, project, timeScale, dataDir));
   const stopPrinting = printActivity(cloud, definitions);
   // Ctrl-C stops within a few seconds, whatever a poller is waiting on; a second Ctrl-C at
   // once. DynamoDB Local, a child process, is killed when this process exits.
@@ -122,6 +103,35 @@ async function main() {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** What `npm run dev` prints once the cloud is up: where everything is, and what to do next. */
+function banner(
+  cloud: LocalCloud,
+  definitions: HourglassDefinitions,
+  project: { readonly workflows: string; readonly workers: string },
+  timeScale: number,
+  dataDir: string | undefined,
+): string {
+  return [
+    '',
+    'Hourglass local cloud is running (all on 127.0.0.1):',
+    `  DynamoDB Local          ${cloud.endpoints.dynamodb}   table ${cloud.tableName}`,
+    `  SQS (fauxqs)            ${cloud.endpoints.sqs}`,
+    `  EventBridge (emulated)  ${cloud.endpoints.eventbridge}   bus ${cloud.busName}`,
+    `  Scheduler (emulated)    ${cloud.endpoints.scheduler}`,
+    `  time scale ${timeScale}×${timeScale > 1 ? ', idle gaps skipped' : ' (real time; HOURGLASS_TIME_SCALE=120 runs it 120× faster)'}${dataDir ? `; data kept in ${dataDir}` : '; data in memory'}`,
+    '',
+    `Workflows: ${definitions.workflows.map((w) => w.name).join(', ')} (${project.workflows})`,
+    `Workers:   ${project.workers}`,
+    '',
+    'From another terminal (checked against these workflows first):',
+    `  npx hourglass emit ${definitions.workflows[0]?.events[0]?.detailType ?? 'DETAIL_TYPE'} '{…}'`,
+    `  npx hourglass inspect ${definitions.workflows[0]?.name ?? 'WORKFLOW'} KEY      (state, pending tasks, history)`,
+    '',
+    'Events on the bus, tasks scheduled and rejections are printed below. Ctrl-C stops everything.',
+    '',
+  ].join('\n');
 }
 
 /** Prints every event on the bus, every task scheduled and every rejection as they happen; returns how to stop. */
