@@ -1,12 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs as parseCommandLine } from 'node:util';
-import { readDevState } from '../local/dev-state';
 import { loadDefinitions } from '../local/project';
-import { checkTaskFilter, inspectInstance, listTasks } from '../shared/aws/operator';
+import {
+  type Args,
+  type CliIo,
+  ExitCode,
+  one,
+  parseArgs,
+  parseTime,
+  runningDefinitions,
+  UsageError,
+} from './args';
 import { checkEmit, emitTargets, emitToDevCloud } from './emit';
-import { renderInstance, renderTasks } from './operator';
-import { resolveTarget } from './target';
+
+export { type CliIo, ExitCode, UsageError } from './args';
+
+import { runCancel, runInspect, runTasks } from './operator';
 
 export { loadDefinitions } from '../local/project';
 
@@ -23,26 +32,7 @@ import {
   type SimulationInput,
   type SimulationResult,
   simulate,
-  TaskStatus,
 } from '../shared/core';
-
-/** Exit codes: 0 fine, 1 `check` found errors, 2 bad input or usage. */
-export const ExitCode = { ok: 0, findings: 1, badInput: 2 } as const;
-
-/** Where the CLI writes; tests pass their own. */
-export interface CliIo {
-  readonly cwd: string;
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-}
-
-/** Bad input or usage: printed as one line, exit 2. */
-export class UsageError extends HourglassError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 const USAGE = `usage:
   hourglass check [--workflows MODULE]
@@ -59,86 +49,12 @@ stack found by its outputs; with neither, the dev cloud if one is running):
   hourglass inspect WORKFLOW KEY [--json]         state, pending tasks and what cancels them, history
   hourglass tasks [--workflow W] [--key K] [--type T] [--status S]
                   [--due-before ISO] [--due-after ISO] [--limit N] [--json]
+  hourglass cancel TASK_ID --reason TEXT [--by NAME]  cancels a pending task, recorded in its history
 
 MODULE defaults to the project's: "hourglass.workflows" in package.json, else
 workflows/index.ts (the module exports defineHourglass(...) as default). DIR, the folder
 of one <task type>.ts worker per task type, defaults to "hourglass.workers", else
 functions/workers.`;
-
-interface Args {
-  readonly positional: string[];
-  readonly flags: Map<string, string[]>;
-}
-
-/** The options of every command; each may repeat, and `one` refuses repeats where they make no sense. */
-const OPTIONS = {
-  workflows: { type: 'string', multiple: true },
-  workers: { type: 'string', multiple: true },
-  persist: { type: 'boolean' },
-  local: { type: 'boolean' },
-  stack: { type: 'string', multiple: true },
-  workflow: { type: 'string', multiple: true },
-  key: { type: 'string', multiple: true },
-  type: { type: 'string', multiple: true },
-  status: { type: 'string', multiple: true },
-  'due-before': { type: 'string', multiple: true },
-  'due-after': { type: 'string', multiple: true },
-  limit: { type: 'string', multiple: true },
-  events: { type: 'string', multiple: true },
-  until: { type: 'string', multiple: true },
-  fail: { type: 'string', multiple: true },
-  down: { type: 'string', multiple: true },
-  source: { type: 'string', multiple: true },
-  json: { type: 'boolean' },
-  force: { type: 'boolean' },
-  help: { type: 'boolean' },
-} as const;
-
-/** Reads the command line with Node's own `util.parseArgs` (strict: unknown options are errors). */
-function parseArgs(argv: readonly string[]): Args {
-  let parsed: ReturnType<
-    typeof parseCommandLine<{ options: typeof OPTIONS; allowPositionals: true }>
-  >;
-  try {
-    parsed = parseCommandLine({
-      args: [...argv],
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    const { code, message } = error as { code?: string; message: string };
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      const name = /'(-[^']*)'/.exec(message)?.[1] ?? message;
-      throw new UsageError(`unknown option ${name.split('=')[0]}; see hourglass --help`);
-    }
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const name = /'(--[\w-]+)/.exec(message)?.[1] ?? 'an option';
-      throw new UsageError(`${name} needs a value`);
-    }
-    throw new UsageError(message);
-  }
-  const flags = new Map<string, string[]>();
-  for (const [name, value] of Object.entries(parsed.values)) {
-    if (value === undefined) continue;
-    flags.set(`--${name}`, typeof value === 'boolean' ? ['true'] : [...(value as string[])]);
-  }
-  return { positional: parsed.positionals, flags };
-}
-
-function one(args: Args, name: string): string | undefined {
-  const values = args.flags.get(name);
-  if (values !== undefined && values.length > 1) throw new UsageError(`${name} may be given once`);
-  return values?.[0];
-}
-
-function parseTime(value: string, what: string): number {
-  try {
-    return parseInstant(value, what);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
 
 /** Reads a JSON Lines file of EventBridge events, each with an optional `arrivedAt`. */
 export async function readEvents(file: string, cwd: string): Promise<SimulationInput[]> {
@@ -332,82 +248,6 @@ async function runEmit(args: Args, rest: readonly string[], io: CliIo): Promise<
 }
 
 /**
- * The definitions `--workflows` names; else those the running dev cloud runs (so `emit` and
- * `inspect` see what it sees); else the project's.
- */
-async function runningDefinitions(args: Args, io: CliIo) {
-  const given = one(args, '--workflows');
-  const running = given === undefined ? await readDevState().catch(() => undefined) : undefined;
-  return loadDefinitions(given ?? running?.workflows, io.cwd);
-}
-
-/** Where the operator commands point, said on stderr so `--json` output stays clean. */
-async function target(args: Args, io: CliIo) {
-  const chosen = await resolveTarget({
-    local: args.flags.has('--local'),
-    ...(one(args, '--stack') === undefined ? {} : { stack: one(args, '--stack') }),
-  });
-  io.err(`(${chosen.description})\n`);
-  return chosen;
-}
-
-async function runInspect(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
-  const [workflow, key] = rest;
-  if (workflow === undefined || key === undefined) {
-    throw new UsageError(
-      'inspect needs WORKFLOW and KEY, e.g. hourglass inspect welcome-discount u1',
-    );
-  }
-  const definitions = await runningDefinitions(args, io);
-  const { store } = await target(args, io);
-  const report = await inspectInstance(store, definitions, workflow, key);
-  io.out(
-    args.flags.has('--json')
-      ? `${JSON.stringify(report, null, 2)}\n`
-      : renderInstance(report, store.clock()),
-  );
-  return ExitCode.ok;
-}
-
-async function runTasks(args: Args, io: CliIo): Promise<number> {
-  const status = one(args, '--status')?.toUpperCase();
-  if (status !== undefined && !(Object.values(TaskStatus) as string[]).includes(status)) {
-    throw new UsageError(
-      `--status must be one of ${Object.values(TaskStatus).join(', ')}, got '${status}'`,
-    );
-  }
-  const limitText = one(args, '--limit');
-  const limit = limitText === undefined ? undefined : Number(limitText);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
-    throw new UsageError(`--limit must be a whole number above 0, got '${limitText}'`);
-  }
-  const before = one(args, '--due-before');
-  const after = one(args, '--due-after');
-  const filter = {
-    ...optional('workflow', one(args, '--workflow')),
-    ...optional('key', one(args, '--key')),
-    ...optional('taskType', one(args, '--type')),
-    ...optional('status', status as TaskStatus | undefined),
-    ...optional('dueBefore', before === undefined ? undefined : parseTime(before, '--due-before')),
-    ...optional('dueAfter', after === undefined ? undefined : parseTime(after, '--due-after')),
-    ...optional('limit', limit),
-  };
-  checkTaskFilter(filter);
-  const { store } = await target(args, io);
-  const page = await listTasks(store, filter);
-  io.out(
-    args.flags.has('--json')
-      ? `${JSON.stringify(page, null, 2)}\n`
-      : renderTasks(page, store.clock()),
-  );
-  return ExitCode.ok;
-}
-
-/** `{ [name]: value }`, or nothing when the value is undefined. */
-const optional = <K extends string, V>(name: K, value: V | undefined) =>
-  (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };
-
-/**
  * Runs the `hourglass` command line and returns its exit code.
  *
  * @example
@@ -453,13 +293,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runInspect(args, rest, io);
       case 'tasks':
         return await runTasks(args, io);
+      case 'cancel':
+        return await runCancel(args, rest, io);
       case 'dev':
         // The same as `npm run dev`: the local cloud on the project's workflows, until Ctrl-C.
         await import('../local/dev');
         return ExitCode.ok;
       default:
         throw new UsageError(
-          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks`,
+          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel`,
         );
     }
   } catch (error) {

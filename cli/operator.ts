@@ -1,5 +1,22 @@
-import type { InstanceReport, TaskPage } from '../shared/aws/operator';
-import { formatDuration, formatInstant, parseInstant } from '../shared/core';
+import {
+  cancelTask,
+  checkTaskFilter,
+  type InstanceReport,
+  inspectInstance,
+  listTasks,
+  type TaskPage,
+} from '../shared/aws/operator';
+import { formatDuration, formatInstant, parseInstant, TaskStatus } from '../shared/core';
+import {
+  type Args,
+  type CliIo,
+  ExitCode,
+  one,
+  parseTime,
+  runningDefinitions,
+  UsageError,
+} from './args';
+import { resolveTarget } from './target';
 
 /**
  * How the operator commands print: `hourglass inspect` and `hourglass tasks` as readable
@@ -74,3 +91,89 @@ export function renderTasks(page: TaskPage, now: number): string {
     : '';
   return `${[line(header), ...rows.map(line)].join('\n')}\n${more}`;
 }
+
+/** Where the operator commands point, said on stderr so `--json` output stays clean. */
+async function target(args: Args, io: CliIo) {
+  const chosen = await resolveTarget({
+    local: args.flags.has('--local'),
+    ...(one(args, '--stack') === undefined ? {} : { stack: one(args, '--stack') }),
+  });
+  io.err(`(${chosen.description})\n`);
+  return chosen;
+}
+
+export async function runInspect(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
+  const [workflow, key] = rest;
+  if (workflow === undefined || key === undefined) {
+    throw new UsageError(
+      'inspect needs WORKFLOW and KEY, e.g. hourglass inspect welcome-discount u1',
+    );
+  }
+  const definitions = await runningDefinitions(args, io);
+  const { store } = await target(args, io);
+  const report = await inspectInstance(store, definitions, workflow, key);
+  io.out(
+    args.flags.has('--json')
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : renderInstance(report, store.clock()),
+  );
+  return ExitCode.ok;
+}
+
+export async function runTasks(args: Args, io: CliIo): Promise<number> {
+  const status = one(args, '--status')?.toUpperCase();
+  if (status !== undefined && !(Object.values(TaskStatus) as string[]).includes(status)) {
+    throw new UsageError(
+      `--status must be one of ${Object.values(TaskStatus).join(', ')}, got '${status}'`,
+    );
+  }
+  const limitText = one(args, '--limit');
+  const limit = limitText === undefined ? undefined : Number(limitText);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    throw new UsageError(`--limit must be a whole number above 0, got '${limitText}'`);
+  }
+  const before = one(args, '--due-before');
+  const after = one(args, '--due-after');
+  const filter = {
+    ...optional('workflow', one(args, '--workflow')),
+    ...optional('key', one(args, '--key')),
+    ...optional('taskType', one(args, '--type')),
+    ...optional('status', status as TaskStatus | undefined),
+    ...optional('dueBefore', before === undefined ? undefined : parseTime(before, '--due-before')),
+    ...optional('dueAfter', after === undefined ? undefined : parseTime(after, '--due-after')),
+    ...optional('limit', limit),
+  };
+  checkTaskFilter(filter);
+  const { store } = await target(args, io);
+  const page = await listTasks(store, filter);
+  io.out(
+    args.flags.has('--json')
+      ? `${JSON.stringify(page, null, 2)}\n`
+      : renderTasks(page, store.clock()),
+  );
+  return ExitCode.ok;
+}
+
+export async function runCancel(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
+  const [taskId] = rest;
+  const reason = one(args, '--reason');
+  if (taskId === undefined || reason === undefined || reason.trim() === '') {
+    throw new UsageError(
+      "cancel needs TASK_ID and --reason, e.g. hourglass cancel 'welcome-discount#u1#send-discount-code#1' --reason 'asked by support'",
+    );
+  }
+  const by = one(args, '--by') ?? process.env.USER ?? 'unknown';
+  const definitions = await runningDefinitions(args, io);
+  const { store } = await target(args, io);
+  const result = await cancelTask(store, definitions, taskId, { reason, by });
+  io.out(
+    result.outcome === 'cancelled'
+      ? `cancelled ${taskId} (recorded as ${result.eventId}, by ${by}: ${reason})\n`
+      : `too late: a worker claimed ${taskId} first; the cancel is recorded as a late cancel (${result.eventId})\n`,
+  );
+  return result.outcome === 'cancelled' ? ExitCode.ok : ExitCode.findings;
+}
+
+/** `{ [name]: value }`, or nothing when the value is undefined. */
+const optional = <K extends string, V>(name: K, value: V | undefined) =>
+  (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };

@@ -16,3 +16,23 @@ export const OUTCOME_DETAIL_TYPES: Readonly<Record<TaskOutcome, string>> = {
   cancelled: 'TaskCancelled',
   expired: 'TaskExpired',
 };
+
+/**
+ * What an operator did to an instance (`hourglass cancel`), recorded in its history as an
+ * event of this source, so every later decision replays it like any other event: a task an
+ * operator cancelled stays cancelled, however late an earlier event arrives.
+ */
+export const OPERATOR_SOURCE = 'hourglass.operator';
+
+/** The detail-types of operator events. */
+export const OperatorAction = {
+  /** Detail: `{ taskId, reason, by }`. Cancels the task if no worker has claimed it. */
+  cancel: 'TaskCancelledByOperator',
+} as const;
+
+/** The detail of an operator's cancel. */
+export interface OperatorCancel {
+  readonly taskId: string;
+  readonly reason: string;
+  readonly by: string;
+}

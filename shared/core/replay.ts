@@ -10,7 +10,12 @@ import {
   type WorkflowEvent,
 } from './definitions';
 import type { RecordedEvent } from './events';
-import { LIFECYCLE_SOURCE } from './lifecycle';
+import {
+  LIFECYCLE_SOURCE,
+  OPERATOR_SOURCE,
+  OperatorAction,
+  type OperatorCancel,
+} from './lifecycle';
 import { readPath } from './path';
 import { formatInstant, MS, parseInstant } from './time';
 
@@ -99,6 +104,10 @@ export class Replay {
     if (item.kind === 'event') {
       const e = item.event;
       this.appliedAt = e.appliedAt ?? Number.POSITIVE_INFINITY;
+      if (e.source === OPERATOR_SOURCE) {
+        this.operate(e);
+        return;
+      }
       this.fire(
         e.detailType,
         {
@@ -123,6 +132,27 @@ export class Replay {
         fact.input,
         item.time,
       );
+    }
+  }
+
+  /**
+   * An operator's action: a cancel of one task, named by its row's id (an incarnation
+   * `…#r2` names its planned task). Unclaimed when the operator acted: cancelled, as an
+   * event would cancel it; claimed: recorded as a late cancel, and it runs on.
+   */
+  private operate(e: RecordedEvent): void {
+    if (e.detailType !== OperatorAction.cancel) return;
+    const { taskId } = e.detail as OperatorCancel;
+    const planned = String(taskId).replace(/#r\d+$/, '');
+    const task = this.s.tasks.find((t) => t.taskId === planned);
+    if (task === undefined || (task.phase !== 'pending' && task.phase !== 'fired')) return;
+    if (!startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+      task.phase = 'cancelled';
+      task.cancelledBy = e.id;
+      this.fireOutcome(task.taskId, task.taskType, 'cancelled', 0, task.input, e.time);
+    } else if (!task.lateCancels.includes(e.id)) {
+      task.phase = 'fired';
+      task.lateCancels.push(e.id);
     }
   }
 

@@ -156,3 +156,67 @@ describe('hourglass tasks', () => {
     }
   });
 });
+
+/** Waits until `check` holds, polling; fails after `ms` with what it was waiting for. */
+async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 20_000) {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`still waiting for ${what} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('hourglass cancel', () => {
+  const TASK = 'welcome-discount#u1#send-discount-code#1';
+
+  it('cancels a pending task through the instance, records who and why, and the relay publishes its cancellation', async () => {
+    const { code, out } = await hourglass(
+      'cancel',
+      TASK,
+      '--reason',
+      'asked by support',
+      '--by',
+      'ada',
+    );
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      new RegExp(`^cancelled ${TASK} \\(recorded as op-\\S+, by ada: asked by support\\)\n$`),
+    );
+    const report = JSON.parse((await hourglass('inspect', 'welcome-discount', 'u1', '--json')).out);
+    expect(report.pending).toEqual([]);
+    expect(report.history.map((h: { text: string }) => h.text)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          new RegExp(`^TaskCancelledByOperator op-\\S+ of ${TASK} by ada: asked by support`),
+        ),
+        expect.stringMatching(/→ CANCELLED \(op-/),
+      ]),
+    );
+    await eventually('the TaskCancelled lifecycle event', () =>
+      cloud.busEvents.some(
+        (e) =>
+          e['detail-type'] === 'TaskCancelled' && (e.detail as { taskId?: string }).taskId === TASK,
+      ),
+    );
+  });
+
+  it('refuses a task that is already finished, an unknown id and a missing reason, saying why', async () => {
+    // The error is the last line; the line before it says where the command pointed.
+    const refusal = async (...argv: string[]) =>
+      (await hourglass(...argv)).err.trim().split('\n').at(-1);
+    expect(await refusal('cancel', TASK, '--reason', 'again')).toMatch(
+      new RegExp(
+        `^hourglass: task '${TASK}' is already CANCELLED \\(at \\S+\\): there is nothing to cancel$`,
+      ),
+    );
+    expect(await refusal('cancel', 'nope', '--reason', 'x')).toMatch(
+      /^hourglass: 'nope' is not a task id of these workflows \(welcome-discount, .*\); copy one from hourglass tasks or inspect$/,
+    );
+    expect(
+      await refusal('cancel', 'welcome-discount#u9#send-discount-code#1', '--reason', 'x'),
+    ).toBe(
+      "hourglass: no task 'welcome-discount#u9#send-discount-code#1' (it never existed, or its row expired)",
+    );
+    expect(await refusal('cancel', TASK)).toMatch(/^hourglass: cancel needs TASK_ID and --reason/);
+  });
+});

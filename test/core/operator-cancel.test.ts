@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decide,
+  newInstance,
+  OPERATOR_SOURCE,
+  OperatorAction,
+  type RecordedEvent,
+  type TaskFact,
+} from '../../shared/core';
+import { productPublish } from '../../workflows';
+import { hours, minutes, T0 } from '../support/events';
+
+const TASK = 'product-publish#p1#publish-product#1';
+const scheduled = (id: string, offset: number, publishAt = T0 + hours(2)): RecordedEvent => ({
+  id,
+  source: 'shop',
+  detailType: 'ProductPublishScheduled',
+  time: T0 + offset,
+  detail: { productId: 'p1', publishAt: new Date(publishAt).toISOString() },
+});
+const operatorCancel = (id: string, offset: number, taskId = TASK): RecordedEvent => ({
+  id,
+  source: OPERATOR_SOURCE,
+  detailType: OperatorAction.cancel,
+  time: T0 + offset,
+  detail: { taskId, reason: 'launch postponed', by: 'ops@example.com' },
+});
+const fact = (fields: Partial<TaskFact> = {}): TaskFact => ({
+  taskId: TASK,
+  taskType: 'publish-product',
+  status: 'SCHEDULED',
+  attempts: 0,
+  dueAt: T0 + hours(2),
+  deadlineAt: null,
+  input: {},
+  startedAt: null,
+  finishedAt: null,
+  lateCancels: [],
+  ...fields,
+});
+
+describe("an operator's cancel, recorded in the instance's history", () => {
+  const first = decide(
+    productPublish,
+    newInstance(productPublish, 'p1'),
+    [scheduled('s1', 0)],
+    [],
+    T0,
+  );
+
+  it('cancels an unclaimed task through the same command an event would', () => {
+    const cancelled = decide(
+      productPublish,
+      first.instance,
+      [operatorCancel('op-1', minutes(10))],
+      [fact()],
+      T0 + minutes(10),
+    );
+    expect(cancelled.commands).toEqual([
+      expect.objectContaining({ type: 'cancel-task', taskId: TASK, cancelledBy: 'op-1' }),
+    ]);
+    expect(cancelled.instance.events.map((e) => e.id)).toEqual(['s1', 'op-1']);
+  });
+
+  it('stays cancelled when an earlier event arrives late, and a later trigger schedules anew', () => {
+    const cancelled = decide(
+      productPublish,
+      first.instance,
+      [operatorCancel('op-1', minutes(10))],
+      [fact()],
+      T0 + minutes(10),
+    );
+    const gone = fact({ status: 'CANCELLED', finishedAt: T0 + minutes(10) });
+    // An older schedule of the same product, delivered late: replayed before the cancel.
+    const late = decide(
+      productPublish,
+      cancelled.instance,
+      [scheduled('s0', -minutes(5))],
+      [gone],
+      T0 + minutes(15),
+    );
+    expect(late.commands).toEqual([]);
+    const anew = decide(
+      productPublish,
+      late.instance,
+      [scheduled('s2', minutes(20), T0 + hours(3))],
+      [gone],
+      T0 + minutes(20),
+    );
+    expect(anew.commands).toEqual([
+      expect.objectContaining({
+        type: 'schedule-task',
+        task: expect.objectContaining({ dueAt: T0 + hours(3) }),
+      }),
+    ]);
+  });
+
+  it('records a late cancel, and leaves the task running, when a worker claimed it first', () => {
+    const running = fact({ status: 'RUNNING', attempts: 1, startedAt: T0 + minutes(5) });
+    const decision = decide(
+      productPublish,
+      first.instance,
+      [operatorCancel('op-1', minutes(10))],
+      [running],
+      T0 + minutes(10),
+    );
+    expect(decision.commands).toEqual([
+      { type: 'record-late-cancel', taskId: TASK, cancelledBy: 'op-1' },
+    ]);
+  });
+});
