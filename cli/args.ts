@@ -45,6 +45,7 @@ const OPTIONS = {
   limit: { type: 'string', multiple: true },
   reason: { type: 'string', multiple: true },
   by: { type: 'string', multiple: true },
+  days: { type: 'string', multiple: true },
   events: { type: 'string', multiple: true },
   until: { type: 'string', multiple: true },
   fail: { type: 'string', multiple: true },

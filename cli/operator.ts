@@ -3,7 +3,9 @@ import {
   checkTaskFilter,
   type InstanceReport,
   inspectInstance,
+  listRejected,
   listTasks,
+  type RejectedEvent,
   type TaskPage,
 } from '../shared/aws/operator';
 import { formatDuration, formatInstant, parseInstant, TaskStatus } from '../shared/core';
@@ -127,11 +129,7 @@ export async function runTasks(args: Args, io: CliIo): Promise<number> {
       `--status must be one of ${Object.values(TaskStatus).join(', ')}, got '${status}'`,
     );
   }
-  const limitText = one(args, '--limit');
-  const limit = limitText === undefined ? undefined : Number(limitText);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
-    throw new UsageError(`--limit must be a whole number above 0, got '${limitText}'`);
-  }
+  const limit = positive(args, '--limit');
   const before = one(args, '--due-before');
   const after = one(args, '--due-after');
   const filter = {
@@ -177,3 +175,41 @@ export async function runCancel(args: Args, rest: readonly string[], io: CliIo):
 /** `{ [name]: value }`, or nothing when the value is undefined. */
 const optional = <K extends string, V>(name: K, value: V | undefined) =>
   (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };
+
+/** `hourglass rejected`'s text: newest first, one event per line with its reason. */
+export function renderRejected(page: {
+  readonly events: readonly RejectedEvent[];
+  readonly more: boolean;
+}): string {
+  if (page.events.length === 0) return 'No rejected events.\n';
+  const lines = page.events.map(
+    (e) => `${e.receivedAt}  ${e.eventId}  ${e.workflow ?? '(no workflow)'}  ${e.reason}`,
+  );
+  const more = page.more
+    ? '\n(more rejected events: raise --limit, or narrow with --workflow)'
+    : '';
+  return `${lines.join('\n')}${more}\n`;
+}
+
+/** A whole number above 0 from an option, or undefined when it was not given. */
+function positive(args: Args, name: string): number | undefined {
+  const text = one(args, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!(Number.isInteger(value) && value > 0)) {
+    throw new UsageError(`${name} must be a whole number above 0, got '${text}'`);
+  }
+  return value;
+}
+
+export async function runRejected(args: Args, io: CliIo): Promise<number> {
+  const options = {
+    ...optional('workflow', one(args, '--workflow')),
+    ...optional('days', positive(args, '--days')),
+    ...optional('limit', positive(args, '--limit')),
+  };
+  const { store } = await target(args, io);
+  const page = await listRejected(store, options);
+  io.out(args.flags.has('--json') ? `${JSON.stringify(page, null, 2)}\n` : renderRejected(page));
+  return ExitCode.ok;
+}

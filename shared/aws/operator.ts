@@ -185,32 +185,41 @@ async function rejectedFor(
   const found: RejectedItem[] = [];
   for (let day = 0; day < REJECTED_LOOKBACK_DAYS; day++) {
     const isoDay = new Date(now - day * MS.day).toISOString().slice(0, 10);
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await deps.dynamo.send(
-        new QueryCommand({
-          TableName: deps.tableName,
-          IndexName: Indexes.marks,
-          KeyConditionExpression: 'GSI2PK = :pk',
-          ExpressionAttributeValues: { ':pk': Keys.rejectedDayPk(isoDay) },
-          ExclusiveStartKey,
-        }),
-      );
-      for (const listed of page.Items ?? []) {
-        const row = await readRejected(deps, listed.PK as string, listed.SK as string);
-        // Refused by this workflow, or before any workflow took it (a detail its schema
-        // refused): either way, it concerns this instance if it carries the key.
-        if (row === undefined || (row.workflow !== null && row.workflow !== workflowName)) continue;
-        const event = parseStoredEvent(row.event);
-        const detailType = (event as { 'detail-type'?: unknown })?.['detail-type'];
-        if (typeof detailType !== 'string') continue;
-        if (!workflow.events.some((e) => e.detailType === detailType)) continue;
-        if (String(readPath(event, keyPathOf(workflow, detailType))) === key) found.push(row);
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+    for (const row of await rejectedOfDay(deps, isoDay)) {
+      // Refused by this workflow, or before any workflow took it (a detail its schema
+      // refused): either way, it concerns this instance if it carries the key.
+      if (row.workflow !== null && row.workflow !== workflowName) continue;
+      const event = parseStoredEvent(row.event);
+      const detailType = (event as { 'detail-type'?: unknown })?.['detail-type'];
+      if (typeof detailType !== 'string') continue;
+      if (!workflow.events.some((e) => e.detailType === detailType)) continue;
+      if (String(readPath(event, keyPathOf(workflow, detailType))) === key) found.push(row);
+    }
   }
   return found;
+}
+
+/** The rejected events of one UTC day (`2026-11-24`): listed by the marks index, each row read. */
+async function rejectedOfDay(deps: StoreDeps, isoDay: string): Promise<RejectedItem[]> {
+  const rows: RejectedItem[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.dynamo.send(
+      new QueryCommand({
+        TableName: deps.tableName,
+        IndexName: Indexes.marks,
+        KeyConditionExpression: 'GSI2PK = :pk',
+        ExpressionAttributeValues: { ':pk': Keys.rejectedDayPk(isoDay) },
+        ExclusiveStartKey,
+      }),
+    );
+    for (const listed of page.Items ?? []) {
+      const row = await readRejected(deps, listed.PK as string, listed.SK as string);
+      if (row !== undefined) rows.push(row);
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return rows;
 }
 
 async function readRejected(
@@ -403,4 +412,44 @@ export async function cancelTask(
     outcome: after?.status === TaskStatus.CANCELLED ? 'cancelled' : 'too-late',
     eventId: event.id,
   };
+}
+
+/** A rejected event, as `hourglass rejected` lists it. */
+export interface RejectedEvent {
+  readonly eventId: string;
+  /** The workflow that refused it, or null when no workflow could take it. */
+  readonly workflow: string | null;
+  readonly reason: string;
+  readonly receivedAt: string;
+  /** The event as received (cut to the stored length). */
+  readonly event: string;
+}
+
+/**
+ * Rejected events of the last `days` days (default {@link REJECTED_LOOKBACK_DAYS}), newest
+ * first, at most `limit`: read by day from the marks index, then each row.
+ */
+export async function listRejected(
+  deps: StoreDeps,
+  options: { readonly days?: number; readonly limit?: number; readonly workflow?: string } = {},
+): Promise<{ readonly events: readonly RejectedEvent[]; readonly more: boolean }> {
+  const days = options.days ?? REJECTED_LOOKBACK_DAYS;
+  const limit = options.limit ?? 50;
+  const now = deps.clock();
+  const found: RejectedEvent[] = [];
+  for (let day = 0; day < days && found.length <= limit; day++) {
+    const isoDay = new Date(now - day * MS.day).toISOString().slice(0, 10);
+    for (const row of await rejectedOfDay(deps, isoDay)) {
+      if (options.workflow !== undefined && row.workflow !== options.workflow) continue;
+      found.push({
+        eventId: row.eventId,
+        workflow: row.workflow,
+        reason: row.reason,
+        receivedAt: formatInstant(row.receivedAt),
+        event: row.event,
+      });
+    }
+  }
+  found.sort((a, b) => (a.receivedAt < b.receivedAt ? 1 : -1));
+  return { events: found.slice(0, limit), more: found.length > limit };
 }

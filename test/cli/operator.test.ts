@@ -220,3 +220,24 @@ describe('hourglass cancel', () => {
     expect(await refusal('cancel', TASK)).toMatch(/^hourglass: cancel needs TASK_ID and --reason/);
   });
 });
+
+describe('hourglass rejected', () => {
+  it('lists rejected events newest first with their reasons, by workflow when asked', async () => {
+    const { code, out } = await hourglass('rejected');
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /^\S+ {2}bad-u1 {2}\(no workflow\) {2}invalid detail for 'OrderPlaced': detail\.total: Invalid input: expected number, received string\n$/,
+    );
+    const json = JSON.parse((await hourglass('rejected', '--json', '--limit', '5')).out);
+    expect(json).toEqual({
+      events: [expect.objectContaining({ eventId: 'bad-u1', workflow: null })],
+      more: false,
+    });
+    expect((await hourglass('rejected', '--workflow', 'catalog')).out).toBe(
+      'No rejected events.\n',
+    );
+    expect((await hourglass('rejected', '--days', '0')).err).toMatch(
+      /--days must be a whole number above 0, got '0'/,
+    );
+  });
+});
