@@ -46,6 +46,8 @@ const OPTIONS = {
   reason: { type: 'string', multiple: true },
   by: { type: 'string', multiple: true },
   days: { type: 'string', multiple: true },
+  at: { type: 'string', multiple: true },
+  after: { type: 'string', multiple: true },
   events: { type: 'string', multiple: true },
   until: { type: 'string', multiple: true },
   fail: { type: 'string', multiple: true },

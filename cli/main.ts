@@ -15,7 +15,7 @@ import { checkEmit, emitTargets, emitToDevCloud } from './emit';
 
 export { type CliIo, ExitCode, UsageError } from './args';
 
-import { runCancel, runInspect, runRejected, runTasks } from './operator';
+import { runCancel, runInspect, runRejected, runReschedule, runTasks } from './operator';
 
 export { loadDefinitions } from '../local/project';
 
@@ -50,6 +50,7 @@ stack found by its outputs; with neither, the dev cloud if one is running):
   hourglass tasks [--workflow W] [--key K] [--type T] [--status S]
                   [--due-before ISO] [--due-after ISO] [--limit N] [--json]
   hourglass cancel TASK_ID --reason TEXT [--by NAME]  cancels a pending task, recorded in its history
+  hourglass reschedule TASK_ID (--at ISO | --after DURATION) --reason TEXT [--by NAME]
   hourglass rejected [--workflow W] [--days N] [--limit N] [--json]   rejected events and why
 
 MODULE defaults to the project's: "hourglass.workflows" in package.json, else
@@ -296,6 +297,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runTasks(args, io);
       case 'cancel':
         return await runCancel(args, rest, io);
+      case 'reschedule':
+        return await runReschedule(args, rest, io);
       case 'rejected':
         return await runRejected(args, io);
       case 'dev':
@@ -304,7 +307,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return ExitCode.ok;
       default:
         throw new UsageError(
-          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel, rejected`,
+          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel, reschedule, rejected`,
         );
     }
   } catch (error) {

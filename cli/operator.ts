@@ -1,5 +1,4 @@
 import {
-  cancelTask,
   checkTaskFilter,
   type InstanceReport,
   inspectInstance,
@@ -8,7 +7,14 @@ import {
   type RejectedEvent,
   type TaskPage,
 } from '../shared/aws/operator';
-import { formatDuration, formatInstant, parseInstant, TaskStatus } from '../shared/core';
+import { cancelTask, rescheduleTask } from '../shared/aws/operator-actions';
+import {
+  formatDuration,
+  formatInstant,
+  parseDuration,
+  parseInstant,
+  TaskStatus,
+} from '../shared/core';
 import {
   type Args,
   type CliIo,
@@ -154,13 +160,12 @@ export async function runTasks(args: Args, io: CliIo): Promise<number> {
 
 export async function runCancel(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
   const [taskId] = rest;
-  const reason = one(args, '--reason');
-  if (taskId === undefined || reason === undefined || reason.trim() === '') {
+  if (taskId === undefined) {
     throw new UsageError(
       "cancel needs TASK_ID and --reason, e.g. hourglass cancel 'welcome-discount#u1#send-discount-code#1' --reason 'asked by support'",
     );
   }
-  const by = one(args, '--by') ?? process.env.USER ?? 'unknown';
+  const { reason, by } = why(args, 'cancel');
   const definitions = await runningDefinitions(args, io);
   const { store } = await target(args, io);
   const result = await cancelTask(store, definitions, taskId, { reason, by });
@@ -212,4 +217,45 @@ export async function runRejected(args: Args, io: CliIo): Promise<number> {
   const page = await listRejected(store, options);
   io.out(args.flags.has('--json') ? `${JSON.stringify(page, null, 2)}\n` : renderRejected(page));
   return ExitCode.ok;
+}
+
+/** The reason and the operator of an action: `--reason` is required, `--by` defaults to $USER. */
+function why(args: Args, command: string) {
+  const reason = one(args, '--reason');
+  if (reason === undefined || reason.trim() === '') {
+    throw new UsageError(`${command} needs --reason TEXT: it is recorded in the task's history`);
+  }
+  return { reason, by: one(args, '--by') ?? process.env.USER ?? 'unknown' };
+}
+
+export async function runReschedule(
+  args: Args,
+  rest: readonly string[],
+  io: CliIo,
+): Promise<number> {
+  const [taskId] = rest;
+  const at = one(args, '--at');
+  const after = one(args, '--after');
+  if (taskId === undefined || (at === undefined) === (after === undefined)) {
+    throw new UsageError(
+      "reschedule needs TASK_ID and one of --at ISO or --after DURATION, e.g. hourglass reschedule 'welcome-discount#u1#send-discount-code#1' --after 2h --reason 'asked by support'",
+    );
+  }
+  const reason = why(args, 'reschedule');
+  const definitions = await runningDefinitions(args, io);
+  const { store } = await target(args, io);
+  let dueAt: number;
+  try {
+    dueAt =
+      at !== undefined ? parseInstant(at, '--at') : store.clock() + parseDuration(after, '--after');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const result = await rescheduleTask(store, definitions, taskId, dueAt, reason);
+  io.out(
+    result.outcome === 'moved'
+      ? `moved ${taskId} to ${result.dueAt} (recorded as ${result.eventId}, by ${reason.by}: ${reason.reason})\n`
+      : `too late: a worker claimed ${taskId} first; it was not moved (${result.eventId})\n`,
+  );
+  return result.outcome === 'moved' ? ExitCode.ok : ExitCode.findings;
 }

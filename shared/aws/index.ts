@@ -9,6 +9,7 @@ export * from './errors';
 export * from './ingest';
 export * from './messages';
 export * from './operator';
+export * from './operator-actions';
 export * from './outbox';
 export * from './relay';
 export * from './runtime';

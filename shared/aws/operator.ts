@@ -9,13 +9,12 @@ import {
   keyPathOf,
   MS,
   OPERATOR_SOURCE,
-  OperatorAction,
-  type OperatorCancel,
+  type OperatorReschedule,
   parseInstant,
   readPath,
   TaskStatus,
 } from '../core';
-import { decideAndCommit, getTask, loadInstance, type StoreDeps, tasksDueBefore } from './store';
+import { loadInstance, type StoreDeps, tasksDueBefore } from './store';
 import { type IndexedTask, Indexes, Keys, type RejectedItem, type TaskItem } from './table';
 
 /**
@@ -133,9 +132,10 @@ function historyOf(
   for (const e of events) {
     const late = lateCancels.get(e.id);
     const arrived = e.appliedAt === undefined ? '' : `, applied ${formatInstant(e.appliedAt)}`;
+    const op = e.detail as Partial<OperatorReschedule>;
     const operator =
       e.source === OPERATOR_SOURCE
-        ? ` of ${(e.detail as OperatorCancel).taskId} by ${(e.detail as OperatorCancel).by}: ${(e.detail as OperatorCancel).reason}`
+        ? ` of ${op.taskId}${op.dueAt ? ` to ${op.dueAt}` : ''} by ${op.by}: ${op.reason}`
         : '';
     lines.push({
       ms: e.time,
@@ -334,84 +334,6 @@ export async function listTasks(deps: StoreDeps, filter: TaskFilter = {}): Promi
   }
   const kept = found.filter(keep).sort((a, b) => a.runAt - b.runAt);
   return { tasks: kept.slice(0, limit), more: kept.length > limit };
-}
-
-/** What became of an operator's cancel. */
-export interface CancelResult {
-  readonly taskId: string;
-  /** `cancelled`; or `too-late` when a worker claimed it between the read and the write. */
-  readonly outcome: 'cancelled' | 'too-late';
-  /** The operator event recorded in the instance's history. */
-  readonly eventId: string;
-}
-
-/** A task an operator cannot act on as asked; the message says why. */
-export class OperatorRefusal extends HourglassError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OperatorRefusal';
-  }
-}
-
-/**
- * The workflow and key a task id belongs to: `<workflow>#<key>#<task type>#<n>`, with
- * `#r<m>` after it for a revived incarnation. Keys may hold `#`; workflow and task type
- * names may not.
- */
-export function parseTaskId(
-  taskId: string,
-): { readonly workflow: string; readonly key: string } | null {
-  const parts = taskId.replace(/#r\d+$/, '').split('#');
-  if (parts.length < 4) return null;
-  return { workflow: parts[0]!, key: parts.slice(1, -2).join('#') };
-}
-
-/**
- * Cancels a pending task as an event would: the cancel is recorded in its instance's
- * history (an operator event with who and why), decided and written with the same
- * conditional write, and the relay then deletes its timer and publishes its lifecycle
- * event. A running or finished task is refused with the reason; a task a worker claims
- * between the check and the write is reported `too-late` (a late cancel, recorded).
- */
-export async function cancelTask(
-  deps: StoreDeps,
-  definitions: HourglassDefinitions,
-  taskId: string,
-  why: { readonly reason: string; readonly by: string },
-): Promise<CancelResult> {
-  const owner = parseTaskId(taskId);
-  const workflow = owner && definitions.workflows.find((w) => w.name === owner.workflow);
-  if (!owner || !workflow) {
-    throw new OperatorRefusal(
-      `'${taskId}' is not a task id of these workflows (${definitions.workflows.map((w) => w.name).join(', ')}); copy one from hourglass tasks or inspect`,
-    );
-  }
-  const before = await getTask(deps, { ...owner, taskId });
-  if (before === undefined) {
-    throw new OperatorRefusal(`no task '${taskId}' (it never existed, or its row expired)`);
-  }
-  if (before.status !== TaskStatus.SCHEDULED) {
-    throw new OperatorRefusal(
-      before.status === TaskStatus.RUNNING
-        ? `task '${taskId}' is running (attempt ${before.attempt}): a claimed task cannot be cancelled; it completes, fails or times out on its own`
-        : `task '${taskId}' is already ${before.status}${before.finishedAt ? ` (at ${formatInstant(before.finishedAt)})` : ''}: there is nothing to cancel`,
-    );
-  }
-  const now = deps.clock();
-  const event = {
-    id: `op-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
-    source: OPERATOR_SOURCE,
-    detailType: OperatorAction.cancel,
-    time: now,
-    detail: { taskId, reason: why.reason, by: why.by } satisfies OperatorCancel,
-  };
-  await decideAndCommit(deps, workflow, owner.key, [event]);
-  const after = await getTask(deps, { ...owner, taskId });
-  return {
-    taskId,
-    outcome: after?.status === TaskStatus.CANCELLED ? 'cancelled' : 'too-late',
-    eventId: event.id,
-  };
 }
 
 /** A rejected event, as `hourglass rejected` lists it. */

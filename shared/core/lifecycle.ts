@@ -28,6 +28,8 @@ export const OPERATOR_SOURCE = 'hourglass.operator';
 export const OperatorAction = {
   /** Detail: `{ taskId, reason, by }`. Cancels the task if no worker has claimed it. */
   cancel: 'TaskCancelledByOperator',
+  /** Detail: `{ taskId, dueAt, reason, by }`. Moves the task if no worker has claimed it. */
+  reschedule: 'TaskRescheduledByOperator',
 } as const;
 
 /** The detail of an operator's cancel. */
@@ -35,4 +37,9 @@ export interface OperatorCancel {
   readonly taskId: string;
   readonly reason: string;
   readonly by: string;
+}
+
+/** The detail of an operator's reschedule: the new due time, ISO-8601. */
+export interface OperatorReschedule extends OperatorCancel {
+  readonly dueAt: string;
 }

@@ -14,7 +14,7 @@ import {
   LIFECYCLE_SOURCE,
   OPERATOR_SOURCE,
   OperatorAction,
-  type OperatorCancel,
+  type OperatorReschedule,
 } from './lifecycle';
 import { readPath } from './path';
 import { formatInstant, MS, parseInstant } from './time';
@@ -136,21 +136,28 @@ export class Replay {
   }
 
   /**
-   * An operator's action: a cancel of one task, named by its row's id (an incarnation
-   * `…#r2` names its planned task). Unclaimed when the operator acted: cancelled, as an
-   * event would cancel it; claimed: recorded as a late cancel, and it runs on.
+   * An operator's action on one task, named by its row's id (an incarnation `…#r2` names
+   * its planned task). Unclaimed when the operator acted: a cancel cancels it as an event
+   * would, a reschedule moves its due time (and its deadline by as much). Claimed: a cancel
+   * is recorded as a late cancel and it runs on; a reschedule changes nothing.
    */
   private operate(e: RecordedEvent): void {
-    if (e.detailType !== OperatorAction.cancel) return;
-    const { taskId } = e.detail as OperatorCancel;
-    const planned = String(taskId).replace(/#r\d+$/, '');
+    const detail = e.detail as OperatorReschedule;
+    const planned = String(detail.taskId).replace(/#r\d+$/, '');
     const task = this.s.tasks.find((t) => t.taskId === planned);
     if (task === undefined || (task.phase !== 'pending' && task.phase !== 'fired')) return;
-    if (!startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+    const started = startedBefore(this.facts.get(task.taskId), this.appliedAt);
+    if (e.detailType === OperatorAction.reschedule) {
+      if (started) return;
+      const dueAt = parseInstant(detail.dueAt, 'dueAt');
+      if (task.deadlineAt !== null) task.deadlineAt += dueAt - task.dueAt;
+      task.dueAt = dueAt;
+      task.phase = 'pending';
+    } else if (e.detailType === OperatorAction.cancel && !started) {
       task.phase = 'cancelled';
       task.cancelledBy = e.id;
       this.fireOutcome(task.taskId, task.taskType, 'cancelled', 0, task.input, e.time);
-    } else if (!task.lateCancels.includes(e.id)) {
+    } else if (e.detailType === OperatorAction.cancel && !task.lateCancels.includes(e.id)) {
       task.phase = 'fired';
       task.lateCancels.push(e.id);
     }

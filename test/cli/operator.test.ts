@@ -57,6 +57,7 @@ beforeAll(async () => {
   await cloud.deliverRaw([
     event('reg-u1', 'UserRegistered', { userId: 'u1', email: 'u1@x.io' }, t0),
     event('reg-u2', 'UserRegistered', { userId: 'u2', email: 'u2@x.io' }, t0),
+    event('reg-u3', 'UserRegistered', { userId: 'u3', email: 'u3@x.io' }, t0),
     // Refused by its schema: shows in u1's history as a rejection.
     event('bad-u1', 'OrderPlaced', { userId: 'u1', orderId: 'o1', total: 'lots' }, t0),
     event('ord-u2', 'OrderPlaced', { userId: 'u2', orderId: 'o2', total: 10 }, t0 + 1_000),
@@ -112,11 +113,15 @@ describe('hourglass tasks', () => {
     expect(code).toBe(0);
     const lines = out.trim().split('\n');
     expect(lines[0]).toMatch(/^RUNS AT +WHEN +STATUS +TYPE +INSTANCE +ATTEMPTS +TASK$/);
-    expect(lines.slice(1)).toEqual([
-      expect.stringMatching(
-        /SCHEDULED +send-discount-code +welcome-discount\/u1 +0 +welcome-discount#u1#send-discount-code#1$/,
+    expect(lines.slice(1).sort()).toEqual(
+      ['u1', 'u3'].map((user) =>
+        expect.stringMatching(
+          new RegExp(
+            `SCHEDULED +send-discount-code +welcome-discount/${user} +0 +welcome-discount#${user}#send-discount-code#1$`,
+          ),
+        ),
       ),
-    ]);
+    );
   });
 
   it('lists an instance’s finished tasks by its key, and refuses what the index cannot answer', async () => {
@@ -206,7 +211,7 @@ describe('hourglass cancel', () => {
       (await hourglass(...argv)).err.trim().split('\n').at(-1);
     expect(await refusal('cancel', TASK, '--reason', 'again')).toMatch(
       new RegExp(
-        `^hourglass: task '${TASK}' is already CANCELLED \\(at \\S+\\): there is nothing to cancel$`,
+        `^hourglass: task '${TASK}' is already CANCELLED \\(at \\S+\\): it cannot be cancelled$`,
       ),
     );
     expect(await refusal('cancel', 'nope', '--reason', 'x')).toMatch(
@@ -217,7 +222,9 @@ describe('hourglass cancel', () => {
     ).toBe(
       "hourglass: no task 'welcome-discount#u9#send-discount-code#1' (it never existed, or its row expired)",
     );
-    expect(await refusal('cancel', TASK)).toMatch(/^hourglass: cancel needs TASK_ID and --reason/);
+    expect(await refusal('cancel', TASK)).toBe(
+      "hourglass: cancel needs --reason TEXT: it is recorded in the task's history",
+    );
   });
 });
 
@@ -238,6 +245,57 @@ describe('hourglass rejected', () => {
     );
     expect((await hourglass('rejected', '--days', '0')).err).toMatch(
       /--days must be a whole number above 0, got '0'/,
+    );
+  });
+});
+
+describe('hourglass reschedule', () => {
+  const TASK = 'welcome-discount#u3#send-discount-code#1';
+
+  it('moves a pending task, recorded in its history, and its timer follows', async () => {
+    const before = Date.now();
+    const { code, out } = await hourglass(
+      'reschedule',
+      TASK,
+      '--after',
+      '2h',
+      '--reason',
+      'customer asked for later',
+    );
+    expect(code).toBe(0);
+    expect(out).toMatch(new RegExp(`^moved ${TASK} to \\S+ \\(recorded as op-`));
+    const report = JSON.parse((await hourglass('inspect', 'welcome-discount', 'u3', '--json')).out);
+    const due = Date.parse(report.pending[0].dueAt);
+    expect(due).toBeGreaterThanOrEqual(before + 120 * MIN);
+    expect(due).toBeLessThanOrEqual(Date.now() + 120 * MIN);
+    expect(report.history.map((h: { text: string }) => h.text)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          new RegExp(
+            `^TaskRescheduledByOperator op-\\S+ of ${TASK} to \\S+ by \\S+: customer asked for later`,
+          ),
+        ),
+      ]),
+    );
+    const listed = await hourglass(
+      'tasks',
+      '--workflow',
+      'welcome-discount',
+      '--key',
+      'u3',
+      '--json',
+    );
+    expect(JSON.parse(listed.out).tasks[0]).toMatchObject({ runAt: due, dueAt: due });
+  });
+
+  it('refuses a time in the past and a missing --at or --after, saying what to do', async () => {
+    const last = async (...argv: string[]) =>
+      (await hourglass(...argv)).err.trim().split('\n').at(-1);
+    expect(await last('reschedule', TASK, '--at', '2020-01-01T00:00:00Z', '--reason', 'x')).toBe(
+      'hourglass: 2020-01-01T00:00:00.000Z is in the past; to run the task now, reschedule it to now (--after 0s)',
+    );
+    expect(await last('reschedule', TASK, '--reason', 'x')).toMatch(
+      /^hourglass: reschedule needs TASK_ID and one of --at ISO or --after DURATION/,
     );
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decide,
+  type Json,
   newInstance,
   OPERATOR_SOURCE,
   OperatorAction,
@@ -107,5 +108,62 @@ describe("an operator's cancel, recorded in the instance's history", () => {
     expect(decision.commands).toEqual([
       { type: 'record-late-cancel', taskId: TASK, cancelledBy: 'op-1' },
     ]);
+  });
+});
+
+describe("an operator's reschedule", () => {
+  const first = decide(
+    productPublish,
+    newInstance(productPublish, 'p1'),
+    [scheduled('s1', 0)],
+    [],
+    T0,
+  );
+  const move = (id: string, offset: number, dueAt: number): RecordedEvent => ({
+    id,
+    source: OPERATOR_SOURCE,
+    detailType: OperatorAction.reschedule,
+    time: T0 + offset,
+    detail: {
+      taskId: TASK,
+      dueAt: new Date(dueAt).toISOString(),
+      reason: 'launch moved',
+      by: 'ops',
+    },
+  });
+
+  it('moves an unclaimed task to the new due time, and keeps it there on later decisions', () => {
+    const moved = decide(
+      productPublish,
+      first.instance,
+      [move('op-2', minutes(10), T0 + hours(5))],
+      [fact()],
+      T0 + minutes(10),
+    );
+    expect(moved.commands).toEqual([
+      expect.objectContaining({ type: 'update-task', taskId: TASK, dueAt: T0 + hours(5) }),
+    ]);
+    // Decided again (a duplicate delivery of the original trigger): nothing moves it back.
+    const again = decide(
+      productPublish,
+      moved.instance,
+      [scheduled('s1', 0)],
+      [fact({ dueAt: T0 + hours(5), input: (moved.commands[0] as { input: Json }).input })],
+      T0 + minutes(12),
+    );
+    expect(again.commands).toEqual([]);
+  });
+
+  it('changes nothing for a task a worker has claimed', () => {
+    const running = fact({ status: 'RUNNING', attempts: 1, startedAt: T0 + minutes(5) });
+    expect(
+      decide(
+        productPublish,
+        first.instance,
+        [move('op-2', minutes(10), T0 + hours(5))],
+        [running],
+        T0 + minutes(10),
+      ).commands,
+    ).toEqual([]);
   });
 });

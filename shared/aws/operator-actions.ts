@@ -1,0 +1,166 @@
+import {
+  formatInstant,
+  type HourglassDefinitions,
+  HourglassError,
+  MS,
+  OPERATOR_SOURCE,
+  OperatorAction,
+  type OperatorCancel,
+  type OperatorReschedule,
+  TaskStatus,
+} from '../core';
+import { decideAndCommit, getTask, type StoreDeps } from './store';
+
+/**
+ * What an operator does to tasks (`hourglass cancel`, `reschedule`): each action is an
+ * event in the task's instance's history, decided and written like any other, so the relay
+ * moves or deletes its timer and no later decision undoes it.
+ */
+
+/** What became of an operator's cancel. */
+export interface CancelResult {
+  readonly taskId: string;
+  /** `cancelled`; or `too-late` when a worker claimed it between the read and the write. */
+  readonly outcome: 'cancelled' | 'too-late';
+  /** The operator event recorded in the instance's history. */
+  readonly eventId: string;
+}
+
+/** A task an operator cannot act on as asked; the message says why. */
+export class OperatorRefusal extends HourglassError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OperatorRefusal';
+  }
+}
+
+/**
+ * The workflow and key a task id belongs to: `<workflow>#<key>#<task type>#<n>`, with
+ * `#r<m>` after it for a revived incarnation. Keys may hold `#`; workflow and task type
+ * names may not.
+ */
+export function parseTaskId(
+  taskId: string,
+): { readonly workflow: string; readonly key: string } | null {
+  const parts = taskId.replace(/#r\d+$/, '').split('#');
+  if (parts.length < 4) return null;
+  return { workflow: parts[0]!, key: parts.slice(1, -2).join('#') };
+}
+
+/** A unique id for an operator event: its time, and a random suffix. */
+function operatorEventId(now: number): string {
+  return `op-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * The workflow, key and row of a task an operator may act on: SCHEDULED, else refused
+ * saying why (`verb`: what the operator wanted done to it).
+ */
+async function scheduledTask(
+  deps: StoreDeps,
+  definitions: HourglassDefinitions,
+  taskId: string,
+  verb: string,
+) {
+  const owner = parseTaskId(taskId);
+  const workflow = owner && definitions.workflows.find((w) => w.name === owner.workflow);
+  if (!owner || !workflow) {
+    throw new OperatorRefusal(
+      `'${taskId}' is not a task id of these workflows (${definitions.workflows.map((w) => w.name).join(', ')}); copy one from hourglass tasks or inspect`,
+    );
+  }
+  const row = await getTask(deps, { ...owner, taskId });
+  if (row === undefined) {
+    throw new OperatorRefusal(`no task '${taskId}' (it never existed, or its row expired)`);
+  }
+  if (row.status !== TaskStatus.SCHEDULED) {
+    throw new OperatorRefusal(
+      row.status === TaskStatus.RUNNING
+        ? `task '${taskId}' is running (attempt ${row.attempt}): a claimed task cannot be ${verb}; it completes, fails or times out on its own`
+        : `task '${taskId}' is already ${row.status}${row.finishedAt ? ` (at ${formatInstant(row.finishedAt)})` : ''}: it cannot be ${verb}`,
+    );
+  }
+  return { owner, workflow, row };
+}
+
+/** What became of an operator's reschedule. */
+export interface RescheduleResult {
+  readonly taskId: string;
+  /** `moved`; or `too-late` when a worker claimed it between the read and the write. */
+  readonly outcome: 'moved' | 'too-late';
+  readonly dueAt: string;
+  readonly eventId: string;
+}
+
+/**
+ * Moves a pending task to `dueAt` (its deadline, if any, by as much): recorded in its
+ * instance's history like {@link cancelTask}, written as a new generation, so the relay
+ * moves its timer and a message of the old one is skipped as stale. A later trigger that
+ * replaces or debounces the task moves it again, as it would have.
+ */
+export async function rescheduleTask(
+  deps: StoreDeps,
+  definitions: HourglassDefinitions,
+  taskId: string,
+  dueAt: number,
+  why: { readonly reason: string; readonly by: string },
+): Promise<RescheduleResult> {
+  const { owner, workflow } = await scheduledTask(deps, definitions, taskId, 'rescheduled');
+  const now = deps.clock();
+  if (dueAt < now - MS.second) {
+    throw new OperatorRefusal(
+      `${formatInstant(dueAt)} is in the past; to run the task now, reschedule it to now (--after 0s)`,
+    );
+  }
+  const event = {
+    id: operatorEventId(now),
+    source: OPERATOR_SOURCE,
+    detailType: OperatorAction.reschedule,
+    time: now,
+    detail: {
+      taskId,
+      dueAt: formatInstant(dueAt),
+      reason: why.reason,
+      by: why.by,
+    } satisfies OperatorReschedule,
+  };
+  await decideAndCommit(deps, workflow, owner.key, [event]);
+  const after = await getTask(deps, { ...owner, taskId });
+  return {
+    taskId,
+    outcome: after?.dueAt === dueAt ? 'moved' : 'too-late',
+    dueAt: formatInstant(dueAt),
+    eventId: event.id,
+  };
+}
+
+/**
+ * Cancels a pending task as an event would: the cancel is recorded in its instance's
+ * history (an operator event with who and why), decided and written with the same
+ * conditional write, and the relay then deletes its timer and publishes its lifecycle
+ * event. A running or finished task is refused with the reason; a task a worker claims
+ * between the check and the write is reported `too-late` (a late cancel, recorded).
+ */
+export async function cancelTask(
+  deps: StoreDeps,
+  definitions: HourglassDefinitions,
+  taskId: string,
+  why: { readonly reason: string; readonly by: string },
+): Promise<CancelResult> {
+  const { owner, workflow } = await scheduledTask(deps, definitions, taskId, 'cancelled');
+  const now = deps.clock();
+  const event = {
+    id: operatorEventId(now),
+    source: OPERATOR_SOURCE,
+    detailType: OperatorAction.cancel,
+    time: now,
+    detail: { taskId, reason: why.reason, by: why.by } satisfies OperatorCancel,
+  };
+  await decideAndCommit(deps, workflow, owner.key, [event]);
+  const after = await getTask(deps, { ...owner, taskId });
+  return {
+    taskId,
+    outcome: after?.status === TaskStatus.CANCELLED ? 'cancelled' : 'too-late',
+    eventId: event.id,
+  };
+}
