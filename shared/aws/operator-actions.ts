@@ -8,6 +8,7 @@ import {
   type OperatorCancel,
   type OperatorReschedule,
   TaskStatus,
+  type Workflow,
 } from '../core';
 import { decideAndCommit, getTask, type StoreDeps } from './store';
 
@@ -47,9 +48,32 @@ export function parseTaskId(
   return { workflow: parts[0]!, key: parts.slice(1, -2).join('#') };
 }
 
-/** A unique id for an operator event: its time, and a random suffix. */
-function operatorEventId(now: number): string {
-  return `op-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+/** Why an operator acted, and who: recorded in the task's instance history. */
+export interface OperatorReason {
+  readonly reason: string;
+  readonly by: string;
+}
+
+/**
+ * Records an operator's action as an event in the instance's history at `now`, decides and
+ * writes it like any event; returns the event's id and the task's row afterwards.
+ */
+async function recordAction(
+  deps: StoreDeps,
+  task: { readonly owner: { readonly key: string }; readonly workflow: Workflow },
+  action: { readonly detailType: string; readonly detail: OperatorCancel; readonly now: number },
+  taskId: string,
+) {
+  const event = {
+    id: `op-${action.now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+    source: OPERATOR_SOURCE,
+    detailType: action.detailType,
+    time: action.now,
+    detail: action.detail,
+  };
+  await decideAndCommit(deps, task.workflow, task.owner.key, [event]);
+  const row = await getTask(deps, { workflow: task.workflow.name, key: task.owner.key, taskId });
+  return { eventId: event.id, row };
 }
 
 /**
@@ -103,34 +127,23 @@ export async function rescheduleTask(
   definitions: HourglassDefinitions,
   taskId: string,
   dueAt: number,
-  why: { readonly reason: string; readonly by: string },
+  why: OperatorReason,
 ): Promise<RescheduleResult> {
-  const { owner, workflow } = await scheduledTask(deps, definitions, taskId, 'rescheduled');
+  const task = await scheduledTask(deps, definitions, taskId, 'rescheduled');
   const now = deps.clock();
   if (dueAt < now - MS.second) {
     throw new OperatorRefusal(
       `${formatInstant(dueAt)} is in the past; to run the task now, reschedule it to now (--after 0s)`,
     );
   }
-  const event = {
-    id: operatorEventId(now),
-    source: OPERATOR_SOURCE,
-    detailType: OperatorAction.reschedule,
-    time: now,
-    detail: {
-      taskId,
-      dueAt: formatInstant(dueAt),
-      reason: why.reason,
-      by: why.by,
-    } satisfies OperatorReschedule,
-  };
-  await decideAndCommit(deps, workflow, owner.key, [event]);
-  const after = await getTask(deps, { ...owner, taskId });
+  const detail: OperatorReschedule = { taskId, dueAt: formatInstant(dueAt), ...why };
+  const detailType = OperatorAction.reschedule;
+  const { eventId, row } = await recordAction(deps, task, { detailType, detail, now }, taskId);
   return {
     taskId,
-    outcome: after?.dueAt === dueAt ? 'moved' : 'too-late',
-    dueAt: formatInstant(dueAt),
-    eventId: event.id,
+    outcome: row?.dueAt === dueAt ? 'moved' : 'too-late',
+    dueAt: detail.dueAt,
+    eventId,
   };
 }
 
@@ -145,22 +158,16 @@ export async function cancelTask(
   deps: StoreDeps,
   definitions: HourglassDefinitions,
   taskId: string,
-  why: { readonly reason: string; readonly by: string },
+  why: OperatorReason,
 ): Promise<CancelResult> {
-  const { owner, workflow } = await scheduledTask(deps, definitions, taskId, 'cancelled');
+  const task = await scheduledTask(deps, definitions, taskId, 'cancelled');
   const now = deps.clock();
-  const event = {
-    id: operatorEventId(now),
-    source: OPERATOR_SOURCE,
-    detailType: OperatorAction.cancel,
-    time: now,
-    detail: { taskId, reason: why.reason, by: why.by } satisfies OperatorCancel,
-  };
-  await decideAndCommit(deps, workflow, owner.key, [event]);
-  const after = await getTask(deps, { ...owner, taskId });
+  const detail: OperatorCancel = { taskId, ...why };
+  const detailType = OperatorAction.cancel;
+  const { eventId, row } = await recordAction(deps, task, { detailType, detail, now }, taskId);
   return {
     taskId,
-    outcome: after?.status === TaskStatus.CANCELLED ? 'cancelled' : 'too-late',
-    eventId: event.id,
+    outcome: row?.status === TaskStatus.CANCELLED ? 'cancelled' : 'too-late',
+    eventId,
   };
 }

@@ -40,23 +40,26 @@ const fact = (fields: Partial<TaskFact> = {}): TaskFact => ({
   ...fields,
 });
 
+/** The product's first decision: its publication scheduled 2 hours ahead. */
+const first = decide(
+  productPublish,
+  newInstance(productPublish, 'p1'),
+  [scheduled('s1', 0)],
+  [],
+  T0,
+);
+
 describe("an operator's cancel, recorded in the instance's history", () => {
-  const first = decide(
+  // Ten minutes in, an operator cancels the pending publication.
+  const cancelled = decide(
     productPublish,
-    newInstance(productPublish, 'p1'),
-    [scheduled('s1', 0)],
-    [],
-    T0,
+    first.instance,
+    [operatorCancel('op-1', minutes(10))],
+    [fact()],
+    T0 + minutes(10),
   );
 
   it('cancels an unclaimed task through the same command an event would', () => {
-    const cancelled = decide(
-      productPublish,
-      first.instance,
-      [operatorCancel('op-1', minutes(10))],
-      [fact()],
-      T0 + minutes(10),
-    );
     expect(cancelled.commands).toEqual([
       expect.objectContaining({ type: 'cancel-task', taskId: TASK, cancelledBy: 'op-1' }),
     ]);
@@ -64,13 +67,6 @@ describe("an operator's cancel, recorded in the instance's history", () => {
   });
 
   it('stays cancelled when an earlier event arrives late, and a later trigger schedules anew', () => {
-    const cancelled = decide(
-      productPublish,
-      first.instance,
-      [operatorCancel('op-1', minutes(10))],
-      [fact()],
-      T0 + minutes(10),
-    );
     const gone = fact({ status: 'CANCELLED', finishedAt: T0 + minutes(10) });
     // An older schedule of the same product, delivered late: replayed before the cancel.
     const late = decide(
@@ -112,13 +108,6 @@ describe("an operator's cancel, recorded in the instance's history", () => {
 });
 
 describe("an operator's reschedule", () => {
-  const first = decide(
-    productPublish,
-    newInstance(productPublish, 'p1'),
-    [scheduled('s1', 0)],
-    [],
-    T0,
-  );
   const move = (id: string, offset: number, dueAt: number): RecordedEvent => ({
     id,
     source: OPERATOR_SOURCE,
