@@ -2,6 +2,7 @@ import {
   checkTaskFilter,
   type InstanceReport,
   inspectInstance,
+  type ListedTask,
   listRejected,
   listTasks,
   type RejectedEvent,
@@ -9,6 +10,8 @@ import {
 } from '../shared/aws/operator';
 import { cancelTask, rescheduleTask } from '../shared/aws/operator-actions';
 import {
+  findTaskType,
+  findWorkflow,
   formatDuration,
   formatInstant,
   parseDuration,
@@ -80,7 +83,9 @@ export function renderTasks(page: TaskPage, now: number): string {
   if (page.tasks.length === 0) return 'No tasks match.\n';
   const rows = page.tasks.map((t) => [
     formatInstant(t.runAt),
-    relative(formatInstant(t.runAt), now),
+    t.status === TaskStatus.SCHEDULED || t.status === TaskStatus.RUNNING
+      ? relative(formatInstant(t.runAt), now)
+      : '-',
     t.status,
     t.taskType,
     `${t.workflow}/${t.key}`,
@@ -95,7 +100,7 @@ export function renderTasks(page: TaskPage, now: number): string {
       .join('  ')
       .trimEnd();
   const more = page.more
-    ? `\n(more tasks match: narrow the filter, or page on with --due-after ${formatInstant(page.tasks.at(-1)!.runAt)})\n`
+    ? `\n(more tasks match: narrow the filter, or page on with --due-after ${formatInstant(page.tasks.at(-1)!.runAt - 1)}, which repeats tasks due at the same instant as the last)\n`
     : '';
   return `${[line(header), ...rows.map(line)].join('\n')}\n${more}`;
 }
@@ -148,11 +153,20 @@ export async function runTasks(args: Args, io: CliIo): Promise<number> {
     ...optional('limit', limit),
   };
   checkTaskFilter(filter);
+  // A typo in a name would list nothing and look like "nothing pending": refuse it.
+  const definitions = await runningDefinitions(args, io);
+  if (filter.workflow !== undefined) findWorkflow(definitions, filter.workflow);
+  if (filter.taskType !== undefined) findTaskType(definitions, filter.taskType);
   const { store } = await target(args, io);
   const page = await listTasks(store, filter);
+  const iso = (t: ListedTask) => ({
+    ...t,
+    runAt: formatInstant(t.runAt),
+    dueAt: formatInstant(t.dueAt),
+  });
   io.out(
     args.flags.has('--json')
-      ? `${JSON.stringify(page, null, 2)}\n`
+      ? `${JSON.stringify({ ...page, tasks: page.tasks.map(iso) }, null, 2)}\n`
       : renderTasks(page, store.clock()),
   );
   return ExitCode.ok;

@@ -44,7 +44,7 @@ export async function resolveTarget(choice: TargetChoice): Promise<Target> {
         credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
       }),
     );
-    const how = choice.local ? '' : ' (no --stack given; pass --stack NAME for a deployed stack)';
+    const how = choice.local ? '' : '; no --stack given: pass --stack NAME for a deployed stack';
     return {
       description: `the local cloud of npm run dev, table ${state.tableName}${how}`,
       store: { dynamo, tableName: state.tableName, clock: () => Date.now() },
@@ -86,6 +86,11 @@ async function stackOutputs(name: string): Promise<Map<string, string>> {
     );
   } catch (error) {
     const { name: kind, message } = error as Error;
+    if (/region is missing/i.test(message)) {
+      throw new TargetError(
+        `no AWS region to find stack '${name}' in: set AWS_REGION (or a region in your AWS_PROFILE)`,
+      );
+    }
     if (kind === 'CredentialsProviderError' || /credential/i.test(message)) {
       throw new TargetError(
         `no AWS credentials to read stack '${name}': set AWS_PROFILE (or run aws sso login) and AWS_REGION`,

@@ -309,7 +309,10 @@ export function checkTaskFilter(filter: TaskFilter): void {
  */
 export async function listTasks(deps: StoreDeps, filter: TaskFilter = {}): Promise<TaskPage> {
   const limit = filter.limit ?? 50;
-  const statuses = filter.status === undefined ? OPEN : [filter.status];
+  const byInstance = filter.workflow !== undefined && filter.key !== undefined;
+  // An instance's tasks: every status unless asked; the index: the open ones by default.
+  const statuses =
+    filter.status !== undefined ? [filter.status] : byInstance ? Object.values(TaskStatus) : OPEN;
   const keep = (t: ListedTask) =>
     statuses.includes(t.status) &&
     (filter.workflow === undefined || t.workflow === filter.workflow) &&
@@ -318,7 +321,7 @@ export async function listTasks(deps: StoreDeps, filter: TaskFilter = {}): Promi
     (filter.dueBefore === undefined || t.runAt < filter.dueBefore) &&
     (filter.dueAfter === undefined || t.runAt > filter.dueAfter);
   let found: ListedTask[];
-  if (filter.workflow !== undefined && filter.key !== undefined) {
+  if (byInstance) {
     found = await tasksOfInstance(deps, filter.workflow, filter.key);
   } else {
     checkTaskFilter(filter);
@@ -333,7 +336,20 @@ export async function listTasks(deps: StoreDeps, filter: TaskFilter = {}): Promi
     found = lists.flat();
   }
   const kept = found.filter(keep).sort((a, b) => a.runAt - b.runAt);
-  return { tasks: kept.slice(0, limit), more: kept.length > limit };
+  // The listed fields only: not the table's keys.
+  const listed = kept.map(
+    ({ taskId, workflow, key, taskType, status, attempt, runAt, dueAt }): ListedTask => ({
+      taskId,
+      workflow,
+      key,
+      taskType,
+      status,
+      attempt,
+      runAt,
+      dueAt,
+    }),
+  );
+  return { tasks: listed.slice(0, limit), more: listed.length > limit };
 }
 
 /** A rejected event, as `hourglass rejected` lists it. */

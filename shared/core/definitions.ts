@@ -124,6 +124,17 @@ function callerModule(): string | null {
   return match?.[1] ?? null;
 }
 
+/** Finds a task type by name, or fails with the names there are. */
+export function findTaskType(definitions: HourglassDefinitions, name: string): TaskType {
+  const taskType = definitions.taskTypes.find((t) => t.name === name);
+  if (taskType === undefined) {
+    throw new HourglassError(
+      `unknown task type '${name}'; the task types are: ${definitions.taskTypes.map((t) => t.name).join(', ')}`,
+    );
+  }
+  return taskType;
+}
+
 /** Finds a workflow by name, or fails with the names there are. */
 export function findWorkflow(definitions: HourglassDefinitions, name: string): Workflow {
   const workflow = definitions.workflows.find((w) => w.name === name);

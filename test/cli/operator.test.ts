@@ -138,6 +138,25 @@ describe('hourglass tasks', () => {
     expect(JSON.parse(cancelled.out).tasks).toEqual([
       expect.objectContaining({ taskId: 'welcome-discount#u2#send-discount-code#1' }),
     ]);
+    // By instance, every status unless asked; the table's keys are not listed.
+    const all = JSON.parse(
+      (await hourglass('tasks', '--workflow', 'welcome-discount', '--key', 'u2', '--json')).out,
+    );
+    expect(all.tasks).toEqual([
+      {
+        taskId: 'welcome-discount#u2#send-discount-code#1',
+        workflow: 'welcome-discount',
+        key: 'u2',
+        taskType: 'send-discount-code',
+        status: 'CANCELLED',
+        attempt: 0,
+        runAt: expect.stringMatching(/Z$/),
+        dueAt: expect.stringMatching(/Z$/),
+      },
+    ]);
+    expect((await hourglass('tasks', '--type', 'send-discount-cod')).err).toMatch(
+      /^hourglass: unknown task type 'send-discount-cod'; the task types are: /m,
+    );
     expect((await hourglass('tasks', '--status', 'COMPLETED')).err).toBe(
       'hourglass: COMPLETED tasks are not in the status index (it holds open, failed and expired tasks); list them by instance with --workflow NAME --key KEY\n',
     );
@@ -285,7 +304,8 @@ describe('hourglass reschedule', () => {
       'u3',
       '--json',
     );
-    expect(JSON.parse(listed.out).tasks[0]).toMatchObject({ runAt: due, dueAt: due });
+    const at = new Date(due).toISOString();
+    expect(JSON.parse(listed.out).tasks[0]).toMatchObject({ runAt: at, dueAt: at });
   });
 
   it('refuses a time in the past and a missing --at or --after, saying what to do', async () => {
