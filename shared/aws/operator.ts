@@ -14,7 +14,7 @@ import {
   readPath,
   TaskStatus,
 } from '../core';
-import { loadInstance, type StoreDeps, tasksDueBefore } from './store';
+import { loadInstance, readInstancePartition, type StoreDeps, tasksDueBefore } from './store';
 import { type IndexedTask, Indexes, Keys, type RejectedItem, type TaskItem } from './table';
 
 /**
@@ -233,25 +233,6 @@ async function readRejected(
   return Item as RejectedItem | undefined;
 }
 
-/** Every task row of one instance, from its partition. */
-async function tasksOfInstance(deps: StoreDeps, workflow: string, key: string) {
-  const tasks: TaskItem[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.dynamo.send(
-      new QueryCommand({
-        TableName: deps.tableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :task)',
-        ExpressionAttributeValues: { ':pk': Keys.instancePk(workflow, key), ':task': 'T#' },
-        ExclusiveStartKey,
-      }),
-    );
-    tasks.push(...((page.Items ?? []) as TaskItem[]));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return tasks;
-}
-
 function parseStoredEvent(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -322,7 +303,8 @@ export async function listTasks(deps: StoreDeps, filter: TaskFilter = {}): Promi
     (filter.dueAfter === undefined || t.runAt > filter.dueAfter);
   let found: ListedTask[];
   if (byInstance) {
-    found = await tasksOfInstance(deps, filter.workflow, filter.key);
+    // Rows past their TTL read as gone, as everywhere else.
+    found = (await readInstancePartition(deps, filter.workflow!, filter.key!)).tasks;
   } else {
     checkTaskFilter(filter);
     // Filters the index cannot apply are applied here, so then every page must be read.

@@ -84,6 +84,23 @@ export async function loadInstance(
   workflow: Workflow,
   key: string,
 ): Promise<LoadedInstance> {
+  const { instanceItem, tasks } = await readInstancePartition(deps, workflow.name, key);
+  return {
+    instance: instanceItem ? toInstance(instanceItem) : newInstance(workflow, key),
+    version: instanceItem?.version ?? null,
+    tasks,
+  };
+}
+
+/**
+ * The rows of one instance's partition, strongly consistent: its instance row (if any) and
+ * its task rows, those past their TTL left out.
+ */
+export async function readInstancePartition(
+  deps: StoreDeps,
+  workflowName: string,
+  key: string,
+): Promise<{ instanceItem: InstanceItem | undefined; tasks: TaskItem[] }> {
   let instanceItem: InstanceItem | undefined;
   const tasks: TaskItem[] = [];
   const now = deps.clock();
@@ -93,7 +110,7 @@ export async function loadInstance(
       new QueryCommand({
         TableName: deps.tableName,
         KeyConditionExpression: 'PK = :pk',
-        ExpressionAttributeValues: { ':pk': Keys.instancePk(workflow.name, key) },
+        ExpressionAttributeValues: { ':pk': Keys.instancePk(workflowName, key) },
         ConsistentRead: true,
         ExclusiveStartKey,
       }),
@@ -107,11 +124,7 @@ export async function loadInstance(
     }
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
-  return {
-    instance: instanceItem ? toInstance(instanceItem) : newInstance(workflow, key),
-    version: instanceItem?.version ?? null,
-    tasks,
-  };
+  return { instanceItem, tasks };
 }
 
 /** Reads one task row, strongly consistent. */
