@@ -248,3 +248,41 @@ describe('hourglass usage', () => {
     expect(stdout).toBe('6 workflows, 7 task types: 0 errors, 0 warnings\n');
   });
 });
+
+describe('hourglass emit, beside a running dev cloud', () => {
+  it('checks events against the workflows the dev cloud runs, not the project default', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hourglass-dev-state-'));
+    const file = join(dir, 'dev.json');
+    // A dev cloud running the example app: this process stands in for it (its pid is alive);
+    // its bus is unreachable, so a checked event is refused only when sent.
+    await writeFile(
+      file,
+      JSON.stringify({
+        eventbridge: 'http://127.0.0.1:1',
+        busName: 'b',
+        dynamodb: 'http://127.0.0.1:1',
+        tableName: 't',
+        workflows: join(root, 'examples/trial-reminders/workflows.ts'),
+        pid: process.pid,
+      }),
+    );
+    const saved = process.env.HOURGLASS_DEV_STATE_FILE;
+    process.env.HOURGLASS_DEV_STATE_FILE = file;
+    try {
+      const trial = await run(
+        'emit',
+        'TrialStarted',
+        '{"accountId":"a1","email":"a@b.co","trialEndsAt":"2026-12-01T09:00:00Z"}',
+      );
+      expect(trial.out).toBe("→ workflow 'trial' key 'a1'\n");
+      expect(trial.err).toMatch(/cannot reach the local cloud at http:\/\/127\.0\.0\.1:1/);
+      // J1's event is not among what that dev cloud runs.
+      expect((await run('emit', 'UserRegistered', '{"userId":"u1","email":"a@b.c"}')).err).toMatch(
+        /^hourglass: no workflow consumes 'UserRegistered'\. The events the workflows consume are: TrialStarted \(from billing\)/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.HOURGLASS_DEV_STATE_FILE;
+      else process.env.HOURGLASS_DEV_STATE_FILE = saved;
+    }
+  });
+});
