@@ -152,6 +152,8 @@ export interface LocalCloud {
   >;
   /** Every task row (a scan: for reports and tests, never a hot path). */
   tasks(): Promise<TaskItem[]>;
+  /** The SCHEDULED tasks, from the status index (not a scan): what `npm run dev` watches. */
+  scheduledTasks(): Promise<IndexedTask[]>;
   /** What the managed parts did so far; counts only grow. */
   usage(): CloudUsage;
   /** Every example-worker effect row. */
@@ -382,6 +384,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       at: (time, action) => driver.at(time, action),
       settle: (settleOptions = {}) => settle(driver, { skipIdle, workPending }, settleOptions),
       tasks: () => scanTasks(dynamo),
+      scheduledTasks: () => tasksDueBefore(storeDeps, TaskStatus.SCHEDULED),
       usage: () => ({
         functions: Object.fromEntries(pollers.map((p) => [p.name, { ...p.usage }])),
         ruleDeliveries,

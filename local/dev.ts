@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type HourglassDefinitions, TaskStatus } from '../shared/core';
+import type { HourglassDefinitions } from '../shared/core';
 import { LIFECYCLE_SOURCE } from '../shared/core/lifecycle';
 import { ingestPatterns } from '../shared/core/patterns';
 import { scheduledLine } from './activity';
@@ -146,8 +146,8 @@ function printActivity(cloud: LocalCloud, definitions: HourglassDefinitions): ()
       reported.add(`${r.eventId}/${r.workflow}`);
       process.stdout.write(`${stamp()}  REJECTED ${r.eventId}: ${r.reason}\n`);
     }
-    for (const task of await cloud.tasks().catch(() => [])) {
-      if (task.status !== TaskStatus.SCHEDULED || task.attempt > 0) continue;
+    for (const task of await cloud.scheduledTasks().catch(() => [])) {
+      if (task.attempt > 0) continue; // a retry, not a new or moved task
       const seen = `${task.taskId}#${task.generation}`;
       if (reported.has(seen)) continue;
       reported.add(seen);
