@@ -39,7 +39,7 @@ export function addStreamSource(
     eventSourceArn: options.streamArn,
     startingPosition: lambda.StartingPosition.TRIM_HORIZON,
     batchSize: RELAY.batchSize,
-    maxBatchingWindow: Duration.seconds(1),
+    maxBatchingWindow: Duration.seconds(RELAY.batchingWindowSeconds),
     bisectBatchOnError: true,
     retryAttempts: RELAY.retryAttempts,
     reportBatchItemFailures: true,

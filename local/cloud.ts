@@ -10,8 +10,9 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV, taskQueueName } from '../shared/aws/config';
 import { ingestHandler } from '../shared/aws/runtime';
-import { type StoreDeps, tasksDueBefore } from '../shared/aws/store';
-import type { IndexedTask, RejectedItem, TaskItem } from '../shared/aws/table';
+import { type ListedTaskRow, tasksDueBefore } from '../shared/aws/status-index';
+import type { StoreDeps } from '../shared/aws/store';
+import type { RejectedItem, TaskItem } from '../shared/aws/table';
 import { type HourglassDefinitions, TaskStatus } from '../shared/core/definitions';
 import { ingestPatterns } from '../shared/core/patterns';
 import { startBackground } from './background';
@@ -153,7 +154,7 @@ export interface LocalCloud {
   /** Every task row (a scan: for reports and tests, never a hot path). */
   tasks(): Promise<TaskItem[]>;
   /** The SCHEDULED tasks, from the status index (not a scan): what `npm run dev` watches. */
-  scheduledTasks(): Promise<IndexedTask[]>;
+  scheduledTasks(): Promise<ListedTaskRow[]>;
   /** What the managed parts did so far; counts only grow. */
   usage(): CloudUsage;
   /** Every example-worker effect row. */
@@ -284,6 +285,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       queues: { ingest: ingest.queue, relayDlq, taskQueues },
       handlers: { ingest: ingestFunction, relay: relayHandler, workerEntry },
       storeDeps,
+      timeScale: scale,
       injector,
       down,
       report,
@@ -444,7 +446,7 @@ async function scanAll(
  * The tasks that matter for what happens next, from the status index (never a scan): all
  * RUNNING tasks, every SCHEDULED task already due, and the next few SCHEDULED per shard.
  */
-async function openTasks(deps: StoreDeps): Promise<IndexedTask[]> {
+async function openTasks(deps: StoreDeps): Promise<ListedTaskRow[]> {
   const now = deps.clock();
   const [running, due, next] = await Promise.all([
     tasksDueBefore(deps, TaskStatus.RUNNING),

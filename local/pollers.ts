@@ -20,7 +20,8 @@ import {
   TASK_QUEUE_PREFIX,
   workerTimeoutSeconds,
 } from './provision';
-import { type Handler, type Poller, pollQueue, pollStream } from './runner';
+import { type Handler, type Poller, pollQueue } from './runner';
+import { pollStream } from './stream-poller';
 
 /** Real ms between the local cloud's polls; at scale S, one poll interval is S× that in virtual time. */
 export const POLL_INTERVAL_MS = 15;
@@ -47,6 +48,8 @@ export interface PollerContext {
     readonly workerEntry: (taskType: string) => string;
   };
   readonly storeDeps: StoreDeps;
+  /** Virtual ms per real ms: the mappings' batching windows are scaled by it. */
+  readonly timeScale: number;
   readonly injector: FaultInjector;
   /** True while a task type's workers are down (an injected outage). */
   readonly down: (taskType: string) => boolean;
@@ -82,6 +85,7 @@ function ingestPoller(ctx: PollerContext): Poller {
     // On AWS the ingest mapping has no maximum concurrency and scales out with the
     // backlog; four batches at once is what this process can overlap usefully.
     concurrency: INGEST_CONCURRENCY,
+    batchingWindowMs: (INGEST.batchingWindowSeconds * 1000) / ctx.timeScale,
     onError: ctx.report('ingest'),
   });
 }
@@ -103,6 +107,7 @@ function relayPoller(ctx: PollerContext): Poller {
     filter: (record: StreamRecord) =>
       (record.dynamodb?.NewImage?.type as { S?: string } | undefined)?.S === RELAY_STREAM_ITEM_TYPE,
     retryAttempts: RELAY.retryAttempts,
+    batchingWindowMs: (RELAY.batchingWindowSeconds * 1000) / ctx.timeScale,
     onFailure: { sqs: ctx.sqs, queueUrl: ctx.queues.relayDlq.url },
     timeoutMs: RELAY.timeoutSeconds * 1000,
     intervalMs: POLL_INTERVAL_MS,

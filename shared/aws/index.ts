@@ -13,6 +13,7 @@ export * from './operator-actions';
 export * from './outbox';
 export * from './relay';
 export * from './runtime';
+export * from './status-index';
 export * from './store';
 export * from './sweeper';
 export * from './table';

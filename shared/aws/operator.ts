@@ -14,8 +14,9 @@ import {
   readPath,
   TaskStatus,
 } from '../core';
-import { loadInstance, readInstancePartition, type StoreDeps, tasksDueBefore } from './store';
-import { type IndexedTask, Indexes, Keys, type RejectedItem, type TaskItem } from './table';
+import { tasksDueBefore } from './status-index';
+import { loadInstance, readInstancePartition, type StoreDeps } from './store';
+import { Indexes, Keys, type RejectedItem, type TaskItem } from './table';
 
 /**
  * The operator API: what the `hourglass` command line and the dashboard read, against a
@@ -257,7 +258,7 @@ export interface TaskFilter {
 
 /** A task as `hourglass tasks` lists it. */
 export type ListedTask = Pick<
-  IndexedTask,
+  TaskItem,
   'taskId' | 'workflow' | 'key' | 'taskType' | 'status' | 'attempt' | 'runAt' | 'dueAt'
 >;
 

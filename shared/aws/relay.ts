@@ -18,6 +18,7 @@ import {
   type StreamRecord,
   sendTimers,
   streamImage,
+  type TimerSend,
   timerMessage,
 } from './messages';
 import type { StoreDeps } from './store';
@@ -71,16 +72,26 @@ function usedScheduler(task: TaskItem): boolean {
   return task.runAt - task.updatedAt > SQS_TIMER_MAX_MS;
 }
 
-async function armTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
+/**
+ * Arms a task's timer: a one-shot schedule, created here; or, due within
+ * {@link SQS_TIMER_MAX_MS}, an SQS delay, handed to `viaQueue` so the batch sends all its
+ * queue timers together (one SendMessageBatch per 10, not one request each).
+ */
+async function armTimer(
+  deps: RelayDeps,
+  task: TaskItem,
+  viaQueue: (timer: TimerSend) => void,
+): Promise<void> {
   const queue = deps.config.taskQueue(task.taskType);
   const message = timerMessage(task);
   const delayMs = task.runAt - deps.clock();
   if (delayMs <= SQS_TIMER_MAX_MS) {
     // Up to 15 minutes in one delay; beyond, the worker re-sends the early message.
-    const unsent = await sendTimers(deps.sqs, [
-      { queueUrl: queue.url, message, delaySeconds: delaySecondsFor(task.runAt, deps.clock()) },
-    ]);
-    if (unsent.length > 0) throw new Error(`sending the timer of task ${task.taskId} failed`);
+    viaQueue({
+      queueUrl: queue.url,
+      message,
+      delaySeconds: delaySecondsFor(task.runAt, deps.clock()),
+    });
     return;
   }
   const name = scheduleName(task.taskId, task.generation);
@@ -133,6 +144,35 @@ async function disarmTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
 }
 
 /**
+ * Sends the queue timers of the records before `failedAt` in batched requests. Returns the
+ * index of the first record whose timer was not sent (`failedAt` when all were): the stream
+ * retries from there, the records after it run again, and a timer sent twice is harmless
+ * (the worker skips the duplicate).
+ */
+async function sendQueueTimers(
+  deps: RelayDeps,
+  queueTimers: readonly { timer: TimerSend; index: number }[],
+  failedAt: number,
+): Promise<number> {
+  const timers = queueTimers.filter((t) => t.index < failedAt);
+  const unsent = new Set(
+    await sendTimers(
+      deps.sqs,
+      timers.map((t) => t.timer),
+    ),
+  );
+  let firstUnsent = failedAt;
+  for (const t of timers)
+    if (unsent.has(t.timer)) {
+      deps.telemetry.error('sending a timer failed; the stream retries from this record', {
+        taskId: t.timer.message.taskId,
+      });
+      firstUnsent = Math.min(firstUnsent, t.index);
+    }
+  return firstUnsent;
+}
+
+/**
  * The outbox: reacts to task rows on the table's stream. A task that became SCHEDULED
  * (new, retried or moved) gets a timer — SQS delays when due within 30 minutes, else a
  * one-shot EventBridge Scheduler schedule a few minutes early; a cancelled or moved task
@@ -145,6 +185,7 @@ export async function relayBatch(
   records: readonly StreamRecord[],
 ): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
   const publish: { entry: PutEventsRequestEntry; index: number; task: TaskItem }[] = [];
+  const queueTimers: { timer: TimerSend; index: number }[] = [];
   let failedAt = records.length;
   for (const [index, record] of records.entries()) {
     const before = image(record.dynamodb?.OldImage);
@@ -157,7 +198,7 @@ export async function relayBatch(
         (before === undefined || before.status !== TaskStatus.SCHEDULED || moved)
       ) {
         if (before?.status === TaskStatus.SCHEDULED) await disarmTimer(deps, before);
-        await armTimer(deps, after);
+        await armTimer(deps, after, (timer) => queueTimers.push({ timer, index }));
         deps.telemetry.count(Metric.timersArmed, 1, { taskType: after.taskType });
       }
       if (after.status === TaskStatus.CANCELLED && before?.status === TaskStatus.SCHEDULED)
@@ -178,6 +219,8 @@ export async function relayBatch(
       break;
     }
   }
+
+  failedAt = Math.min(failedAt, await sendQueueTimers(deps, queueTimers, failedAt));
 
   const toSend = publish.filter((p) => p.index < failedAt);
   failedAt = Math.min(

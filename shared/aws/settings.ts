@@ -18,10 +18,18 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 /** Receives before a message moves to its DLQ. */
 export const MAX_RECEIVE_COUNT = 5;
 
-/** The ingest function: its timeout and the messages per invocation. */
+/** The ingest function: its timeout, the messages per invocation, and how long its mapping gathers them. */
 export const INGEST = { timeoutSeconds: 30, batchSize: 10, batchingWindowSeconds: 1 } as const;
-/** The relay function: its timeout, the stream records per invocation, and the stream mapping's retries. */
-export const RELAY = { timeoutSeconds: 60, batchSize: 100, retryAttempts: 10 } as const;
+/**
+ * The relay function: its timeout, the stream records per invocation, how long the stream
+ * mapping gathers records for a batch, and its retries.
+ */
+export const RELAY = {
+  timeoutSeconds: 60,
+  batchSize: 100,
+  batchingWindowSeconds: 1,
+  retryAttempts: 10,
+} as const;
 /** The sweeper function: its timeout and how often it runs. */
 export const SWEEPER = { timeoutSeconds: 60, intervalMinutes: 5 } as const;
 

@@ -9,13 +9,12 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { formatInstant } from '../core/time';
 
 /** One item of a DynamoDB transaction, with plain JavaScript values. */
 export type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 import { type Decision, decide, type Instance, newInstance } from '../core/decider';
-import { TaskStatus, type Workflow } from '../core/definitions';
+import type { TaskStatus, Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
 import {
@@ -29,8 +28,6 @@ import {
 import { ConflictError } from './errors';
 import {
   DEFAULT_RETENTION_DAYS,
-  type IndexedTask,
-  Indexes,
   type InstanceItem,
   Keys,
   STATUS_SHARDS,
@@ -329,66 +326,8 @@ export async function transitionTask(
   }
 }
 
-/** Which tasks {@link tasksDueBefore} lists. */
-export interface DueRange {
-  /** Only those due to run before this (epoch ms). */
-  readonly before?: number;
-  /** Only those due to run after this (epoch ms). */
-  readonly after?: number;
-  /** Only the first this many of each shard (enough to know the earliest ones). */
-  readonly firstPerShard?: number;
-  /** Only tasks the sweeper has not re-sent since this time (epoch ms). */
-  readonly notSweptSince?: number;
-}
-
-/**
- * Lists tasks in a status across all shards of the status index, oldest run time first,
- * within `range`, as the index holds them ({@link IndexedTask}). SCHEDULED and RUNNING
- * tasks share the open partitions and are told apart by a filter; COMPLETED and CANCELLED
- * tasks are not indexed, so asking for them is a bug.
- */
-export async function tasksDueBefore(
-  deps: StoreDeps,
-  status: TaskStatus,
-  range: DueRange = {},
-): Promise<IndexedTask[]> {
-  if (status === TaskStatus.COMPLETED || status === TaskStatus.CANCELLED) {
-    throw new HourglassError(
-      `the status index does not list ${status} tasks (it is sparse); read them by instance instead`,
-    );
-  }
-  const open = status === TaskStatus.SCHEDULED || status === TaskStatus.RUNNING;
-  const { before, after, firstPerShard, notSweptSince } = range;
-  const bounds = [
-    ...(after === undefined ? [] : ['GSI1SK > :after']),
-    ...(before === undefined ? [] : ['GSI1SK < :before']),
-  ];
-  const filters = [
-    ...(open ? ['#status = :status'] : []),
-    ...(notSweptSince === undefined ? [] : ['(attribute_not_exists(sweptAt) OR sweptAt < :swept)']),
-  ];
-  const pages = await queryShards<IndexedTask>(deps, {
-    index: Indexes.byStatus,
-    keyCondition:
-      bounds.length === 2
-        ? 'GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before'
-        : ['GSI1PK = :pk', ...bounds].join(' AND '),
-    partition: (n) => (open ? Keys.openPk(n) : Keys.statusPk(status, n)),
-    values: {
-      ...(before === undefined ? {} : { ':before': formatInstant(before) }),
-      ...(after === undefined ? {} : { ':after': formatInstant(after) }),
-      ...(notSweptSince === undefined ? {} : { ':swept': notSweptSince }),
-      ...(open ? { ':status': status } : {}),
-    },
-    ...(filters.length === 0 ? {} : { filter: filters.join(' AND ') }),
-    ...(open ? { names: { '#status': 'status' } } : {}),
-    firstPerShard,
-  });
-  return pages.flat().sort((a, b) => a.runAt - b.runAt);
-}
-
 /** A query of one sharded index partition family, as {@link queryShards} runs it. */
-export interface ShardedQuery {
+export interface ShardedQuery<T = Record<string, unknown>> {
   readonly index: string;
   /** The key condition, with `:pk` for the shard's partition key. */
   readonly keyCondition: string;
@@ -405,13 +344,18 @@ export interface ShardedQuery {
   readonly firstPerShard?: number;
   /** Attribute names the condition or filter refers to by `#name`. */
   readonly names?: Record<string, string>;
+  /**
+   * Turns each page read into the items kept (reading more about them, dropping some);
+   * `firstPerShard` counts what it keeps. @default every item as read
+   */
+  readonly select?: (page: readonly Record<string, unknown>[]) => Promise<T[]>;
 }
 
 /**
  * Runs a query on each of the {@link STATUS_SHARDS} partitions of a sharded index in
  * parallel, following pages, and returns each shard's items.
  */
-export async function queryShards<T>(deps: StoreDeps, query: ShardedQuery): Promise<T[][]> {
+export async function queryShards<T>(deps: StoreDeps, query: ShardedQuery<T>): Promise<T[][]> {
   const { firstPerShard } = query;
   const shard = async (n: number) => {
     const items: T[] = [];
@@ -429,7 +373,8 @@ export async function queryShards<T>(deps: StoreDeps, query: ShardedQuery): Prom
           ExclusiveStartKey,
         }),
       );
-      items.push(...((page.Items ?? []) as T[]));
+      const read = page.Items ?? [];
+      items.push(...(query.select === undefined ? (read as T[]) : await query.select(read)));
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey && (firstPerShard === undefined || items.length < firstPerShard));
     return items;

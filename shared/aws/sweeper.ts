@@ -3,8 +3,9 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { TaskStatus } from '../core/definitions';
 import type { TaskQueue } from './config';
 import { lifecycleEntry, publishInBatches, sendTimers, timerMessage } from './messages';
-import { type StoreDeps, tasksDueBefore } from './store';
-import type { IndexedTask, TaskItem } from './table';
+import { type ListedTaskRow, tasksDueBefore } from './status-index';
+import type { StoreDeps } from './store';
+import type { TaskItem } from './table';
 import { markPublished, markSwept, unmarkSwept, unpublishedTasks } from './tasks';
 import { Metric, type Telemetry } from './telemetry';
 
@@ -40,7 +41,7 @@ export interface SweepDeps extends StoreDeps {
 /** What one sweep did. */
 export interface Sweep {
   /** Tasks whose timer was sent again. */
-  readonly resent: readonly IndexedTask[];
+  readonly resent: readonly ListedTaskRow[];
   /** Finished tasks whose lifecycle event was published again. */
   readonly republished: readonly TaskItem[];
   /** True when the sweep ran out of time or hit {@link SWEEP_LIMIT} with work left. */
@@ -67,7 +68,10 @@ export async function sweep(deps: SweepDeps, graceMs = SWEEP_GRACE_MS): Promise<
   const hasTime = deps.hasTime ?? (() => true);
   const now = deps.clock();
   const [running, scheduled, unpublished] = await Promise.all([
+    // A task is claimed at or after its run time, so one whose lease ran out a grace
+    // period ago was due before that too: both lists are of tasks due before then.
     tasksDueBefore(deps, TaskStatus.RUNNING, {
+      before: now - graceMs,
       firstPerShard: SWEEP_LIMIT,
       notSweptSince: now - graceMs,
     }),
@@ -117,13 +121,13 @@ export async function sweep(deps: SweepDeps, graceMs = SWEEP_GRACE_MS): Promise<
  */
 async function resendTimers(
   deps: SweepDeps,
-  stuck: readonly IndexedTask[],
+  stuck: readonly ListedTaskRow[],
   now: number,
   graceMs: number,
   hasTime: () => boolean,
-): Promise<{ sent: IndexedTask[]; unfinished: boolean }> {
+): Promise<{ sent: ListedTaskRow[]; unfinished: boolean }> {
   let unfinished = stuck.length > SWEEP_LIMIT;
-  const marked: IndexedTask[] = [];
+  const marked: ListedTaskRow[] = [];
   for (const task of stuck.slice(0, SWEEP_LIMIT)) {
     if (!hasTime()) {
       unfinished = true;

@@ -201,22 +201,21 @@ export function statusKeys(
 }
 
 /**
- * The attributes the status index projects: what the sweeper, the local cloud's driver and
- * the operator's listings read from it. A write that changes none of them (nor a key)
- * costs the index nothing; the history, input and timeline are never copied into it.
+ * The attributes the status index projects: what identifies a listed task and when it is
+ * due, none of which a claim changes. A write that changes none of them (nor a key) costs
+ * the index nothing, so a claim (status, attempt, lease) writes only the row; readers of
+ * the index read those from the rows they list (`tasksDueBefore`). The history, input and
+ * timeline are never copied into it.
  */
 export const STATUS_INDEX_ATTRIBUTES = [
   'taskId',
   'workflow',
   'key',
   'taskType',
-  'status',
   'generation',
-  'attempt',
   'dueAt',
   'runAt',
   'deadlineAt',
-  'leaseUntil',
   'sweptAt',
 ] as const;
 

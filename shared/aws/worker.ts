@@ -150,6 +150,11 @@ export interface MessageOptions {
    */
   readonly hasTimeForAttempt?: () => boolean;
   /**
+   * Takes an early message to send again with a delay until `runAt`, so a batch sends all
+   * of its re-delays in one SendMessageBatch. Without it, the message is sent at once.
+   */
+  readonly redelay?: (message: TaskMessage, runAt: number) => void;
+  /**
    * Takes a handler that outlived its timed-out attempt (it ignored its signal) and settles
    * when it returns. Without it, {@link processTaskMessage} waits for the handler itself
    * before returning.
@@ -166,6 +171,7 @@ export interface MessageOptions {
 async function arrive(
   deps: WorkerDeps,
   message: TaskMessage,
+  redelay?: MessageOptions['redelay'],
 ): Promise<
   | { readonly outcome: MessageOutcome; readonly task?: undefined; readonly now?: undefined }
   | { readonly outcome?: undefined; readonly task: TaskItem; readonly now: number }
@@ -185,6 +191,10 @@ async function arrive(
     if ((task.leaseUntil ?? 0) > now) return { outcome: 'skipped-claimed' };
     // else the last attempt's worker died or timed out without a word: re-claim it
   } else if (task.runAt - now > EARLY_WAIT_MS) {
+    if (redelay !== undefined) {
+      redelay(message, task.runAt);
+      return { outcome: 'redelayed' };
+    }
     const unsent = await sendTimers(deps.sqs, [
       { queueUrl: deps.queueUrl, message, delaySeconds: delaySecondsFor(task.runAt, now) },
     ]);
@@ -230,7 +240,7 @@ export async function processTaskMessage(
   message: TaskMessage,
   options: MessageOptions = {},
 ): Promise<MessageOutcome> {
-  const arrived = await arrive(deps, message);
+  const arrived = await arrive(deps, message, options.redelay);
   if (arrived.outcome !== undefined) return arrived.outcome;
   const { task, now } = arrived;
 
@@ -334,6 +344,35 @@ const ABANDON_WARNING_MS = 1_000;
 export const BATCH_RESERVE_MS = 3_000;
 
 /**
+ * Sends early messages back with their delays (computed now) and handed-back ones at once,
+ * in batched requests: a batch of early messages costs one request, not one each. Returns
+ * the messages whose send failed, as batch item failures, so they return to the queue and
+ * are tried again.
+ */
+async function sendAgain(
+  deps: WorkerDeps,
+  redelayed: readonly { messageId: string; message: TaskMessage; runAt: number }[],
+  handedBack: readonly { messageId: string; timer: TimerSend }[],
+): Promise<{ itemIdentifier: string }[]> {
+  const now = deps.clock();
+  const resends = [
+    ...redelayed.map(({ messageId, message, runAt }) => ({
+      messageId,
+      timer: { queueUrl: deps.queueUrl, message, delaySeconds: delaySecondsFor(runAt, now) },
+    })),
+    ...handedBack,
+  ];
+  if (resends.length === 0) return [];
+  const unsent = new Set(
+    await sendTimers(
+      deps.sqs,
+      resends.map((r) => r.timer),
+    ),
+  );
+  return resends.filter((r) => unsent.has(r.timer)).map((r) => ({ itemIdentifier: r.messageId }));
+}
+
+/**
  * Handles an SQS batch of timer messages for one task type.
  *
  * Records run concurrently, so the batch takes about as long as its slowest task and fits
@@ -357,6 +396,7 @@ export async function processTaskBatch(
   const failures: { itemIdentifier: string }[] = [];
   const handedBack: { messageId: string; timer: TimerSend }[] = [];
   const abandoned: Promise<void>[] = [];
+  const redelayed: { messageId: string; message: TaskMessage; runAt: number }[] = [];
   const handBack = (messageId: string, message: TaskMessage) =>
     handedBack.push({ messageId, timer: { queueUrl: deps.queueUrl, message } });
   const neededMs = taskType.timeoutMs / (deps.timeScale ?? 1) + BATCH_RESERVE_MS;
@@ -384,6 +424,8 @@ export async function processTaskBatch(
         lambda,
         hasTimeForAttempt,
         onAbandoned: (returned) => abandoned.push(returned),
+        redelay: (early, runAt) =>
+          redelayed.push({ messageId: record.messageId, message: early, runAt }),
       });
       if (outcome === 'handed-back') handBack(record.messageId, message);
     } catch (error) {
@@ -407,17 +449,9 @@ export async function processTaskBatch(
     }
   }
 
-  if (handedBack.length > 0) {
-    const unsent = new Set(
-      await sendTimers(
-        deps.sqs,
-        handedBack.map((h) => h.timer),
-      ),
-    );
-    for (const h of handedBack)
-      if (unsent.has(h.timer)) failures.push({ itemIdentifier: h.messageId });
+  failures.push(...(await sendAgain(deps, redelayed, handedBack)));
+  if (handedBack.length > 0)
     deps.telemetry.count(Metric.handedBack, handedBack.length, { taskType: taskType.name });
-  }
   // Only now, with every outcome written and the rest handed back, wait for handlers that
   // outlived their attempts: returning earlier would freeze them mid-flight, to resume in a
   // later invocation outside their lease. Lambda ends the invocation at its timeout if they

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -464,17 +465,41 @@ describe('which lifecycle events are published', () => {
 describe('listing tasks from the status index', () => {
   const deps = () => ({ dynamo: documentClient, tableName: 't', clock: () => T0 });
 
-  it('reads SCHEDULED and RUNNING from the shared open partitions, told apart by a filter on status', async () => {
-    dynamo.on(QueryCommand).resolves({ Items: [] });
-    await tasksDueBefore(deps(), 'RUNNING', { before: T0 });
+  it('reads SCHEDULED and RUNNING from the shared open partitions, told apart by their rows', async () => {
+    const listed = (taskId: string, runAt: number) => ({
+      PK: `I#w#${taskId}`,
+      SK: `T#${taskId}`,
+      taskId,
+      runAt,
+    });
+    dynamo.on(QueryCommand).callsFake((input) => ({
+      Items:
+        input.ExpressionAttributeValues[':pk'] === 'OPEN#0'
+          ? [listed('waiting', T0 - 2), listed('claimed', T0 - 1)]
+          : [],
+    }));
+    // The index holds no status (a claim would have to write it): the rows say it.
+    dynamo.on(BatchGetCommand).resolves({
+      Responses: {
+        t: [
+          { PK: 'I#w#waiting', SK: 'T#waiting', status: 'SCHEDULED', attempt: 0 },
+          { PK: 'I#w#claimed', SK: 'T#claimed', status: 'RUNNING', attempt: 1, leaseUntil: T0 },
+        ],
+      },
+    });
+
+    const running = await tasksDueBefore(deps(), 'RUNNING', { before: T0 });
+
     const queries = dynamo.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(queries).toHaveLength(16);
     expect(queries[0]).toMatchObject({
       IndexName: 'GSI1',
-      FilterExpression: '#status = :status',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: expect.objectContaining({ ':pk': 'OPEN#0', ':status': 'RUNNING' }),
+      KeyConditionExpression: 'GSI1PK = :pk AND GSI1SK < :before',
     });
+    expect(dynamo.commandCalls(BatchGetCommand)).toHaveLength(1);
+    expect(running).toEqual([
+      expect.objectContaining({ taskId: 'claimed', status: 'RUNNING', attempt: 1, leaseUntil: T0 }),
+    ]);
   });
 
   it('refuses to list COMPLETED or CANCELLED tasks, which leave the sparse index', async () => {

@@ -208,6 +208,35 @@ describe('relayBatch', () => {
     expect(eventBridge.commandCalls(PutEventsCommand)).toEqual([]);
   });
 
+  it('sends the queue timers of a whole batch together, ten to a request', async () => {
+    const tasks = Array.from({ length: 12 }, (_, i) =>
+      task({ taskId: `t${i}`, SK: `T#t${i}`, runAt: T0 + minutes(5 + i) }),
+    );
+    await relayBatch(
+      deps(),
+      tasks.map((t) => record(undefined, t)),
+    );
+    const calls = sqs.commandCalls(SendMessageBatchCommand);
+    expect(calls.map((c) => c.args[0].input.Entries!.length)).toEqual([10, 2]);
+    expect(calls.flatMap((c) => c.args[0].input.Entries!.map((e) => e.DelaySeconds))).toEqual(
+      tasks.map((_, i) => Math.min(900, (5 + i) * 60)),
+    );
+  });
+
+  it('retries the stream from the first record whose queue timer was not sent', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [{ Id: '0', MessageId: 'a', MD5OfMessageBody: '' }],
+      Failed: [{ Id: '1', SenderFault: false, Code: 'InternalError' }],
+    });
+    const records = [
+      record(undefined, task({ taskId: 'a', runAt: T0 + minutes(5) })),
+      record(undefined, task({ taskId: 'b', runAt: T0 + minutes(6) })),
+    ];
+    expect(await relayBatch(deps(), records)).toEqual({
+      batchItemFailures: [{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }],
+    });
+  });
+
   it('reports the first failed record by sequence number', async () => {
     sqs.on(SendMessageBatchCommand).rejectsOnce(new Error('throttled')).resolves({});
     const first = record(undefined, task({ taskId: 'a', runAt: T0 }));

@@ -171,6 +171,55 @@ describe('a worker batch', () => {
     expect(response.batchItemFailures).toEqual([]);
   });
 
+  it('sends the early messages of a batch back with their delays in one request', async () => {
+    // Due in 10, 20 and 30 minutes: each came early (its timer rode a first SQS delay).
+    const tasks = [10, 20, 30].map((minutes, i) =>
+      row(`early-${i}`, { runAt: T0 + minutes * 60_000 }),
+    );
+    const { deps, row: rowOf } = setUp(tasks);
+    const handler = worker(
+      render,
+      async () => {
+        throw new Error('an early message must not run');
+      },
+      () => deps,
+    );
+
+    const response = await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => 90_000),
+    );
+
+    const calls = sqs.commandCalls(SendMessageBatchCommand);
+    expect(calls).toHaveLength(1);
+    const entries = calls[0]!.args[0].input.Entries!;
+    expect(entries.map((e) => JSON.parse(e.MessageBody!).taskId)).toEqual([
+      'early-0',
+      'early-1',
+      'early-2',
+    ]);
+    // SQS holds a message at most 900 s; the next arrival re-delays it again.
+    expect(entries.map((e) => e.DelaySeconds)).toEqual([600, 900, 900]);
+    expect(tasks.map((t) => rowOf(t.taskId).status)).toEqual(Array(3).fill('SCHEDULED'));
+    expect(response.batchItemFailures).toEqual([]);
+  });
+
+  it('reports an early message as a failure when it cannot be sent again, so it returns', async () => {
+    sqs.on(SendMessageBatchCommand).rejects(new Error('throttled'));
+    const tasks = [row('early', { runAt: T0 + 10 * 60_000 })];
+    const { deps } = setUp(tasks);
+    const handler = worker(
+      render,
+      async () => {},
+      () => deps,
+    );
+    const response = await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => 90_000),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+  });
+
   it('reports a handed-back message as a failure when it cannot be sent again', async () => {
     sqs.on(SendMessageBatchCommand).rejects(new Error('throttled'));
     const tasks = [row('a'), row('b')];

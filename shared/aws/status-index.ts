@@ -1,0 +1,117 @@
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { TaskStatus } from '../core/definitions';
+import { HourglassError } from '../core/errors';
+import { formatInstant } from '../core/time';
+import { queryShards, type StoreDeps } from './store';
+import { type IndexedTask, Indexes, Keys, type TaskItem } from './table';
+
+/**
+ * Reading the status index (GSI1): open tasks by run time, failed and expired tasks.
+ *
+ * The index projects only what a task's claim does not change (see
+ * `STATUS_INDEX_ATTRIBUTES`), so a claim costs the index nothing. What a claim changes (the
+ * status, the attempt, the lease) is read from the rows of the tasks listed: the index
+ * finds them, the table says where they stand.
+ */
+
+/** A listed task: the index's fields and, read from its row, where it stands now. */
+export type ListedTaskRow = IndexedTask & Pick<TaskItem, 'status' | 'attempt' | 'leaseUntil'>;
+
+/** Which tasks {@link tasksDueBefore} lists. */
+export interface DueRange {
+  /** Only those due to run before this (epoch ms). */
+  readonly before?: number;
+  /** Only those due to run after this (epoch ms). */
+  readonly after?: number;
+  /** Only the first this many of each shard (enough to know the earliest ones). */
+  readonly firstPerShard?: number;
+  /** Only tasks the sweeper has not re-sent since this time (epoch ms). */
+  readonly notSweptSince?: number;
+}
+
+/** BatchGetItem reads at most this many keys per call. */
+const BATCH_GET_LIMIT = 100;
+/** Rounds of retrying the keys a BatchGetItem left unprocessed before giving up. */
+const UNPROCESSED_ROUNDS = 8;
+
+/**
+ * The status, attempt and lease of each listed task, read from its row (eventually
+ * consistent: half a read unit each; a writer that acts on them conditions its write on
+ * them anyway). Rows gone since the index was read (past their TTL) are left out.
+ */
+async function withRowState(deps: StoreDeps, listed: readonly IndexedTask[]) {
+  const byKey = new Map<string, Pick<TaskItem, 'status' | 'attempt' | 'leaseUntil'>>();
+  for (let i = 0; i < listed.length; i += BATCH_GET_LIMIT) {
+    let keys: Record<string, unknown>[] = listed
+      .slice(i, i + BATCH_GET_LIMIT)
+      .map(({ PK, SK }) => ({ PK, SK }));
+    for (let round = 0; keys.length > 0; round++) {
+      if (round === UNPROCESSED_ROUNDS)
+        throw new HourglassError(
+          `reading ${keys.length} task row(s) listed by the status index was throttled ${UNPROCESSED_ROUNDS} times; try again`,
+        );
+      if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+      const page = await deps.dynamo.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [deps.tableName]: {
+              Keys: keys,
+              ProjectionExpression: 'PK, SK, #status, attempt, leaseUntil',
+              ExpressionAttributeNames: { '#status': 'status' },
+            },
+          },
+        }),
+      );
+      for (const row of page.Responses?.[deps.tableName] ?? [])
+        byKey.set(`${row.PK}|${row.SK}`, row as TaskItem);
+      keys = (page.UnprocessedKeys?.[deps.tableName]?.Keys ?? []) as Record<string, unknown>[];
+    }
+  }
+  return listed.flatMap((t): ListedTaskRow[] => {
+    const state = byKey.get(`${t.PK}|${t.SK}`);
+    return state === undefined ? [] : [{ ...t, ...state }];
+  });
+}
+
+/**
+ * Lists tasks in a status across all shards of the status index, oldest run time first,
+ * within `range`. SCHEDULED and RUNNING tasks share the open partitions and are told apart
+ * by their rows; COMPLETED and CANCELLED tasks are not indexed, so asking for them is a bug.
+ */
+export async function tasksDueBefore(
+  deps: StoreDeps,
+  status: TaskStatus,
+  range: DueRange = {},
+): Promise<ListedTaskRow[]> {
+  if (status === TaskStatus.COMPLETED || status === TaskStatus.CANCELLED) {
+    throw new HourglassError(
+      `the status index does not list ${status} tasks (it is sparse); read them by instance instead`,
+    );
+  }
+  const open = status === TaskStatus.SCHEDULED || status === TaskStatus.RUNNING;
+  const { before, after, firstPerShard, notSweptSince } = range;
+  const bounds = [
+    ...(after === undefined ? [] : ['GSI1SK > :after']),
+    ...(before === undefined ? [] : ['GSI1SK < :before']),
+  ];
+  const pages = await queryShards<ListedTaskRow>(deps, {
+    index: Indexes.byStatus,
+    keyCondition:
+      bounds.length === 2
+        ? 'GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before'
+        : ['GSI1PK = :pk', ...bounds].join(' AND '),
+    partition: (n) => (open ? Keys.openPk(n) : Keys.statusPk(status, n)),
+    values: {
+      ...(before === undefined ? {} : { ':before': formatInstant(before) }),
+      ...(after === undefined ? {} : { ':after': formatInstant(after) }),
+      ...(notSweptSince === undefined ? {} : { ':swept': notSweptSince }),
+    },
+    ...(notSweptSince === undefined
+      ? {}
+      : { filter: '(attribute_not_exists(sweptAt) OR sweptAt < :swept)' }),
+    select: async (page) =>
+      (await withRowState(deps, page as IndexedTask[])).filter((t) => t.status === status),
+    firstPerShard,
+  });
+  return pages.flat().sort((a, b) => a.runAt - b.runAt);
+}
