@@ -15,7 +15,7 @@ import { checkEmit, emitTargets, emitToDevCloud } from './emit';
 
 export { type CliIo, ExitCode, UsageError } from './args';
 
-import { runCancel, runInspect, runRejected, runReschedule, runTasks } from './operator';
+import { runCancel, runInspect, runRejected, runReschedule, runRetry, runTasks } from './operator';
 
 export { loadDefinitions } from '../local/project';
 
@@ -51,7 +51,9 @@ stack found by its outputs; with neither, the dev cloud if one is running):
                   [--due-before ISO] [--due-after ISO] [--limit N] [--json]
   hourglass cancel TASK_ID --reason TEXT [--by NAME]  cancels a pending task, recorded in its history
   hourglass reschedule TASK_ID (--at ISO | --after DURATION) --reason TEXT [--by NAME]
+  hourglass retry TASK_ID --reason TEXT [--by NAME]   runs a FAILED or EXPIRED task again
   hourglass rejected [--workflow W] [--days N] [--limit N] [--json]   rejected events and why
+  hourglass ui [--port N]                          the dashboard, on 127.0.0.1 (default port 4680)
 
 MODULE defaults to the project's: "hourglass.workflows" in package.json, else
 workflows/index.ts (the module exports defineHourglass(...) as default). DIR, the folder
@@ -301,13 +303,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runReschedule(args, rest, io);
       case 'rejected':
         return await runRejected(args, io);
+      case 'retry':
+        return await runRetry(args, rest, io);
+      case 'ui':
+        return await (await import('./ui/command')).runUi(args, io);
       case 'dev':
         // The same as `npm run dev`: the local cloud on the project's workflows, until Ctrl-C.
         await import('../local/dev');
         return ExitCode.ok;
       default:
         throw new UsageError(
-          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel, reschedule, rejected`,
+          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel, reschedule, retry, rejected, ui`,
         );
     }
   } catch (error) {

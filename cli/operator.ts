@@ -8,7 +8,7 @@ import {
   type RejectedEvent,
   type TaskPage,
 } from '../shared/aws/operator';
-import { cancelTask, rescheduleTask } from '../shared/aws/operator-actions';
+import { cancelTask, rescheduleTask, retryTask } from '../shared/aws/operator-actions';
 import {
   findTaskType,
   findWorkflow,
@@ -189,6 +189,23 @@ export async function runCancel(args: Args, rest: readonly string[], io: CliIo):
       : `too late: a worker claimed ${taskId} first; the cancel is recorded as a late cancel (${result.eventId})\n`,
   );
   return result.outcome === 'cancelled' ? ExitCode.ok : ExitCode.findings;
+}
+
+export async function runRetry(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
+  const [taskId] = rest;
+  if (taskId === undefined) {
+    throw new UsageError(
+      "retry needs TASK_ID and --reason, e.g. hourglass retry 'welcome-discount#u1#send-discount-code#1' --reason 'mailer fixed'",
+    );
+  }
+  const { reason, by } = why(args, 'retry');
+  const definitions = await runningDefinitions(args, io);
+  const { store } = await target(args, io);
+  const result = await retryTask(store, definitions, taskId, { reason, by });
+  io.out(
+    `retried ${taskId} as ${result.newTaskId}, due now with its attempts counted afresh (recorded as ${result.eventId}, by ${by}: ${reason})\n`,
+  );
+  return ExitCode.ok;
 }
 
 /** `{ [name]: value }`, or nothing when the value is undefined. */

@@ -1,6 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NoDevCloudError, readDevState } from '../local/dev-state';
+import type { DeadLetterQueues } from '../shared/aws/overview';
 import { OUTPUT_KEYS } from '../shared/aws/settings';
 import type { StoreDeps } from '../shared/aws/store';
 import { HourglassError } from '../shared/core/errors';
@@ -10,6 +12,8 @@ export interface Target {
   /** Said before any output, so nobody mistakes one for the other. */
   readonly description: string;
   readonly store: StoreDeps;
+  /** The dead-letter queues whose depth the dashboard shows, when they are known. */
+  readonly deadLetterQueues: DeadLetterQueues | null;
 }
 
 /** How the command line said where to point. */
@@ -37,17 +41,24 @@ export async function resolveTarget(choice: TargetChoice): Promise<Target> {
   if (choice.stack !== undefined) return stackTarget(choice.stack);
   try {
     const state = await readDevState();
+    const local = {
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    };
     const dynamo = DynamoDBDocumentClient.from(
-      new DynamoDBClient({
-        endpoint: state.dynamodb,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      }),
+      new DynamoDBClient({ ...local, endpoint: state.dynamodb }),
     );
     const how = choice.local ? '' : '; no --stack given: pass --stack NAME for a deployed stack';
     return {
       description: `the local cloud of npm run dev, table ${state.tableName}${how}`,
       store: { dynamo, tableName: state.tableName, clock: () => Date.now() },
+      deadLetterQueues:
+        state.sqs === undefined
+          ? null
+          : {
+              sqs: new SQSClient({ ...local, endpoint: state.sqs }),
+              queues: state.deadLetterQueues ?? [],
+            },
     };
   } catch (error) {
     if (!(error instanceof NoDevCloudError)) throw error;
@@ -68,9 +79,14 @@ async function stackTarget(name: string): Promise<Target> {
     );
   }
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  const queues = [
+    { name: 'ingest DLQ', url: outputs.get(OUTPUT_KEYS.ingestDlqUrl) },
+    { name: 'task DLQ', url: outputs.get(OUTPUT_KEYS.taskDlqUrl) },
+  ].filter((q): q is { name: string; url: string } => q.url !== undefined);
   return {
     description: `stack ${name}, table ${tableName}`,
     store: { dynamo, tableName, clock: () => Date.now() },
+    deadLetterQueues: { sqs: new SQSClient({}), queues },
   };
 }
 

@@ -10,7 +10,12 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV, taskQueueName } from '../shared/aws/config';
 import { ingestHandler } from '../shared/aws/runtime';
-import { type ListedTaskRow, tasksDueBefore } from '../shared/aws/status-index';
+import {
+  type ListedTaskRow,
+  openTaskEntries,
+  tasksDueBefore,
+  withRowState,
+} from '../shared/aws/status-index';
 import type { StoreDeps } from '../shared/aws/store';
 import type { RejectedItem, TaskItem } from '../shared/aws/table';
 import { type HourglassDefinitions, TaskStatus } from '../shared/core/definitions';
@@ -21,7 +26,7 @@ import { startDriver } from './driver';
 import { type BusEvent, startEventBridge } from './emulators/eventbridge';
 import { startScheduler } from './emulators/scheduler';
 import { type Faults, faultInjector } from './faults';
-import { queueMoments, scheduleMoments, taskMoments } from './moments';
+import { queueMoments, scheduleMoments, type TaskMomentSource, taskMoments } from './moments';
 import { POLL_INTERVAL_MS, startPollers } from './pollers';
 import {
   BUS,
@@ -113,6 +118,8 @@ export interface LocalCloud {
   };
   readonly tableName: string;
   readonly busName: string;
+  /** Every dead-letter queue, as the construct deploys them: ingest's, the relay's, Scheduler's, the task queues'. */
+  readonly deadLetterQueues: readonly { readonly name: string; readonly url: string }[];
   readonly clock: VirtualClock;
   /** Every event the bus accepted, in order (domain and lifecycle events). */
   readonly busEvents: BusEvent[];
@@ -210,10 +217,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     if (existing === undefined) await createHourglassTable(dynamoService.endpoint, TABLE);
     const { Table } = await dynamoBase.send(new DescribeTableCommand({ TableName: TABLE }));
 
-    const { ingest, relayDlq, schedulerDlq, taskQueues, queuePrefixes } = await provisionQueues(
-      sqs,
-      definitions,
-    );
+    const { ingest, relayDlq, schedulerDlq, taskDlq, taskQueues, queuePrefixes } =
+      await provisionQueues(sqs, definitions);
 
     const busEvents: BusEvent[] = [];
     let ruleDeliveries = 0;
@@ -335,21 +340,29 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     });
     stoppers.push(() => background.stop());
 
-    /** Work that is due and should be happening: a task due to run (its workers up), or running. */
-    const workPending = async (until: number) =>
-      (await openTasks(storeDeps)).some(
-        (t) =>
-          (t.status === 'SCHEDULED' &&
-            t.runAt <= Math.min(until, Date.now()) &&
-            !down(t.taskType)) ||
-          t.status === 'RUNNING',
-      );
+    /**
+     * Work that is due and should be happening: a task due to run (its workers up), or
+     * running. The index alone answers for a due task whose workers are up (SCHEDULED or
+     * RUNNING, either is work); only due tasks of types that are down need their rows.
+     */
+    const workPending = async (until: number) => {
+      const due = await openTaskEntries(storeDeps, { before: Math.min(until, Date.now()) + 1 });
+      if (due.some((t) => !down(t.taskType))) return true;
+      const waiting = due.filter((t) => down(t.taskType));
+      return (await withRowState(storeDeps, waiting)).some((t) => t.status === 'RUNNING');
+    };
 
     const eventBridgeClient = new EventBridgeClient({ ...base, endpoint: eventBridge.endpoint });
     const cloud: LocalCloud = {
       endpoints,
       tableName: TABLE,
       busName: BUS,
+      deadLetterQueues: [
+        { name: 'ingest DLQ', url: ingest.dlq.url },
+        { name: 'relay DLQ (stream records)', url: relayDlq.url },
+        { name: 'Scheduler DLQ', url: schedulerDlq.url },
+        { name: 'task DLQ', url: taskDlq.url },
+      ],
       clock: virtual,
       busEvents,
       errors,
@@ -446,14 +459,18 @@ async function scanAll(
  * The tasks that matter for what happens next, from the status index (never a scan): all
  * RUNNING tasks, every SCHEDULED task already due, and the next few SCHEDULED per shard.
  */
-async function openTasks(deps: StoreDeps): Promise<ListedTaskRow[]> {
+async function openTasks(deps: StoreDeps): Promise<TaskMomentSource[]> {
   const now = deps.clock();
-  const [running, due, next] = await Promise.all([
-    tasksDueBefore(deps, TaskStatus.RUNNING),
-    tasksDueBefore(deps, TaskStatus.SCHEDULED, { before: now + 1 }),
-    tasksDueBefore(deps, TaskStatus.SCHEDULED, { after: now, firstPerShard: 3 }),
+  const [due, next] = await Promise.all([
+    openTaskEntries(deps, { before: now + 1 }),
+    openTaskEntries(deps, { after: now, firstPerShard: 3 }),
   ]);
-  return [...running, ...due, ...next];
+  // Due later means SCHEDULED (a claim comes at or after the run time); the rows of the due
+  // ones say whether they run, and until when.
+  return [
+    ...(await withRowState(deps, due)),
+    ...next.map((t) => ({ ...t, status: TaskStatus.SCHEDULED })),
+  ];
 }
 
 const scanTasks = async (dynamo: DynamoDBDocumentClient) =>

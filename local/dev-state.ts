@@ -22,6 +22,9 @@ export interface DevState {
   readonly tableName: string;
   /** The workflows module the cloud runs: `hourglass emit` checks events against it. */
   readonly workflows: string;
+  /** The SQS endpoint, and the dead-letter queues the dashboard shows the depth of. */
+  readonly sqs: string;
+  readonly deadLetterQueues: readonly { readonly name: string; readonly url: string }[];
   readonly pid: number;
 }
 

@@ -1,6 +1,9 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { HourglassDefinitions } from '../shared/core';
 import { LIFECYCLE_SOURCE } from '../shared/core/lifecycle';
 import { ingestPatterns } from '../shared/core/patterns';
@@ -9,6 +12,47 @@ import { type LocalCloud, startLocalCloud } from './cloud';
 import { type DevState, devStateFile } from './dev-state';
 import { matches } from './emulators/eventbridge';
 import { loadDefinitions, readProject, workerEntries } from './project';
+
+/**
+ * Serves the dashboard on the local cloud (`hourglass ui --local` in the same process), on
+ * HOURGLASS_UI_PORT or 4680; when the port is taken, says so and runs on without it.
+ */
+async function serveDashboard(
+  cloud: LocalCloud,
+  definitions: HourglassDefinitions,
+): Promise<() => Promise<void>> {
+  const { dashboardApi } = await import('../cli/ui/api');
+  const { startDashboard } = await import('../cli/ui/server');
+  const { DEFAULT_UI_PORT, dashboardOperator } = await import('../cli/ui/command');
+  const local = {
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  };
+  const dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...local, endpoint: cloud.endpoints.dynamodb }),
+  );
+  const target = {
+    description: `the local cloud of npm run dev, table ${cloud.tableName}`,
+    store: { dynamo, tableName: cloud.tableName, clock: () => cloud.clock.now() },
+    deadLetterQueues: {
+      sqs: new SQSClient({ ...local, endpoint: cloud.endpoints.sqs }),
+      queues: cloud.deadLetterQueues,
+    },
+  };
+  try {
+    const dashboard = await startDashboard(
+      dashboardApi(target, definitions, dashboardOperator()),
+      Number(process.env.HOURGLASS_UI_PORT ?? DEFAULT_UI_PORT),
+    );
+    process.stdout.write(`  Dashboard               ${dashboard.url}\n\n`);
+    return () => dashboard.close();
+  } catch (error) {
+    process.stderr.write(
+      `The dashboard did not start (${(error as Error).message}); set HOURGLASS_UI_PORT to serve it on another port.\n`,
+    );
+    return async () => {};
+  }
+}
 
 /** Real ms a Ctrl-C waits for the local cloud to stop cleanly before exiting anyway. */
 const STOP_GRACE_MS = 5_000;
@@ -79,6 +123,8 @@ async function main() {
     dynamodb: cloud.endpoints.dynamodb,
     tableName: cloud.tableName,
     workflows: project.workflows,
+    sqs: cloud.endpoints.sqs,
+    deadLetterQueues: cloud.deadLetterQueues,
     pid: process.pid,
   };
   await mkdir(join(devStateFile(), '..'), { recursive: true });
@@ -86,6 +132,7 @@ async function main() {
 
   process.stdout.write(banner(cloud, definitions, project, timeScale, dataDir));
   const stopPrinting = printActivity(cloud, definitions);
+  const stopDashboard = await serveDashboard(cloud, definitions);
   // Ctrl-C stops within a few seconds, whatever a poller is waiting on; a second Ctrl-C at
   // once. DynamoDB Local, a child process, is killed when this process exits.
   const stop = async () => {
@@ -95,6 +142,7 @@ async function main() {
     }
     stopping = true;
     stopPrinting();
+    await stopDashboard();
     process.stdout.write('\nStopping the local cloud… (Ctrl-C again to stop at once)\n');
     const grace = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
     await Promise.race([cloud.stop().catch(() => {}), grace]);

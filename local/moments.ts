@@ -46,15 +46,19 @@ export function queueMoments(
   ];
 }
 
+/** What {@link taskMoments} needs of an open task. */
+export type TaskMomentSource = Pick<
+  TaskItem,
+  'taskId' | 'taskType' | 'status' | 'runAt' | 'leaseUntil'
+>;
+
 /**
  * The moments that live in the table: each SCHEDULED task's run time (its timer must be
  * armed by then; between the write and the relay arming it, the timer is only in the
  * table's stream), and when the sweeper would re-send the timer of each open task if it
  * were lost.
  */
-export function taskMoments(
-  tasks: readonly Pick<TaskItem, 'taskId' | 'taskType' | 'status' | 'runAt' | 'leaseUntil'>[],
-): Moment[] {
+export function taskMoments(tasks: readonly TaskMomentSource[]): Moment[] {
   return tasks.flatMap((t) => {
     const from = t.status === 'SCHEDULED' ? t.runAt : t.leaseUntil;
     if (from === undefined) return [];

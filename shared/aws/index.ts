@@ -11,6 +11,7 @@ export * from './messages';
 export * from './operator';
 export * from './operator-actions';
 export * from './outbox';
+export * from './overview';
 export * from './relay';
 export * from './runtime';
 export * from './status-index';

@@ -7,10 +7,11 @@ import {
   OperatorAction,
   type OperatorCancel,
   type OperatorReschedule,
+  plannedTaskId,
   TaskStatus,
   type Workflow,
 } from '../core';
-import { decideAndCommit, getTask, type StoreDeps } from './store';
+import { decideAndCommit, getTask, readInstancePartition, type StoreDeps } from './store';
 
 /**
  * What an operator does to tasks (`hourglass cancel`, `reschedule`): each action is an
@@ -76,16 +77,8 @@ async function recordAction(
   return { eventId: event.id, row };
 }
 
-/**
- * The workflow, key and row of a task an operator may act on: SCHEDULED, else refused
- * saying why (`verb`: what the operator wanted done to it).
- */
-async function scheduledTask(
-  deps: StoreDeps,
-  definitions: HourglassDefinitions,
-  taskId: string,
-  verb: string,
-) {
+/** The workflow, key and row of a task, refused when there is no such task. */
+async function existingTask(deps: StoreDeps, definitions: HourglassDefinitions, taskId: string) {
   const owner = parseTaskId(taskId);
   const workflow = owner && definitions.workflows.find((w) => w.name === owner.workflow);
   if (!owner || !workflow) {
@@ -97,6 +90,20 @@ async function scheduledTask(
   if (row === undefined) {
     throw new OperatorRefusal(`no task '${taskId}' (it never existed, or its row expired)`);
   }
+  return { owner, workflow, row };
+}
+
+/**
+ * The workflow, key and row of a task an operator may act on: SCHEDULED, else refused
+ * saying why (`verb`: what the operator wanted done to it).
+ */
+async function scheduledTask(
+  deps: StoreDeps,
+  definitions: HourglassDefinitions,
+  taskId: string,
+  verb: string,
+) {
+  const { owner, workflow, row } = await existingTask(deps, definitions, taskId);
   if (row.status !== TaskStatus.SCHEDULED) {
     throw new OperatorRefusal(
       row.status === TaskStatus.RUNNING
@@ -170,4 +177,65 @@ export async function cancelTask(
     outcome: row?.status === TaskStatus.CANCELLED ? 'cancelled' : 'too-late',
     eventId,
   };
+}
+
+/** What became of an operator's retry. */
+export interface RetryResult {
+  readonly taskId: string;
+  readonly outcome: 'retried';
+  /** The new incarnation's id: its attempts start again from the first. */
+  readonly newTaskId: string;
+  readonly eventId: string;
+}
+
+/**
+ * Runs a FAILED or EXPIRED task again: recorded in its instance's history like
+ * {@link cancelTask}, decided like any event, so a new incarnation of the task (`…#rN`) is
+ * created due now, with its attempts counted afresh and its deadline as far after its due
+ * time as it was. The workflow has already seen the failure (its transition stays taken);
+ * the new incarnation's outcome is delivered to it like any outcome. Any other status is
+ * refused with the reason.
+ */
+export async function retryTask(
+  deps: StoreDeps,
+  definitions: HourglassDefinitions,
+  taskId: string,
+  why: OperatorReason,
+): Promise<RetryResult> {
+  const task = await existingTask(deps, definitions, taskId);
+  const { status } = task.row;
+  if (status !== TaskStatus.FAILED && status !== TaskStatus.EXPIRED) {
+    const instead =
+      status === TaskStatus.SCHEDULED
+        ? 'it has not run yet; reschedule it to run it sooner'
+        : status === TaskStatus.RUNNING
+          ? 'it is running; wait for its outcome'
+          : status === TaskStatus.COMPLETED
+            ? 'it succeeded; there is nothing to retry'
+            : 'a cancelled task stays cancelled; the event that wants it again schedules it again';
+    throw new OperatorRefusal(
+      `task '${taskId}' is ${status}: only a FAILED or EXPIRED task can be retried (${instead})`,
+    );
+  }
+  const now = deps.clock();
+  const detail: OperatorCancel = { taskId, ...why };
+  const { eventId } = await recordAction(
+    deps,
+    task,
+    { detailType: OperatorAction.retry, detail, now },
+    taskId,
+  );
+  const { tasks } = await readInstancePartition(deps, task.workflow.name, task.owner.key);
+  const incarnation = (id: string) => Number(/#r(\d+)$/.exec(id)?.[1] ?? 1);
+  const created = tasks.find(
+    (t) =>
+      plannedTaskId(t.taskId) === plannedTaskId(taskId) &&
+      incarnation(t.taskId) > incarnation(taskId),
+  );
+  if (created === undefined) {
+    throw new HourglassError(
+      `the retry of '${taskId}' was recorded (event ${eventId}) but created no task: run hourglass inspect ${task.workflow.name} ${task.owner.key} and report it`,
+    );
+  }
+  return { taskId, outcome: 'retried', newTaskId: created.taskId, eventId };
 }

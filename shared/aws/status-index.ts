@@ -39,7 +39,10 @@ const UNPROCESSED_ROUNDS = 8;
  * consistent: half a read unit each; a writer that acts on them conditions its write on
  * them anyway). Rows gone since the index was read (past their TTL) are left out.
  */
-async function withRowState(deps: StoreDeps, listed: readonly IndexedTask[]) {
+export async function withRowState(
+  deps: StoreDeps,
+  listed: readonly IndexedTask[],
+): Promise<ListedTaskRow[]> {
   const byKey = new Map<string, Pick<TaskItem, 'status' | 'attempt' | 'leaseUntil'>>();
   for (let i = 0; i < listed.length; i += BATCH_GET_LIMIT) {
     let keys: Record<string, unknown>[] = listed
@@ -74,6 +77,47 @@ async function withRowState(deps: StoreDeps, listed: readonly IndexedTask[]) {
 }
 
 /**
+ * Open tasks (SCHEDULED or RUNNING) as the index holds them, oldest run time first, within
+ * `range`, without reading their rows. One due later is SCHEDULED (a claim happens at or
+ * after the run time); one already due may be either, and its row says which.
+ */
+export async function openTaskEntries(
+  deps: StoreDeps,
+  range: Omit<DueRange, 'notSweptSince'> = {},
+): Promise<IndexedTask[]> {
+  const pages = await queryShards<IndexedTask>(deps, {
+    ...indexQuery(range),
+    partition: Keys.openPk,
+  });
+  return pages.flat().sort((a, b) => a.runAt - b.runAt);
+}
+
+/** The key condition and values of a query of the status index within `range`. */
+function indexQuery(range: DueRange) {
+  const { before, after, firstPerShard, notSweptSince } = range;
+  const bounds = [
+    ...(after === undefined ? [] : ['GSI1SK > :after']),
+    ...(before === undefined ? [] : ['GSI1SK < :before']),
+  ];
+  return {
+    index: Indexes.byStatus,
+    keyCondition:
+      bounds.length === 2
+        ? 'GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before'
+        : ['GSI1PK = :pk', ...bounds].join(' AND '),
+    values: {
+      ...(before === undefined ? {} : { ':before': formatInstant(before) }),
+      ...(after === undefined ? {} : { ':after': formatInstant(after) }),
+      ...(notSweptSince === undefined ? {} : { ':swept': notSweptSince }),
+    },
+    ...(notSweptSince === undefined
+      ? {}
+      : { filter: '(attribute_not_exists(sweptAt) OR sweptAt < :swept)' }),
+    firstPerShard,
+  };
+}
+
+/**
  * Lists tasks in a status across all shards of the status index, oldest run time first,
  * within `range`. SCHEDULED and RUNNING tasks share the open partitions and are told apart
  * by their rows; COMPLETED and CANCELLED tasks are not indexed, so asking for them is a bug.
@@ -89,29 +133,11 @@ export async function tasksDueBefore(
     );
   }
   const open = status === TaskStatus.SCHEDULED || status === TaskStatus.RUNNING;
-  const { before, after, firstPerShard, notSweptSince } = range;
-  const bounds = [
-    ...(after === undefined ? [] : ['GSI1SK > :after']),
-    ...(before === undefined ? [] : ['GSI1SK < :before']),
-  ];
   const pages = await queryShards<ListedTaskRow>(deps, {
-    index: Indexes.byStatus,
-    keyCondition:
-      bounds.length === 2
-        ? 'GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before'
-        : ['GSI1PK = :pk', ...bounds].join(' AND '),
+    ...indexQuery(range),
     partition: (n) => (open ? Keys.openPk(n) : Keys.statusPk(status, n)),
-    values: {
-      ...(before === undefined ? {} : { ':before': formatInstant(before) }),
-      ...(after === undefined ? {} : { ':after': formatInstant(after) }),
-      ...(notSweptSince === undefined ? {} : { ':swept': notSweptSince }),
-    },
-    ...(notSweptSince === undefined
-      ? {}
-      : { filter: '(attribute_not_exists(sweptAt) OR sweptAt < :swept)' }),
     select: async (page) =>
       (await withRowState(deps, page as IndexedTask[])).filter((t) => t.status === status),
-    firstPerShard,
   });
   return pages.flat().sort((a, b) => a.runAt - b.runAt);
 }

@@ -178,6 +178,11 @@ export function incarnationId(taskId: string, incarnation: number): string {
   return incarnation <= 1 ? taskId : `${taskId}#r${incarnation}`;
 }
 
+/** The planned task an incarnation's row id belongs to: `…#r2` belongs to `…`. */
+export function plannedTaskId(taskId: string): string {
+  return taskId.replace(INCARNATION, '');
+}
+
 /** Each planned task's latest incarnation among the facts, keyed by the planned id. */
 function currentFacts(
   facts: readonly TaskFact[],
@@ -367,6 +372,14 @@ function diff(
     if (fact.status === TaskStatus.CANCELLED) {
       // History no longer cancels it (an earlier event arrived late): bring it back.
       if (task.phase !== 'cancelled') create(task, incarnationId(task.taskId, incarnation + 1));
+      continue;
+    }
+    if (
+      (fact.status === TaskStatus.FAILED || fact.status === TaskStatus.EXPIRED) &&
+      (task.phase === 'pending' || task.phase === 'fired')
+    ) {
+      // An operator retried it (only a retry opens a task whose outcome was replayed).
+      create(task, incarnationId(task.taskId, incarnation + 1));
       continue;
     }
     if (isStarted(fact) || TERMINAL_STATUSES.has(fact.status)) {

@@ -48,12 +48,13 @@ function label(transition: Transition): string {
  * Draws a workflow as a Mermaid `stateDiagram-v2`: states, the initial and final states,
  * and every transition labelled with its trigger, guard and the tasks it schedules (with
  * their timers), cancels or updates; a final state's `startOverOn` events lead back to the
- * initial state.
+ * initial state. With `current`, that state is highlighted (an instance's state, as the
+ * dashboard shows it).
  *
  * @example
  * console.log(diagram(welcomeDiscount)); // paste into any Markdown that renders Mermaid
  */
-export function diagram(workflow: Workflow): string {
+export function diagram(workflow: Workflow, options: { readonly current?: string } = {}): string {
   const lines = ['stateDiagram-v2', `  %% workflow ${workflow.name}, key ${workflow.keyPath}`];
   for (const state of Object.values(workflow.states)) {
     lines.push(`  state "${state.name}" as ${stateId(state.name)}`);
@@ -70,6 +71,12 @@ export function diagram(workflow: Workflow): string {
         `  ${stateId(state.name)} --> ${stateId(workflow.initial)} : ${trigger} (starts over)`,
       );
     }
+  }
+  if (options.current !== undefined && workflow.states[options.current] !== undefined) {
+    lines.push(
+      '  classDef current fill:#ffe08a,stroke:#b26a00,stroke-width:3px,font-weight:bold',
+      `  class ${stateId(options.current)} current`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

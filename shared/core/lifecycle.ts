@@ -30,6 +30,11 @@ export const OperatorAction = {
   cancel: 'TaskCancelledByOperator',
   /** Detail: `{ taskId, dueAt, reason, by }`. Moves the task if no worker has claimed it. */
   reschedule: 'TaskRescheduledByOperator',
+  /**
+   * Detail: `{ taskId, reason, by }`. Runs a FAILED or EXPIRED task again: a new incarnation
+   * of it, due at the operator's time, with its attempts counted afresh.
+   */
+  retry: 'TaskRetriedByOperator',
 } as const;
 
 /** The detail of an operator's cancel. */

@@ -1,4 +1,10 @@
-import { type InstanceSnapshot, type PlannedTask, type TaskFact, taskIdFor } from './decider';
+import {
+  type InstanceSnapshot,
+  type PlannedTask,
+  plannedTaskId,
+  type TaskFact,
+  taskIdFor,
+} from './decider';
 import {
   type Json,
   OUTCOME_OF_STATUS,
@@ -122,7 +128,9 @@ export class Replay {
     } else {
       const fact = item.fact;
       this.appliedAt = Number.POSITIVE_INFINITY;
-      const planned = this.s.tasks.find((t) => this.facts.get(t.taskId) === fact);
+      // The planned task of the fact's incarnation: a task an operator retried has an
+      // outcome per incarnation, each in its turn.
+      const planned = this.s.tasks.find((t) => t.taskId === plannedTaskId(fact.taskId));
       if (planned !== undefined) planned.phase = 'finished';
       this.fireOutcome(
         fact.taskId,
@@ -143,8 +151,16 @@ export class Replay {
    */
   private operate(e: RecordedEvent): void {
     const detail = e.detail as OperatorReschedule;
-    const planned = String(detail.taskId).replace(/#r\d+$/, '');
+    const planned = plannedTaskId(String(detail.taskId));
     const task = this.s.tasks.find((t) => t.taskId === planned);
+    if (e.detailType === OperatorAction.retry && task?.phase === 'finished') {
+      // Failed or expired (the operator's command checked): due again at the operator's
+      // time, its deadline as far after as it was; the decider creates a new incarnation.
+      if (task.deadlineAt !== null) task.deadlineAt += e.time - task.dueAt;
+      task.dueAt = e.time;
+      task.phase = 'pending';
+      return;
+    }
     if (task === undefined || (task.phase !== 'pending' && task.phase !== 'fired')) return;
     const started = startedBefore(this.facts.get(task.taskId), this.appliedAt);
     if (e.detailType === OperatorAction.reschedule) {

@@ -48,6 +48,8 @@ beforeAll(async () => {
     dynamodb: cloud.endpoints.dynamodb,
     tableName: cloud.tableName,
     workflows: 'workflows/index.ts',
+    sqs: cloud.endpoints.sqs,
+    deadLetterQueues: cloud.deadLetterQueues,
     pid: process.pid,
   };
   const file = join(mkdtempSync(join(tmpdir(), 'hourglass-operator-')), 'dev.json');
@@ -317,5 +319,31 @@ describe('hourglass reschedule', () => {
     expect(await last('reschedule', TASK, '--reason', 'x')).toMatch(
       /^hourglass: reschedule needs TASK_ID and one of --at ISO or --after DURATION/,
     );
+  });
+});
+
+describe('hourglass retry', () => {
+  it('refuses a task that has not failed, saying what to do instead', async () => {
+    const { code, err } = await hourglass(
+      'retry',
+      'welcome-discount#u3#send-discount-code#1',
+      '--reason',
+      'try again',
+      '--local',
+    );
+    expect(code).toBe(2);
+    expect(err).toContain(
+      "task 'welcome-discount#u3#send-discount-code#1' is SCHEDULED: only a FAILED or EXPIRED task can be retried (it has not run yet; reschedule it to run it sooner)",
+    );
+  });
+
+  it('needs a reason', async () => {
+    const { code, err } = await hourglass(
+      'retry',
+      'welcome-discount#u3#send-discount-code#1',
+      '--local',
+    );
+    expect(code).toBe(2);
+    expect(err).toContain("retry needs --reason TEXT: it is recorded in the task's history");
   });
 });

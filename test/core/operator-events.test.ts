@@ -156,3 +156,66 @@ describe("an operator's reschedule", () => {
     ).toEqual([]);
   });
 });
+
+describe("an operator's retry of a failed task", () => {
+  const retry = (id: string, offset: number, taskId = TASK): RecordedEvent => ({
+    id,
+    source: OPERATOR_SOURCE,
+    detailType: OperatorAction.retry,
+    time: T0 + offset,
+    detail: { taskId, reason: 'the shop API is back', by: 'ops' },
+  });
+  const failed = fact({
+    status: 'FAILED',
+    attempts: 3,
+    startedAt: T0 + hours(2),
+    finishedAt: T0 + hours(2) + minutes(5),
+  });
+
+  it('creates a new incarnation due at the retry, with its attempts counted afresh', () => {
+    const retried = decide(
+      productPublish,
+      first.instance,
+      [retry('op-3', hours(3))],
+      [failed],
+      T0 + hours(3),
+    );
+    expect(retried.commands).toEqual([
+      expect.objectContaining({
+        type: 'schedule-task',
+        task: expect.objectContaining({ taskId: `${TASK}#r2`, dueAt: T0 + hours(3) }),
+      }),
+    ]);
+  });
+
+  it('writes nothing more on later decisions, and runs the new incarnation to its own outcome', () => {
+    const retried = decide(
+      productPublish,
+      first.instance,
+      [retry('op-3', hours(3))],
+      [failed],
+      T0 + hours(3),
+    );
+    const { input } = (retried.commands[0] as { task: { input: Json } }).task;
+    const second = fact({ taskId: `${TASK}#r2`, dueAt: T0 + hours(3), input });
+    const again = decide(
+      productPublish,
+      retried.instance,
+      [scheduled('s1', 0)], // a duplicate delivery
+      [failed, second],
+      T0 + hours(3) + minutes(1),
+    );
+    expect(again.commands).toEqual([]);
+    const done = fact({
+      input,
+      taskId: `${TASK}#r2`,
+      dueAt: T0 + hours(3),
+      status: 'COMPLETED',
+      attempts: 1,
+      startedAt: T0 + hours(3),
+      finishedAt: T0 + hours(3) + minutes(1),
+    });
+    const finished = decide(productPublish, retried.instance, [], [failed, done], T0 + hours(4));
+    expect(finished.commands).toEqual([]);
+  });
+});
