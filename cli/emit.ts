@@ -77,25 +77,47 @@ export async function checkEmit(
   return event;
 }
 
-/** Puts one event on the bus of the local cloud `npm run dev` started; returns its id. */
-export async function emitToDevCloud(
+/** The bus `hourglass emit` puts events on, and how to reach it. */
+export interface EmitBus {
+  readonly busName: string;
+  /** Said before sending: which bus, in which cloud. */
+  readonly description: string;
+  /** The EventBridge client's settings (an endpoint for the local cloud; none for AWS). */
+  readonly client: Record<string, unknown>;
+  /** What to say when the bus cannot be reached. */
+  readonly unreachable: string;
+}
+
+/** The bus of the local cloud `npm run dev` started. */
+export async function devCloudBus(): Promise<EmitBus> {
+  const state = await readDevState();
+  return {
+    busName: state.busName,
+    description: `the local cloud's bus ${state.busName}`,
+    client: {
+      endpoint: state.eventbridge,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    },
+    unreachable: `cannot reach the local cloud at ${state.eventbridge}; is "npm run dev" still running?`,
+  };
+}
+
+/** Puts one event on `bus` (the dev cloud's, or a deployed stack's); returns its id. */
+export async function emitToBus(
+  bus: EmitBus,
   source: string,
   detailType: string,
   detail: unknown,
 ): Promise<string> {
-  const state = await readDevState();
   const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
-  const client = new EventBridgeClient({
-    endpoint: state.eventbridge,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const client = new EventBridgeClient(bus.client);
   try {
     const result = await client.send(
       new PutEventsCommand({
         Entries: [
           {
-            EventBusName: state.busName,
+            EventBusName: bus.busName,
             Source: source,
             DetailType: detailType,
             Detail: JSON.stringify(detail),
@@ -111,9 +133,7 @@ export async function emitToDevCloud(
     return entry?.EventId ?? '';
   } catch (error) {
     if (error instanceof EmitError) throw error;
-    throw new EmitError(
-      `cannot reach the local cloud at ${state.eventbridge} (${(error as Error).message}); is "npm run dev" still running?`,
-    );
+    throw new EmitError(`${bus.unreachable} (${(error as Error).message})`);
   } finally {
     client.destroy();
   }

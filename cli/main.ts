@@ -11,7 +11,8 @@ import {
   runningDefinitions,
   UsageError,
 } from './args';
-import { checkEmit, emitTargets, emitToDevCloud } from './emit';
+import { checkEmit, devCloudBus, emitTargets, emitToBus } from './emit';
+import { stackBus } from './target';
 
 export { type CliIo, ExitCode, UsageError } from './args';
 
@@ -42,7 +43,9 @@ const USAGE = `usage:
   hourglass dev [--workflows MODULE] [--workers DIR] [--persist]
                      (the local cloud, as npm run dev)
   hourglass emit DETAIL_TYPE 'DETAIL_JSON' [--source SOURCE] [--force] [--workflows MODULE]
-                     (to the bus of \`npm run dev\`; checked against the workflows first)
+                     [--stack NAME]
+                     (to the bus of \`npm run dev\`, or of a deployed stack with --stack;
+                     checked against the workflows first)
 
 operator commands (against --local, the npm run dev cloud, or --stack NAME, a deployed
 stack found by its outputs; with neither, the dev cloud if one is running):
@@ -246,8 +249,10 @@ async function runEmit(args: Args, rest: readonly string[], io: CliIo): Promise<
     source = event.source;
     io.out(`→ ${emitTargets(definitions, event, detail).join('; ')}\n`);
   }
-  const eventId = await emitToDevCloud(source, detailType, detail);
-  io.out(`sent ${detailType} from ${source} as event ${eventId}\n`);
+  const stack = one(args, '--stack');
+  const bus = stack === undefined ? await devCloudBus() : await stackBus(stack);
+  const eventId = await emitToBus(bus, source, detailType, detail);
+  io.out(`sent ${detailType} from ${source} to ${bus.description} as event ${eventId}\n`);
   return ExitCode.ok;
 }
 

@@ -70,6 +70,22 @@ export async function resolveTarget(choice: TargetChoice): Promise<Target> {
   }
 }
 
+/** The bus of a deployed stack, found by its HourglassBusName output, for `hourglass emit --stack`. */
+export async function stackBus(name: string) {
+  const busName = (await stackOutputs(name)).get(OUTPUT_KEYS.busName);
+  if (busName === undefined) {
+    throw new TargetError(
+      `stack '${name}' has no HourglassBusName output: is it a stack with the Hourglass construct, deployed with this version? (cdk deploy it again)`,
+    );
+  }
+  return {
+    busName,
+    description: `stack ${name}'s bus ${busName}`,
+    client: {},
+    unreachable: `cannot put events on bus ${busName} of stack '${name}': check AWS_PROFILE, AWS_REGION and events:PutEvents permission`,
+  };
+}
+
 async function stackTarget(name: string): Promise<Target> {
   const outputs = await stackOutputs(name);
   const tableName = outputs.get(OUTPUT_KEYS.tableName);

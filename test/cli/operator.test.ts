@@ -347,3 +347,33 @@ describe('hourglass retry', () => {
     expect(err).toContain("retry needs --reason TEXT: it is recorded in the task's history");
   });
 });
+
+describe('--stack, with no AWS configuration', () => {
+  const saved = { ...process.env };
+  beforeAll(() => {
+    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE', 'AWS_ACCESS_KEY_ID'])
+      delete process.env[name];
+    process.env.AWS_CONFIG_FILE = '/nonexistent/hourglass-test/config';
+    process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/hourglass-test/credentials';
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  it('says which setting is missing, for the operator commands and for emit alike', async () => {
+    const inspect = await hourglass('inspect', 'welcome-discount', 'u1', '--stack', 'Shop');
+    expect(inspect.code).toBe(2);
+    expect(inspect.err).toBe(
+      "hourglass: no AWS region to find stack 'Shop' in: set AWS_REGION (or a region in your AWS_PROFILE)\n",
+    );
+    const emit = await hourglass(
+      'emit',
+      'UserRegistered',
+      '{"userId":"u9","email":"u9@x.io"}',
+      '--stack',
+      'Shop',
+    );
+    expect(emit.code).toBe(2);
+    expect(emit.err).toContain("hourglass: no AWS region to find stack 'Shop' in");
+  });
+});
