@@ -346,10 +346,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
      * RUNNING, either is work); only due tasks of types that are down need their rows.
      */
     const workPending = async (until: number) => {
-      const due = await openTaskEntries(storeDeps, { before: Math.min(until, Date.now()) + 1 });
-      if (due.some((t) => !down(t.taskType))) return true;
-      const waiting = due.filter((t) => down(t.taskType));
-      return (await withRowState(storeDeps, waiting)).some((t) => t.status === 'RUNNING');
+      const now = Date.now();
+      const open = await openTaskEntries(storeDeps, { before: now + 1 });
+      const due = (t: { runAt: number; taskType: string }) =>
+        t.runAt <= Math.min(until, now) && !down(t.taskType);
+      if (open.some(due)) return true;
+      // The others are work only if they run: due after `until`, or of a type that is down.
+      const rest = open.filter((t) => !due(t));
+      return (await withRowState(storeDeps, rest)).some((t) => t.status === 'RUNNING');
     };
 
     const eventBridgeClient = new EventBridgeClient({ ...base, endpoint: eventBridge.endpoint });

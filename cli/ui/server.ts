@@ -13,7 +13,8 @@ import { ASSETS, type Asset } from './assets';
  * - every request must name this server in its Host header (127.0.0.1:PORT or
  *   localhost:PORT), so a DNS-rebinding page cannot reach it under another name;
  * - a request that changes anything is a POST with a JSON body, the Origin of this server,
- *   and the per-run token the page received in its HTML (X-Hourglass-Token);
+ *   and the per-run token the page received in its HTML (X-Hourglass-Token); every API
+ *   read carries the token too, so a foreign page cannot make it query production;
  * - it sends no CORS headers at all, so no other origin can read what it answers;
  * - its Content-Security-Policy allows scripts from itself only, and no framing.
  */
@@ -97,11 +98,14 @@ export async function startDashboard(api: DashboardApi, port = 0): Promise<Dashb
       );
     }
     const url = new URL(request.url ?? '/', `http://${request.headers.host}`);
-    if (request.method === 'GET' || request.method === 'HEAD') return read(url, response);
+    if (request.method === 'GET' || request.method === 'HEAD') return read(request, url, response);
     if (request.method !== 'POST') throw new Refused(405, `${request.method} is not allowed here`);
     checkAction(request);
     const name = url.pathname.replace(/^\/api\//, '');
-    const action = url.pathname.startsWith('/api/') ? api.actions[name] : undefined;
+    const action =
+      url.pathname.startsWith('/api/') && Object.hasOwn(api.actions, name)
+        ? api.actions[name]
+        : undefined;
     if (action === undefined) throw new Refused(404, `no action ${url.pathname}`);
     send(response, 200, await action(await jsonBody(request)));
   }
@@ -118,6 +122,14 @@ export async function startDashboard(api: DashboardApi, port = 0): Promise<Dashb
     if (!(request.headers['content-type'] ?? '').startsWith('application/json')) {
       throw new Refused(415, 'actions take a JSON body (Content-Type: application/json)');
     }
+    checkToken(request);
+  }
+
+  /**
+   * Every API call carries the page's token, reads too: a foreign page could not read the
+   * answers anyway, but must not make the dashboard query production on its behalf.
+   */
+  function checkToken(request: IncomingMessage) {
     const given = Buffer.from(String(request.headers[TOKEN_HEADER] ?? ''));
     const expected = Buffer.from(token);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
@@ -125,13 +137,20 @@ export async function startDashboard(api: DashboardApi, port = 0): Promise<Dashb
     }
   }
 
-  async function read(url: URL, response: ServerResponse) {
+  async function read(request: IncomingMessage, url: URL, response: ServerResponse) {
     if (url.pathname.startsWith('/api/')) {
-      const reader = api.reads[url.pathname.slice('/api/'.length)];
+      checkToken(request);
+      const name = url.pathname.slice('/api/'.length);
+      const reader = Object.hasOwn(api.reads, name) ? api.reads[name] : undefined;
       if (reader === undefined) throw new Refused(404, `no such API ${url.pathname}`);
       return send(response, 200, await reader(url.searchParams));
     }
-    const asset = url.pathname === '/' ? ASSETS.page : ASSETS.files[url.pathname];
+    const asset =
+      url.pathname === '/'
+        ? ASSETS.page
+        : Object.hasOwn(ASSETS.files, url.pathname)
+          ? ASSETS.files[url.pathname]
+          : undefined;
     if (asset === undefined) throw new Refused(404, `no page ${url.pathname}`);
     return sendAsset(response, asset, token, api.describe().target);
   }

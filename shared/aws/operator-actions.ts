@@ -1,4 +1,5 @@
 import {
+  decide,
   formatInstant,
   type HourglassDefinitions,
   HourglassError,
@@ -8,10 +9,18 @@ import {
   type OperatorCancel,
   type OperatorReschedule,
   plannedTaskId,
+  type RecordedEvent,
   TaskStatus,
   type Workflow,
 } from '../core';
-import { decideAndCommit, getTask, readInstancePartition, type StoreDeps } from './store';
+import {
+  decideAndCommit,
+  getTask,
+  loadInstance,
+  readInstancePartition,
+  type StoreDeps,
+} from './store';
+import { toFact } from './table';
 
 /**
  * What an operator does to tasks (`hourglass cancel`, `reschedule`): each action is an
@@ -55,6 +64,17 @@ export interface OperatorReason {
   readonly by: string;
 }
 
+/** An operator's action as an event of its instance's history, at `now`. */
+function operatorEvent(detailType: string, detail: OperatorCancel, now: number): RecordedEvent {
+  return {
+    id: `op-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+    source: OPERATOR_SOURCE,
+    detailType,
+    time: now,
+    detail: detail as unknown as RecordedEvent['detail'],
+  };
+}
+
 /**
  * Records an operator's action as an event in the instance's history at `now`, decides and
  * writes it like any event; returns the event's id and the task's row afterwards.
@@ -65,13 +85,7 @@ async function recordAction(
   action: { readonly detailType: string; readonly detail: OperatorCancel; readonly now: number },
   taskId: string,
 ) {
-  const event = {
-    id: `op-${action.now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
-    source: OPERATOR_SOURCE,
-    detailType: action.detailType,
-    time: action.now,
-    detail: action.detail,
-  };
+  const event = operatorEvent(action.detailType, action.detail, action.now);
   await decideAndCommit(deps, task.workflow, task.owner.key, [event]);
   const row = await getTask(deps, { workflow: task.workflow.name, key: task.owner.key, taskId });
   return { eventId: event.id, row };
@@ -217,25 +231,41 @@ export async function retryTask(
       `task '${taskId}' is ${status}: only a FAILED or EXPIRED task can be retried (${instead})`,
     );
   }
-  const now = deps.clock();
-  const detail: OperatorCancel = { taskId, ...why };
-  const { eventId } = await recordAction(
-    deps,
-    task,
-    { detailType: OperatorAction.retry, detail, now },
-    taskId,
-  );
-  const { tasks } = await readInstancePartition(deps, task.workflow.name, task.owner.key);
+  const loaded = await loadInstance(deps, task.workflow, task.owner.key);
   const incarnation = (id: string) => Number(/#r(\d+)$/.exec(id)?.[1] ?? 1);
-  const created = tasks.find(
+  const newer = loaded.tasks.find(
     (t) =>
       plannedTaskId(t.taskId) === plannedTaskId(taskId) &&
       incarnation(t.taskId) > incarnation(taskId),
   );
-  if (created === undefined) {
-    throw new HourglassError(
-      `the retry of '${taskId}' was recorded (event ${eventId}) but created no task: run hourglass inspect ${task.workflow.name} ${task.owner.key} and report it`,
+  if (newer !== undefined) {
+    throw new OperatorRefusal(
+      `task '${taskId}' was already run again as '${newer.taskId}' (${newer.status}): act on that one`,
     );
   }
-  return { taskId, outcome: 'retried', newTaskId: created.taskId, eventId };
+  // After the failure, whatever this machine's clock says: replayed before it, the retry
+  // would find the task still open and do nothing.
+  const now = Math.max(deps.clock(), (task.row.finishedAt ?? 0) + 1);
+  const detail: OperatorCancel = { taskId, ...why };
+  const event = operatorEvent(OperatorAction.retry, detail, now);
+  // Decided first without writing: a task older than the instance's retained history is no
+  // longer in its plan, and a retry of it would be recorded and do nothing.
+  const trial = decide(task.workflow, loaded.instance, [event], loaded.tasks.map(toFact), now);
+  if (!trial.commands.some((c) => c.type === 'schedule-task')) {
+    throw new OperatorRefusal(
+      `task '${taskId}' is older than the history its instance keeps (the workflow's retain period), so it can no longer be retried; emit the event that schedules it again instead`,
+    );
+  }
+  const before = new Set(loaded.tasks.map((t) => t.taskId));
+  await decideAndCommit(deps, task.workflow, task.owner.key, [event]);
+  const { tasks } = await readInstancePartition(deps, task.workflow.name, task.owner.key);
+  const created = tasks.find(
+    (t) => !before.has(t.taskId) && plannedTaskId(t.taskId) === plannedTaskId(taskId),
+  );
+  if (created === undefined) {
+    throw new HourglassError(
+      `the retry of '${taskId}' was recorded (event ${event.id}) but created no task: run hourglass inspect ${task.workflow.name} ${task.owner.key} and report it`,
+    );
+  }
+  return { taskId, outcome: 'retried', newTaskId: created.taskId, eventId: event.id };
 }

@@ -72,6 +72,9 @@ function usedScheduler(task: TaskItem): boolean {
   return task.runAt - task.updatedAt > SQS_TIMER_MAX_MS;
 }
 
+/** A timer to send through the task queue, with the run time its delay is counted to. */
+type QueueTimer = Omit<TimerSend, 'delaySeconds'> & { readonly runAt: number };
+
 /**
  * Arms a task's timer: a one-shot schedule, created here; or, due within
  * {@link SQS_TIMER_MAX_MS}, an SQS delay, handed to `viaQueue` so the batch sends all its
@@ -80,18 +83,14 @@ function usedScheduler(task: TaskItem): boolean {
 async function armTimer(
   deps: RelayDeps,
   task: TaskItem,
-  viaQueue: (timer: TimerSend) => void,
+  viaQueue: (timer: QueueTimer) => void,
 ): Promise<void> {
   const queue = deps.config.taskQueue(task.taskType);
   const message = timerMessage(task);
   const delayMs = task.runAt - deps.clock();
   if (delayMs <= SQS_TIMER_MAX_MS) {
     // Up to 15 minutes in one delay; beyond, the worker re-sends the early message.
-    viaQueue({
-      queueUrl: queue.url,
-      message,
-      delaySeconds: delaySecondsFor(task.runAt, deps.clock()),
-    });
+    viaQueue({ queueUrl: queue.url, message, runAt: task.runAt });
     return;
   }
   const name = scheduleName(task.taskId, task.generation);
@@ -151,10 +150,17 @@ async function disarmTimer(deps: RelayDeps, task: TaskItem): Promise<void> {
  */
 async function sendQueueTimers(
   deps: RelayDeps,
-  queueTimers: readonly { timer: TimerSend; index: number }[],
+  queueTimers: readonly { timer: QueueTimer; index: number }[],
   failedAt: number,
 ): Promise<number> {
-  const timers = queueTimers.filter((t) => t.index < failedAt);
+  // The delay is counted from now, the moment of sending, not from when the record was read.
+  const now = deps.clock();
+  const timers = queueTimers
+    .filter((t) => t.index < failedAt)
+    .map(({ timer: { runAt, ...send }, index }) => ({
+      index,
+      timer: { ...send, delaySeconds: delaySecondsFor(runAt, now) } as TimerSend,
+    }));
   const unsent = new Set(
     await sendTimers(
       deps.sqs,
@@ -185,7 +191,7 @@ export async function relayBatch(
   records: readonly StreamRecord[],
 ): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
   const publish: { entry: PutEventsRequestEntry; index: number; task: TaskItem }[] = [];
-  const queueTimers: { timer: TimerSend; index: number }[] = [];
+  const queueTimers: { timer: QueueTimer; index: number }[] = [];
   let failedAt = records.length;
   for (const [index, record] of records.entries()) {
     const before = image(record.dynamodb?.OldImage);

@@ -159,6 +159,7 @@ export function toFact(item: TaskItem): TaskFact {
     startedAt: item.startedAt ?? null,
     finishedAt: item.finishedAt ?? null,
     lateCancels: item.lateCancels,
+    ...(item.timeline[0] === undefined ? {} : { createdAt: Date.parse(item.timeline[0].at) }),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   type TaskMessage,
   type TimerSend,
 } from './messages';
+import { gatherRedelays, sendAgain } from './resend';
 import { defaultWorkerDeps } from './runtime';
 import { LEASE_MARGIN_MS } from './settings';
 import type { TaskItem } from './table';
@@ -344,35 +345,6 @@ const ABANDON_WARNING_MS = 1_000;
 export const BATCH_RESERVE_MS = 3_000;
 
 /**
- * Sends early messages back with their delays (computed now) and handed-back ones at once,
- * in batched requests: a batch of early messages costs one request, not one each. Returns
- * the messages whose send failed, as batch item failures, so they return to the queue and
- * are tried again.
- */
-async function sendAgain(
-  deps: WorkerDeps,
-  redelayed: readonly { messageId: string; message: TaskMessage; runAt: number }[],
-  handedBack: readonly { messageId: string; timer: TimerSend }[],
-): Promise<{ itemIdentifier: string }[]> {
-  const now = deps.clock();
-  const resends = [
-    ...redelayed.map(({ messageId, message, runAt }) => ({
-      messageId,
-      timer: { queueUrl: deps.queueUrl, message, delaySeconds: delaySecondsFor(runAt, now) },
-    })),
-    ...handedBack,
-  ];
-  if (resends.length === 0) return [];
-  const unsent = new Set(
-    await sendTimers(
-      deps.sqs,
-      resends.map((r) => r.timer),
-    ),
-  );
-  return resends.filter((r) => unsent.has(r.timer)).map((r) => ({ itemIdentifier: r.messageId }));
-}
-
-/**
  * Handles an SQS batch of timer messages for one task type.
  *
  * Records run concurrently, so the batch takes about as long as its slowest task and fits
@@ -396,7 +368,7 @@ export async function processTaskBatch(
   const failures: { itemIdentifier: string }[] = [];
   const handedBack: { messageId: string; timer: TimerSend }[] = [];
   const abandoned: Promise<void>[] = [];
-  const redelayed: { messageId: string; message: TaskMessage; runAt: number }[] = [];
+  const redelays = gatherRedelays(deps);
   const handBack = (messageId: string, message: TaskMessage) =>
     handedBack.push({ messageId, timer: { queueUrl: deps.queueUrl, message } });
   const neededMs = taskType.timeoutMs / (deps.timeScale ?? 1) + BATCH_RESERVE_MS;
@@ -424,8 +396,7 @@ export async function processTaskBatch(
         lambda,
         hasTimeForAttempt,
         onAbandoned: (returned) => abandoned.push(returned),
-        redelay: (early, runAt) =>
-          redelayed.push({ messageId: record.messageId, message: early, runAt }),
+        redelay: (early, runAt) => redelays.add(record.messageId, early, runAt),
       });
       if (outcome === 'handed-back') handBack(record.messageId, message);
     } catch (error) {
@@ -449,7 +420,7 @@ export async function processTaskBatch(
     }
   }
 
-  failures.push(...(await sendAgain(deps, redelayed, handedBack)));
+  failures.push(...(await sendAgain(deps, [], handedBack)), ...(await redelays.finish()));
   if (handedBack.length > 0)
     deps.telemetry.count(Metric.handedBack, handedBack.length, { taskType: taskType.name });
   // Only now, with every outcome written and the rest handed back, wait for handlers that

@@ -75,7 +75,15 @@ export interface TaskFact {
   readonly finishedAt: number | null;
   /** Event ids already recorded as late cancels. */
   readonly lateCancels: readonly string[];
+  /**
+   * When the row was written (the decision that created it), epoch ms: tells which
+   * incarnation of a task was current when an event was applied. Unknown: the oldest.
+   */
+  readonly createdAt?: number;
 }
+
+/** Every incarnation's fact of each planned task, oldest first, keyed by the planned id. */
+export type TaskIncarnations = ReadonlyMap<string, readonly TaskFact[]>;
 
 /** A task the decider asks the store to create. */
 export interface NewTask {
@@ -183,6 +191,24 @@ export function plannedTaskId(taskId: string): string {
   return taskId.replace(INCARNATION, '');
 }
 
+/** Every incarnation of each planned task among the facts, oldest first. */
+function incarnationsByPlan(
+  facts: readonly TaskFact[],
+  current: ReadonlyMap<string, { fact: TaskFact; incarnation: number }>,
+): Map<string, TaskFact[]> {
+  const byPlan = new Map<string, { fact: TaskFact; n: number }[]>();
+  for (const planned of current.keys()) byPlan.set(planned, []);
+  for (const fact of facts) {
+    const exact = current.has(fact.taskId) ? fact.taskId : undefined;
+    const planned = exact ?? plannedTaskId(fact.taskId);
+    const match = INCARNATION.exec(fact.taskId);
+    byPlan.get(planned)?.push({ fact, n: exact !== undefined || !match ? 1 : Number(match[1]) });
+  }
+  return new Map(
+    [...byPlan].map(([id, list]) => [id, list.sort((a, b) => a.n - b.n).map((x) => x.fact)]),
+  );
+}
+
 /** Each planned task's latest incarnation among the facts, keyed by the planned id. */
 function currentFacts(
   facts: readonly TaskFact[],
@@ -236,14 +262,14 @@ export function decide(
   const sorted = sortNewEvents(workflow, instance, newEvents, horizon, now);
   const commands: Command[] = [...sorted.rejections];
   const incarnations = currentFacts(facts);
-  const factsById = new Map([...incarnations].map(([id, current]) => [id, current.fact]));
+  const factsById = incarnationsByPlan(facts, incarnations);
   const outcomes = outcomeItems(facts, horizon);
   const replayed = replayHistory(workflow, instance, sorted.fresh, outcomes, factsById);
   commands.push(...replayed.rejections);
   const final = replayed.state;
   const fresh = replayed.applied;
 
-  commands.push(...diff(workflow, instance.key, final.tasks, incarnations));
+  commands.push(...diff(workflow, instance.key, final.tasks, incarnations, factsById));
 
   const events = [...instance.events, ...fresh].sort(compareEvents);
   const folded = fold(workflow, instance, events, outcomes, factsById, final, now);
@@ -305,7 +331,7 @@ function replayHistory(
   instance: Instance,
   freshEvents: readonly RecordedEvent[],
   outcomes: readonly Item[],
-  factsById: ReadonlyMap<string, TaskFact>,
+  factsById: TaskIncarnations,
 ): { state: ReplayState; applied: RecordedEvent[]; rejections: Command[] } {
   const rejections: Command[] = [];
   let fresh = [...freshEvents];
@@ -350,11 +376,15 @@ function diff(
   key: string,
   planned: readonly PlannedTask[],
   incarnations: ReadonlyMap<string, { fact: TaskFact; incarnation: number }>,
+  all: TaskIncarnations,
 ): Command[] {
   const commands: Command[] = [];
+  // A late cancel is recorded once, on the incarnation that was running then.
+  const recorded = (task: PlannedTask, eventId: string) =>
+    (all.get(task.taskId) ?? []).some((f) => f.lateCancels.includes(eventId));
   const lateCancels = (taskId: string, task: PlannedTask, fact: TaskFact) => {
     for (const eventId of task.lateCancels) {
-      if (!fact.lateCancels.includes(eventId)) {
+      if (!fact.lateCancels.includes(eventId) && !recorded(task, eventId)) {
         commands.push({ type: 'record-late-cancel', taskId, cancelledBy: eventId });
       }
     }

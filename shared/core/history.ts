@@ -1,4 +1,4 @@
-import type { Instance, InstanceSnapshot, TaskFact } from './decider';
+import type { Instance, InstanceSnapshot, TaskIncarnations } from './decider';
 import { type HourglassDefinitions, TERMINAL_STATUSES, type Workflow } from './definitions';
 import type { RecordedEvent } from './events';
 import {
@@ -91,13 +91,13 @@ export function fold(
   instance: Instance,
   events: RecordedEvent[],
   outcomes: readonly Item[],
-  facts: ReadonlyMap<string, TaskFact>,
+  facts: TaskIncarnations,
   final: ReplayState,
   now: number,
 ): { snapshot: InstanceSnapshot | null; events: RecordedEvent[] } {
   let horizon = now - workflow.retainMs;
   for (const task of final.tasks) {
-    const fact = facts.get(task.taskId);
+    const fact = facts.get(task.taskId)?.at(-1);
     const finished = fact !== undefined && TERMINAL_STATUSES.has(fact.status);
     if (task.phase !== 'cancelled' && !finished)
       horizon = Math.min(horizon, task.dueAt - HORIZON_MARGIN_MS);

@@ -3,6 +3,7 @@ import {
   type PlannedTask,
   plannedTaskId,
   type TaskFact,
+  type TaskIncarnations,
   taskIdFor,
 } from './decider';
 import {
@@ -96,10 +97,25 @@ export class Replay {
     private readonly workflow: Workflow,
     private readonly key: string,
     start: ReplayState,
-    /** The latest incarnation's fact of each planned task, by planned id. */
-    private readonly facts: ReadonlyMap<string, TaskFact>,
+    /** Every incarnation's fact of each planned task, oldest first, by planned id. */
+    private readonly facts: TaskIncarnations,
   ) {
     this.s = start;
+  }
+
+  /**
+   * The fact of the incarnation of a planned task that was current when the item being
+   * replayed was applied: the newest one written before then (an operator's retry makes a
+   * new incarnation; an event applied while the old one ran must still see it running).
+   */
+  private factOf(taskId: string): TaskFact | undefined {
+    const all = this.facts.get(taskId);
+    if (all === undefined) return undefined;
+    for (let i = all.length - 1; i > 0; i--) {
+      const createdAt = all[i]!.createdAt;
+      if (createdAt === undefined || createdAt < this.appliedAt) return all[i];
+    }
+    return all[0];
   }
 
   /** Applies one item; throws what a user function threw. */
@@ -130,7 +146,9 @@ export class Replay {
       this.appliedAt = Number.POSITIVE_INFINITY;
       // The planned task of the fact's incarnation: a task an operator retried has an
       // outcome per incarnation, each in its turn.
-      const planned = this.s.tasks.find((t) => t.taskId === plannedTaskId(fact.taskId));
+      const planned =
+        this.s.tasks.find((t) => t.taskId === fact.taskId) ??
+        this.s.tasks.find((t) => t.taskId === plannedTaskId(fact.taskId));
       if (planned !== undefined) planned.phase = 'finished';
       this.fireOutcome(
         fact.taskId,
@@ -162,7 +180,7 @@ export class Replay {
       return;
     }
     if (task === undefined || (task.phase !== 'pending' && task.phase !== 'fired')) return;
-    const started = startedBefore(this.facts.get(task.taskId), this.appliedAt);
+    const started = startedBefore(this.factOf(task.taskId), this.appliedAt);
     if (e.detailType === OperatorAction.reschedule) {
       if (started) return;
       const dueAt = parseInstant(detail.dueAt, 'dueAt');
@@ -227,7 +245,7 @@ export class Replay {
       for (const task of this.s.tasks) {
         if (task.taskType !== type.name || (task.phase !== 'pending' && task.phase !== 'fired'))
           continue;
-        if (!startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+        if (!startedBefore(this.factOf(task.taskId), this.appliedAt)) {
           task.phase = 'cancelled';
           task.cancelledBy = event.id;
           cancelled.push(task);
@@ -263,7 +281,7 @@ export class Replay {
   private pending(taskType: string): PlannedTask | undefined {
     const task = this.latestOpen(taskType);
     if (task === undefined || task.phase !== 'pending') return undefined;
-    if (startedBefore(this.facts.get(task.taskId), this.appliedAt)) {
+    if (startedBefore(this.factOf(task.taskId), this.appliedAt)) {
       task.phase = 'fired';
       return undefined;
     }

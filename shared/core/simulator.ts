@@ -10,7 +10,7 @@ import {
 } from './definitions';
 import { HourglassError } from './errors';
 import { type Rejection, routeEvent } from './events';
-import { formatInstant, MS } from './time';
+import { formatInstant, MS, parseInstant } from './time';
 
 /** One event to deliver, and when it arrives. */
 export interface SimulationInput {
@@ -135,6 +135,9 @@ class World {
         startedAt: row.startedAt,
         finishedAt: row.finishedAt,
         lateCancels: row.lateCancels,
+        ...(row.timeline[0] === undefined
+          ? {}
+          : { createdAt: parseInstant(row.timeline[0].at, 'at') }),
       });
     }
     return facts;

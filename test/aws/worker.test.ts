@@ -204,6 +204,25 @@ describe('a worker batch', () => {
     expect(response.batchItemFailures).toEqual([]);
   });
 
+  it('sends an early message back while a slow task of the same batch still runs', async () => {
+    const tasks = [row('slow'), row('early', { runAt: T0 + 10 * 60_000 })];
+    const { deps } = setUp(tasks);
+    let sentWhileRunning = -1;
+    const handler = worker(
+      render,
+      async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        sentWhileRunning = sqs.commandCalls(SendMessageBatchCommand).length;
+      },
+      () => deps,
+    );
+    await handler(
+      batch(tasks),
+      lambdaWithRemaining(() => 90_000),
+    );
+    expect(sentWhileRunning).toBe(1);
+  });
+
   it('reports an early message as a failure when it cannot be sent again, so it returns', async () => {
     sqs.on(SendMessageBatchCommand).rejects(new Error('throttled'));
     const tasks = [row('early', { runAt: T0 + 10 * 60_000 })];

@@ -219,3 +219,69 @@ describe("an operator's retry of a failed task", () => {
     expect(finished.commands).toEqual([]);
   });
 });
+
+describe('a retry and the events that came while the first attempt ran', () => {
+  const cancelEvent = (id: string, offset: number, appliedAt: number): RecordedEvent => ({
+    id,
+    source: 'shop',
+    detailType: 'ProductPublishCancelled',
+    time: T0 + offset,
+    detail: { productId: 'p1' },
+    appliedAt,
+  });
+
+  it('still sees the first incarnation running then: a late cancel stays late, and the retry stands', () => {
+    // The publication ran at +2h and failed at +2h05; a cancel arrived at +2h01, while it
+    // ran (a late cancel); the operator retried at +3h.
+    const ranAndFailed = fact({
+      status: 'FAILED',
+      attempts: 1,
+      startedAt: T0 + hours(2),
+      finishedAt: T0 + hours(2) + minutes(5),
+      lateCancels: ['late'],
+      createdAt: T0,
+    });
+    const history = {
+      ...first.instance,
+      events: [
+        ...first.instance.events,
+        cancelEvent('late', hours(2) + minutes(1), T0 + hours(2) + minutes(1)),
+      ],
+    };
+    const retried = decide(
+      productPublish,
+      history,
+      [
+        {
+          id: 'op-4',
+          source: OPERATOR_SOURCE,
+          detailType: OperatorAction.retry,
+          time: T0 + hours(3),
+          detail: { taskId: TASK, reason: 'shop API back', by: 'ops' },
+        },
+      ],
+      [ranAndFailed],
+      T0 + hours(3),
+    );
+    const created = retried.commands.find((c) => c.type === 'schedule-task') as {
+      task: { taskId: string; input: Json };
+    };
+    expect(created.task.taskId).toBe(`${TASK}#r2`);
+    // The next decision knows the new incarnation, not yet started: the late cancel, applied
+    // while the first ran, must not now cancel the retry.
+    const second = fact({
+      taskId: `${TASK}#r2`,
+      dueAt: T0 + hours(3),
+      input: created.task.input,
+      createdAt: T0 + hours(3),
+    });
+    const next = decide(
+      productPublish,
+      retried.instance,
+      [scheduled('s1', 0)], // a duplicate delivery: a decision that changes nothing
+      [ranAndFailed, second],
+      T0 + hours(3) + minutes(1),
+    );
+    expect(next.commands).toEqual([]);
+  });
+});

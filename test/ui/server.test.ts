@@ -92,6 +92,21 @@ describe('the dashboard server', () => {
     }
   });
 
+  it('answers API reads only with the token, so a foreign page cannot make it query production', async () => {
+    const blind = await send('GET', '/api/overview', { host: `127.0.0.1:${port}` });
+    expect(blind.status).toBe(403);
+    const read = await send('GET', '/api/overview', {
+      host: `127.0.0.1:${port}`,
+      'x-hourglass-token': dashboard.token,
+    });
+    expect(read.status).toBe(200);
+    const odd = await send('GET', '/api/constructor', {
+      host: `127.0.0.1:${port}`,
+      'x-hourglass-token': dashboard.token,
+    });
+    expect(odd.status).toBe(404);
+  });
+
   it('refuses a request under another host name (DNS rebinding)', async () => {
     const rebound = await send('GET', '/api/overview', { host: `evil.example:${port}` });
     expect(rebound.status).toBe(403);

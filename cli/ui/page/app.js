@@ -27,7 +27,9 @@
   }
 
   async function api(path) {
-    const response = await fetch(`/api/${path}`, { headers: { accept: 'application/json' } });
+    const response = await fetch(`/api/${path}`, {
+      headers: { accept: 'application/json', 'x-hourglass-token': token },
+    });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
     return body;
