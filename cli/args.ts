@@ -55,6 +55,8 @@ const OPTIONS = {
   source: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   force: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  port: { type: 'string', multiple: true },
   help: { type: 'boolean' },
 } as const;
 

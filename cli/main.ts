@@ -16,7 +16,15 @@ import { stackBus } from './target';
 
 export { type CliIo, ExitCode, UsageError } from './args';
 
-import { runCancel, runInspect, runRejected, runReschedule, runRetry, runTasks } from './operator';
+import {
+  runCancel,
+  runInspect,
+  runRedrive,
+  runRejected,
+  runReschedule,
+  runRetry,
+  runTasks,
+} from './operator';
 
 export { loadDefinitions } from '../local/project';
 
@@ -55,6 +63,7 @@ stack found by its outputs; with neither, the dev cloud if one is running):
   hourglass cancel TASK_ID --reason TEXT [--by NAME]  cancels a pending task, recorded in its history
   hourglass reschedule TASK_ID (--at ISO | --after DURATION) --reason TEXT [--by NAME]
   hourglass retry TASK_ID --reason TEXT [--by NAME]   runs a FAILED or EXPIRED task again
+  hourglass redrive ingest|tasks [--dry-run] [--limit N]   moves a DLQ's messages back
   hourglass rejected [--workflow W] [--days N] [--limit N] [--json]   rejected events and why
   hourglass ui [--port N]                          the dashboard, on 127.0.0.1 (default port 4680)
 
@@ -310,6 +319,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await runRejected(args, io);
       case 'retry':
         return await runRetry(args, rest, io);
+      case 'redrive':
+        return await runRedrive(args, rest, io);
       case 'ui':
         return await (await import('./ui/command')).runUi(args, io);
       case 'dev':
@@ -318,7 +329,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return ExitCode.ok;
       default:
         throw new UsageError(
-          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel, reschedule, retry, rejected, ui`,
+          `unknown command '${command}'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel, reschedule, retry, redrive, rejected, ui`,
         );
     }
   } catch (error) {

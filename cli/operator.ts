@@ -9,6 +9,7 @@ import {
   type TaskPage,
 } from '../shared/aws/operator';
 import { cancelTask, rescheduleTask, retryTask } from '../shared/aws/operator-actions';
+import { redrive } from '../shared/aws/redrive';
 import {
   findTaskType,
   findWorkflow,
@@ -289,4 +290,43 @@ export async function runReschedule(
       : `too late: a worker claimed ${taskId} first; it was not moved (${result.eventId})\n`,
   );
   return result.outcome === 'moved' ? ExitCode.ok : ExitCode.findings;
+}
+
+/**
+ * `hourglass redrive ingest|tasks [--dry-run] [--limit N]`: moves a dead-letter queue's
+ * messages back (the task DLQ's each to its own task type's queue), printing progress.
+ */
+export async function runRedrive(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
+  const [source] = rest;
+  if (source !== 'ingest' && source !== 'tasks') {
+    throw new UsageError(
+      'redrive needs the DLQ to move back: ingest (events ingest gave up on) or tasks (timer messages the workers gave up on), e.g. hourglass redrive tasks --dry-run',
+    );
+  }
+  const limit = positive(args, '--limit');
+  const { redrive: queues } = await target(args, io);
+  if (queues === null) {
+    throw new UsageError(
+      'this target does not name its queues: redeploy the stack (its outputs HourglassIngestQueueUrl and HourglassTaskQueueUrlPrefix are new), or restart npm run dev',
+    );
+  }
+  const dryRun = args.flags.has('--dry-run');
+  const report = await redrive(queues, source, {
+    dryRun,
+    ...(limit === undefined ? {} : { limit }),
+    onProgress: (moved, waiting) => io.err(`moved ${moved} of about ${waiting}\n`),
+  });
+  if (dryRun) {
+    io.out(
+      `${report.waiting} message(s) wait in the ${source} DLQ; run again without --dry-run to move them back\n`,
+    );
+    return ExitCode.ok;
+  }
+  const where = Object.entries(report.byDestination)
+    .map(([url, n]) => `${n} to ${url.slice(url.lastIndexOf('/') + 1)}`)
+    .join(', ');
+  io.out(
+    `moved ${report.moved} message(s) back${where ? ` (${where})` : ''}${report.left > 0 ? `; left ${report.left} that are not timer messages in the DLQ` : ''}\n`,
+  );
+  return report.left > 0 ? ExitCode.findings : ExitCode.ok;
 }

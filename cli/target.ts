@@ -3,6 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NoDevCloudError, readDevState } from '../local/dev-state';
 import type { DeadLetterQueues } from '../shared/aws/overview';
+import type { RedriveQueues } from '../shared/aws/redrive';
 import { OUTPUT_KEYS } from '../shared/aws/settings';
 import type { StoreDeps } from '../shared/aws/store';
 import { HourglassError } from '../shared/core/errors';
@@ -14,6 +15,8 @@ export interface Target {
   readonly store: StoreDeps;
   /** The dead-letter queues whose depth the dashboard shows, when they are known. */
   readonly deadLetterQueues: DeadLetterQueues | null;
+  /** The queues `hourglass redrive` moves between, when they are known. */
+  readonly redrive: RedriveQueues | null;
 }
 
 /** How the command line said where to point. */
@@ -59,6 +62,10 @@ export async function resolveTarget(choice: TargetChoice): Promise<Target> {
               sqs: new SQSClient({ ...local, endpoint: state.sqs }),
               queues: state.deadLetterQueues ?? [],
             },
+      redrive:
+        state.sqs === undefined || state.redrive === undefined
+          ? null
+          : { sqs: new SQSClient({ ...local, endpoint: state.sqs }), ...state.redrive },
     };
   } catch (error) {
     if (!(error instanceof NoDevCloudError)) throw error;
@@ -99,10 +106,25 @@ async function stackTarget(name: string): Promise<Target> {
     { name: 'ingest DLQ', url: outputs.get(OUTPUT_KEYS.ingestDlqUrl) },
     { name: 'task DLQ', url: outputs.get(OUTPUT_KEYS.taskDlqUrl) },
   ].filter((q): q is { name: string; url: string } => q.url !== undefined);
+  const sqs = new SQSClient({});
+  const [ingestDlq, ingestQueue, taskDlq, taskPrefix] = [
+    OUTPUT_KEYS.ingestDlqUrl,
+    OUTPUT_KEYS.ingestQueueUrl,
+    OUTPUT_KEYS.taskDlqUrl,
+    OUTPUT_KEYS.taskQueueUrlPrefix,
+  ].map((k) => outputs.get(k));
   return {
     description: `stack ${name}, table ${tableName}`,
     store: { dynamo, tableName, clock: () => Date.now() },
-    deadLetterQueues: { sqs: new SQSClient({}), queues },
+    deadLetterQueues: { sqs, queues },
+    redrive:
+      ingestDlq && ingestQueue && taskDlq && taskPrefix
+        ? {
+            sqs,
+            ingest: { dlqUrl: ingestDlq, queueUrl: ingestQueue },
+            tasks: { dlqUrl: taskDlq, queueUrlPrefix: taskPrefix },
+          }
+        : null,
   };
 }
 

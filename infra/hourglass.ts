@@ -299,6 +299,8 @@ export class Hourglass extends Construct {
       bus: this.bus,
       ingestDlq: this.ingestDeadLetterQueue,
       taskDlq: this.taskDeadLetterQueue,
+      ingestQueue: this.ingestQueue,
+      taskQueueUrlPrefix: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/${this.taskQueuePrefix}`,
     });
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${stack.stackName}-${id}`.slice(0, 255),

@@ -13,6 +13,8 @@ export function addOperatorOutputs(
     readonly bus: events.IEventBus;
     readonly ingestDlq: sqs.IQueue;
     readonly taskDlq: sqs.IQueue;
+    readonly ingestQueue: sqs.IQueue;
+    readonly taskQueueUrlPrefix: string;
   },
 ): void {
   const output = (key: string, value: string, description: string) => {
@@ -24,4 +26,10 @@ export function addOperatorOutputs(
   output(OUTPUT_KEYS.busName, parts.bus.eventBusName, 'Hourglass: the event bus');
   output(OUTPUT_KEYS.ingestDlqUrl, parts.ingestDlq.queueUrl, 'Hourglass: the ingest DLQ');
   output(OUTPUT_KEYS.taskDlqUrl, parts.taskDlq.queueUrl, "Hourglass: the task types' DLQ");
+  output(OUTPUT_KEYS.ingestQueueUrl, parts.ingestQueue.queueUrl, 'Hourglass: the ingest queue');
+  output(
+    OUTPUT_KEYS.taskQueueUrlPrefix,
+    parts.taskQueueUrlPrefix,
+    "Hourglass: every task queue's URL is this plus its task type",
+  );
 }

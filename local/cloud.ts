@@ -120,6 +120,11 @@ export interface LocalCloud {
   readonly busName: string;
   /** Every dead-letter queue, as the construct deploys them: ingest's, the relay's, Scheduler's, the task queues'. */
   readonly deadLetterQueues: readonly { readonly name: string; readonly url: string }[];
+  /** The queues `hourglass redrive` moves messages between: each DLQ and where its messages go back. */
+  readonly redrive: {
+    readonly ingest: { readonly dlqUrl: string; readonly queueUrl: string };
+    readonly tasks: { readonly dlqUrl: string; readonly queueUrlPrefix: string };
+  };
   readonly clock: VirtualClock;
   /** Every event the bus accepted, in order (domain and lifecycle events). */
   readonly busEvents: BusEvent[];
@@ -367,6 +372,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         { name: 'Scheduler DLQ', url: schedulerDlq.url },
         { name: 'task DLQ', url: taskDlq.url },
       ],
+      redrive: {
+        ingest: { dlqUrl: ingest.dlq.url, queueUrl: ingest.queue.url },
+        tasks: { dlqUrl: taskDlq.url, queueUrlPrefix: queuePrefixes.url },
+      },
       clock: virtual,
       busEvents,
       errors,

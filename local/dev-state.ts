@@ -25,6 +25,11 @@ export interface DevState {
   /** The SQS endpoint, and the dead-letter queues the dashboard shows the depth of. */
   readonly sqs: string;
   readonly deadLetterQueues: readonly { readonly name: string; readonly url: string }[];
+  /** The queues `hourglass redrive --local` moves messages between. */
+  readonly redrive: {
+    readonly ingest: { readonly dlqUrl: string; readonly queueUrl: string };
+    readonly tasks: { readonly dlqUrl: string; readonly queueUrlPrefix: string };
+  };
   readonly pid: number;
 }
 

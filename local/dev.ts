@@ -125,6 +125,7 @@ async function main() {
     workflows: project.workflows,
     sqs: cloud.endpoints.sqs,
     deadLetterQueues: cloud.deadLetterQueues,
+    redrive: cloud.redrive,
     pid: process.pid,
   };
   await mkdir(join(devStateFile(), '..'), { recursive: true });

@@ -84,4 +84,7 @@ export const OUTPUT_KEYS = {
   busName: 'HourglassBusName',
   ingestDlqUrl: 'HourglassIngestDlqUrl',
   taskDlqUrl: 'HourglassTaskDlqUrl',
+  ingestQueueUrl: 'HourglassIngestQueueUrl',
+  /** Every task queue's URL is this plus the task type's name: `hourglass redrive tasks` sends each message back to its own. */
+  taskQueueUrlPrefix: 'HourglassTaskQueueUrlPrefix',
 } as const;

@@ -221,7 +221,7 @@ describe('hourglass usage', () => {
   it('exits 2 on an unknown command or option', async () => {
     expect(await run('frobnicate')).toMatchObject({
       code: 2,
-      err: "hourglass: unknown command 'frobnicate'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel, reschedule, retry, rejected, ui\n",
+      err: "hourglass: unknown command 'frobnicate'; the commands are check, graph, simulate, emit, dev, inspect, tasks, cancel, reschedule, retry, redrive, rejected, ui\n",
     });
     expect(await run('check', '--verbose')).toMatchObject({
       code: 2,

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
@@ -50,6 +51,7 @@ beforeAll(async () => {
     workflows: 'workflows/index.ts',
     sqs: cloud.endpoints.sqs,
     deadLetterQueues: cloud.deadLetterQueues,
+    redrive: cloud.redrive,
     pid: process.pid,
   };
   const file = join(mkdtempSync(join(tmpdir(), 'hourglass-operator-')), 'dev.json');
@@ -345,6 +347,75 @@ describe('hourglass retry', () => {
     );
     expect(code).toBe(2);
     expect(err).toContain("retry needs --reason TEXT: it is recorded in the task's history");
+  });
+});
+
+describe('hourglass redrive', () => {
+  const sqs = () =>
+    new SQSClient({
+      endpoint: cloud.endpoints.sqs,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+    });
+
+  it('counts with --dry-run, then moves an event ingest gave up on back, and ingest applies it', async () => {
+    await sqs().send(
+      new SendMessageCommand({
+        QueueUrl: cloud.redrive.ingest.dlqUrl,
+        MessageBody: JSON.stringify(
+          event('reg-u7', 'UserRegistered', { userId: 'u7', email: 'u7@x.io' }, Date.now()),
+        ),
+      }),
+    );
+    const dry = await hourglass('redrive', 'ingest', '--dry-run', '--local');
+    expect(dry.err).toBe('(the local cloud of npm run dev, table hourglass-local)\n');
+    expect(dry.code).toBe(0);
+    expect(dry.out).toBe(
+      '1 message(s) wait in the ingest DLQ; run again without --dry-run to move them back\n',
+    );
+    const moved = await hourglass('redrive', 'ingest', '--local');
+    expect(moved.code).toBe(0);
+    expect(moved.out).toBe('moved 1 message(s) back (1 to hourglass-ingest)\n');
+    expect(moved.err).toContain('moved 1 of about 1');
+    await cloud.settle({ until: Date.now() + 1_000 });
+    const inspect = await hourglass('inspect', 'welcome-discount', 'u7', '--local');
+    expect(inspect.out).toContain('welcome-discount / u7: state waiting');
+  });
+
+  it("sends each timer in the task DLQ to its own task type's queue, and leaves what is not a timer", async () => {
+    const timer = {
+      taskId: 'welcome-discount#u3#send-discount-code#1',
+      workflow: 'welcome-discount',
+      key: 'u3',
+      taskType: 'send-discount-code',
+      generation: 1,
+      runAt: Date.now() + 30 * 60_000,
+    };
+    for (const body of [JSON.stringify(timer), 'not a timer message'])
+      await sqs().send(
+        new SendMessageCommand({ QueueUrl: cloud.redrive.tasks.dlqUrl, MessageBody: body }),
+      );
+    const moved = await hourglass('redrive', 'tasks', '--local');
+    expect(moved.out).toBe(
+      'moved 1 message(s) back (1 to hourglass-task-send-discount-code); left 1 that are not timer messages in the DLQ\n',
+    );
+    expect(moved.code).toBe(1);
+  });
+
+  it('says which DLQs there are when none is named', async () => {
+    const { code, err } = await hourglass('redrive', '--local');
+    expect(code).toBe(2);
+    expect(err).toContain('redrive needs the DLQ to move back: ingest');
+  });
+});
+
+describe('hourglass ui', () => {
+  it('refuses a port that is not a port number, saying what it takes', async () => {
+    const { code, err } = await hourglass('ui', '--port', 'eighty', '--local');
+    expect(code).toBe(2);
+    expect(err).toBe(
+      "hourglass: --port must be a port number (0 picks a free one), got 'eighty'\n",
+    );
   });
 });
 
