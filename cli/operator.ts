@@ -1,3 +1,4 @@
+import { BULK_LIMIT, type BulkAction, bulkAct } from '../shared/aws/bulk';
 import {
   checkTaskFilter,
   type InstanceReport,
@@ -134,7 +135,11 @@ export async function runInspect(args: Args, rest: readonly string[], io: CliIo)
   return ExitCode.ok;
 }
 
-export async function runTasks(args: Args, io: CliIo): Promise<number> {
+/**
+ * The task filter of `tasks` and of bulk `cancel`/`retry`, from the command line; names
+ * checked against the definitions, so a typo is refused rather than matching nothing.
+ */
+async function taskFilterFrom(args: Args, io: CliIo) {
   const status = one(args, '--status')?.toUpperCase();
   if (status !== undefined && !(Object.values(TaskStatus) as string[]).includes(status)) {
     throw new UsageError(
@@ -154,10 +159,14 @@ export async function runTasks(args: Args, io: CliIo): Promise<number> {
     ...optional('limit', limit),
   };
   checkTaskFilter(filter);
-  // A typo in a name would list nothing and look like "nothing pending": refuse it.
   const definitions = await runningDefinitions(args, io);
   if (filter.workflow !== undefined) findWorkflow(definitions, filter.workflow);
   if (filter.taskType !== undefined) findTaskType(definitions, filter.taskType);
+  return { filter, definitions };
+}
+
+export async function runTasks(args: Args, io: CliIo): Promise<number> {
+  const { filter } = await taskFilterFrom(args, io);
   const { store } = await target(args, io);
   const page = await listTasks(store, filter);
   const iso = (t: ListedTask) => ({
@@ -175,6 +184,7 @@ export async function runTasks(args: Args, io: CliIo): Promise<number> {
 
 export async function runCancel(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
   const [taskId] = rest;
+  if (taskId === undefined && filtered(args)) return runBulk('cancel', args, io);
   if (taskId === undefined) {
     throw new UsageError(
       "cancel needs TASK_ID and --reason, e.g. hourglass cancel 'welcome-discount#u1#send-discount-code#1' --reason 'asked by support'",
@@ -194,6 +204,7 @@ export async function runCancel(args: Args, rest: readonly string[], io: CliIo):
 
 export async function runRetry(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
   const [taskId] = rest;
+  if (taskId === undefined && filtered(args)) return runBulk('retry', args, io);
   if (taskId === undefined) {
     throw new UsageError(
       "retry needs TASK_ID and --reason, e.g. hourglass retry 'welcome-discount#u1#send-discount-code#1' --reason 'mailer fixed'",
@@ -329,4 +340,46 @@ export async function runRedrive(args: Args, rest: readonly string[], io: CliIo)
     `moved ${report.moved} message(s) back${where ? ` (${where})` : ''}${report.left > 0 ? `; left ${report.left} that are not timer messages in the DLQ` : ''}\n`,
   );
   return report.left > 0 ? ExitCode.findings : ExitCode.ok;
+}
+
+/** True when the command line names a task filter (a bulk action) rather than one task. */
+function filtered(args: Args): boolean {
+  return ['--workflow', '--key', '--type', '--status', '--due-before', '--due-after'].some((f) =>
+    args.flags.has(f),
+  );
+}
+
+/**
+ * `hourglass cancel|retry --workflow … [--type …] --reason … [--dry-run]`: says how many
+ * tasks match before acting, shows progress while acting, and sums up what it did.
+ */
+async function runBulk(action: BulkAction, args: Args, io: CliIo): Promise<number> {
+  const { filter, definitions } = await taskFilterFrom(args, io);
+  const reason = why(args, action);
+  const { store } = await target(args, io);
+  const dryRun = args.flags.has('--dry-run');
+  const verb = action === 'cancel' ? 'cancel' : 'retry';
+  const report = await bulkAct(store, definitions, action, filter, reason, {
+    dryRun,
+    onProgress: (acted, of) => {
+      if (acted === 1)
+        io.err(`${of} task(s) match; ${verb === 'cancel' ? 'cancelling' : 'retrying'}…\n`);
+      if (acted % 25 === 0 || acted === of) io.err(`${acted} of ${of}\n`);
+    },
+  });
+  const more = report.more ? ` (more than ${BULK_LIMIT} match: run it again for the rest)` : '';
+  if (dryRun) {
+    io.out(
+      `would ${verb} ${report.matched.length} task(s)${more}:\n${report.matched.map((t) => `  ${t.taskId}  ${t.status}  due ${formatInstant(t.runAt)}`).join('\n')}\n`,
+    );
+    return ExitCode.ok;
+  }
+  const past = action === 'cancel' ? 'cancelled' : 'retried';
+  const lines = [
+    `${past} ${report.done} of ${report.matched.length} task(s)${more}`,
+    ...(report.tooLate > 0 ? [`${report.tooLate} too late: a worker claimed them first`] : []),
+    ...report.refused.map((r) => `refused ${r.taskId}: ${r.reason}`),
+  ];
+  io.out(`${lines.join('\n')}\n`);
+  return report.done === report.matched.length ? ExitCode.ok : ExitCode.findings;
 }

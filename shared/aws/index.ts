@@ -2,6 +2,7 @@
  * The Hourglass runtime on AWS: configuration, clients, the DynamoDB store, ingest, the
  * stream relay (outbox), the worker middleware, and the generic producer outbox.
  */
+export * from './bulk';
 export * from './clients';
 export * from './config';
 export * from './decision-writes';
@@ -12,6 +13,7 @@ export * from './operator';
 export * from './operator-actions';
 export * from './outbox';
 export * from './overview';
+export * from './redrive';
 export * from './relay';
 export * from './runtime';
 export * from './status-index';

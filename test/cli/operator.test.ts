@@ -409,6 +409,80 @@ describe('hourglass redrive', () => {
   });
 });
 
+describe('bulk cancel and retry by filter', () => {
+  beforeAll(async () => {
+    const now = Date.now();
+    await cloud.deliverRaw(
+      ['b1', 'b2', 'b3'].map((user) =>
+        event(`cart-${user}`, 'CheckoutStarted', { userId: user, cartId: `c-${user}` }, now),
+      ),
+    );
+    await cloud.settle({ until: now + 2_000 });
+  });
+
+  it('says how many match, and which, with --dry-run, and changes nothing', async () => {
+    const dry = await hourglass(
+      'cancel',
+      '--type',
+      'send-cart-reminder',
+      '--reason',
+      'campaign pulled',
+      '--dry-run',
+      '--local',
+    );
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/^would cancel 3 task\(s\):\n/);
+    for (const user of ['b1', 'b2', 'b3'])
+      expect(dry.out).toContain(`abandoned-checkout#${user}#send-cart-reminder#1  SCHEDULED`);
+    const still = await hourglass('tasks', '--type', 'send-cart-reminder', '--local', '--json');
+    expect(JSON.parse(still.out).tasks).toHaveLength(3);
+  });
+
+  it('cancels each with progress, and a second run finds nothing left to do', async () => {
+    const run = await hourglass(
+      'cancel',
+      '--type',
+      'send-cart-reminder',
+      '--reason',
+      'campaign pulled',
+      '--local',
+    );
+    expect(run.code).toBe(0);
+    expect(run.out).toBe('cancelled 3 of 3 task(s)\n');
+    expect(run.err).toContain('3 task(s) match; cancelling…');
+    expect(run.err).toContain('3 of 3');
+    const again = await hourglass(
+      'cancel',
+      '--type',
+      'send-cart-reminder',
+      '--reason',
+      'campaign pulled',
+      '--local',
+    );
+    expect(again.out).toBe('cancelled 0 of 0 task(s)\n');
+  });
+
+  it('refuses a bulk action with no filter, and a status the action does not apply to', async () => {
+    const none = await hourglass('retry', '--status', 'FAILED', '--reason', 'r', '--local');
+    expect(none.code).toBe(2);
+    expect(none.err).toContain(
+      'a bulk retry needs a filter: --workflow, --type, --key, --due-before or --due-after',
+    );
+    const wrong = await hourglass(
+      'cancel',
+      '--type',
+      'send-cart-reminder',
+      '--status',
+      'FAILED',
+      '--reason',
+      'r',
+      '--local',
+    );
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toContain('cancel applies to SCHEDULED tasks, not --status FAILED');
+  });
+});
+
 describe('hourglass ui', () => {
   it('refuses a port that is not a port number, saying what it takes', async () => {
     const { code, err } = await hourglass('ui', '--port', 'eighty', '--local');

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { latenessBoundMs } from '../../local/demo-report';
+import { bulkAct } from '../../shared/aws/bulk';
 import { OperatorRefusal, retryTask } from '../../shared/aws/operator-actions';
 import { getTask, type StoreDeps } from '../../shared/aws/store';
 import definitions from '../../workflows';
@@ -93,5 +94,23 @@ describe('retrying a failed task on the local cloud', () => {
         `task '${TASK}' was already run again as '${TASK}#r2' (COMPLETED): act on that one`,
       ),
     );
+  });
+
+  it('in bulk, never retries a task twice: a second run is refused with the reason', async () => {
+    const report = await bulkAct(
+      store,
+      definitions,
+      'retry',
+      { workflow: 'product-publish' },
+      { reason: 'again', by: 'ops' },
+    );
+    expect(report.matched.map((t) => t.taskId)).toEqual([TASK]);
+    expect(report.done).toBe(0);
+    expect(report.refused).toEqual([
+      {
+        taskId: TASK,
+        reason: `task '${TASK}' was already run again as '${TASK}#r2' (COMPLETED): act on that one`,
+      },
+    ]);
   });
 });
