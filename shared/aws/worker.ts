@@ -1,7 +1,15 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { backoffMs, type Json, TaskStatus, type TaskType } from '../core/definitions';
+import {
+  backoffMs,
+  type Json,
+  TaskStatus,
+  type TaskType,
+  totalDeadline,
+  totalTimeoutCause,
+} from '../core/definitions';
+import { runAttempt, warnWhileRunning } from './attempt';
 import { NonRetryableError, RetryAfterError, TaskTimeoutError } from './errors';
 import {
   delaySecondsFor,
@@ -98,48 +106,6 @@ export type MessageOutcome =
   | 'skipped-finished'
   | 'skipped-claimed'
   | 'lost-race';
-
-/** How one attempt of a handler ended. */
-type AttemptResult =
-  | { readonly ok: true }
-  | {
-      readonly ok: false;
-      readonly error: unknown;
-      /** Settles when the handler itself returns: later than the result after a timeout. */
-      readonly settled: Promise<void>;
-    };
-
-/** Runs the handler, aborting it at the task type's timeout. */
-async function runAttempt(
-  handler: TaskHandler<never>,
-  task: Task<never>,
-  ctx: Omit<TaskContext, 'signal'>,
-  timeoutMs: number,
-  timeScale: number,
-): Promise<AttemptResult> {
-  const controller = new AbortController();
-  const run = Promise.resolve().then(() => handler(task, { ...ctx, signal: controller.signal }));
-  const settled = run.then(
-    () => {},
-    () => {},
-  );
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new TaskTimeoutError(task.taskId, timeoutMs);
-      controller.abort(error);
-      reject(error);
-    }, timeoutMs / timeScale);
-  });
-  try {
-    await Promise.race([run, timedOut]);
-    return { ok: true };
-  } catch (error) {
-    return { ok: false, error, settled };
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The options of {@link processTaskMessage}. */
 export interface MessageOptions {
@@ -249,6 +215,12 @@ export async function processTaskMessage(
     countWin(deps, task, won, metric, outcome);
   if (task.deadlineAt !== null && now > task.deadlineAt)
     return counted(await deps.tasks.expire(task, now), Metric.expired, 'expired');
+  // The total timeout (retries included) passed while it waited: it fails, unrun.
+  const limit = totalDeadline(taskType, task.dueAt);
+  if (limit !== null && now > limit) {
+    const cause = totalTimeoutCause(taskType);
+    return counted(await deps.tasks.fail(task, null, now, cause), Metric.failed, 'failed');
+  }
   const attempt = task.attempt + 1;
   if (attempt > taskType.retry.maxAttempts) {
     const reason = 'every attempt ended without a result (worker crash or timeout)';
@@ -277,7 +249,8 @@ export async function processTaskMessage(
       deadline: task.deadlineAt === null ? null : new Date(task.deadlineAt),
       lambda: options.lambda,
     },
-    taskType.timeoutMs,
+    // An attempt is cut short at the total timeout.
+    limit === null ? taskType.timeoutMs : Math.min(taskType.timeoutMs, Math.max(1, limit - now)),
     deps.timeScale ?? 1,
   );
   const done = deps.clock();
@@ -291,24 +264,13 @@ export async function processTaskMessage(
     return 'lost-race';
   }
 
-  const { error } = result;
-  const reason =
-    `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`.slice(
-      0,
-      1_000,
-    );
-  let outcome: MessageOutcome;
-  if (NonRetryableError.is(error) || attempt >= taskType.retry.maxAttempts) {
-    outcome = counted(await deps.tasks.fail(task, attempt, done, reason), Metric.failed, 'failed');
-  } else {
-    const backoff = RetryAfterError.delayOf(error) ?? backoffMs(taskType.retry, attempt);
-    // A timed-out handler may still be running (it may ignore its signal): its retry waits
-    // for the lease, which outlasts the function, so two attempts never overlap.
-    const runAt =
-      error instanceof TaskTimeoutError ? Math.max(done + backoff, leaseUntil) : done + backoff;
-    const won = await deps.tasks.retry(task, attempt, { at: done, runAt, reason });
-    outcome = counted(won, Metric.retried, 'retrying');
-  }
+  const outcome = await recordFailure(deps, taskType, task, {
+    attempt,
+    error: result.error,
+    done,
+    leaseUntil,
+    limit,
+  });
   const returned = warnWhileRunning(deps, task, result.settled, deps.timeScale ?? 1);
   if (options.onAbandoned) options.onAbandoned(returned);
   else await returned;
@@ -316,27 +278,59 @@ export async function processTaskMessage(
 }
 
 /**
- * Settles when a handler that outlived its attempt returns, warning once if it is still
- * running a moment after its timeout: it ignored its AbortSignal.
+ * Records a failed attempt: FAILED when it may not be retried (a `NonRetryableError`, the
+ * last attempt, or no time left within the total timeout), else SCHEDULED again after the
+ * backoff.
  */
-function warnWhileRunning(
+async function recordFailure(
   deps: WorkerDeps,
+  taskType: TaskType,
   task: TaskItem,
-  settled: Promise<void>,
-  timeScale: number,
-): Promise<void> {
-  const warning = setTimeout(() => {
-    deps.telemetry.warn(
-      'the handler ignored its AbortSignal and still runs after its timeout; the invocation waits for it, and Lambda ends it at the function timeout',
-      { taskId: task.taskId, taskType: task.taskType },
+  failed: {
+    readonly attempt: number;
+    readonly error: unknown;
+    readonly done: number;
+    readonly leaseUntil: number;
+    /** The total timeout's end, or null. */
+    readonly limit: number | null;
+  },
+): Promise<MessageOutcome> {
+  const { attempt, error, done, leaseUntil, limit } = failed;
+  const counted = (won: boolean, metric: Metric, outcome: MessageOutcome) =>
+    countWin(deps, task, won, metric, outcome);
+  const reason =
+    `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`.slice(
+      0,
+      1_000,
     );
-    deps.telemetry.flush();
-  }, ABANDON_WARNING_MS / timeScale);
-  return settled.finally(() => clearTimeout(warning));
+  if (NonRetryableError.is(error) || attempt >= taskType.retry.maxAttempts)
+    return counted(await deps.tasks.fail(task, attempt, done, reason), Metric.failed, 'failed');
+  const runAt = retryAt(taskType, error, attempt, done, leaseUntil);
+  if (limit !== null && runAt > limit) {
+    // No time left for another attempt within the total timeout: not retried.
+    const cause = `${reason}; ${totalTimeoutCause(taskType)}`.slice(0, 1_000);
+    return counted(await deps.tasks.fail(task, attempt, done, cause), Metric.failed, 'failed');
+  }
+  const won = await deps.tasks.retry(task, attempt, { at: done, runAt, reason });
+  return counted(won, Metric.retried, 'retrying');
 }
 
-/** How long after a timeout a handler still running is reported as ignoring its signal. */
-const ABANDON_WARNING_MS = 1_000;
+/**
+ * When the next attempt after a failed one may start: after the backoff (or the delay a
+ * `RetryAfterError` asks for). A timed-out handler may still be running (it may ignore its
+ * signal): its retry waits for the lease, which outlasts the function, so two attempts
+ * never overlap.
+ */
+function retryAt(
+  taskType: TaskType,
+  error: unknown,
+  attempt: number,
+  done: number,
+  leaseUntil: number,
+): number {
+  const backoff = RetryAfterError.delayOf(error) ?? backoffMs(taskType.retry, attempt);
+  return error instanceof TaskTimeoutError ? Math.max(done + backoff, leaseUntil) : done + backoff;
+}
 
 /**
  * Real ms an invocation keeps in hand beyond the task type's timeout before it claims

@@ -6,7 +6,10 @@ import {
   type HourglassDefinitions,
   type Json,
   TaskStatus,
+  type TaskType,
   TERMINAL_STATUSES,
+  totalDeadline,
+  totalTimeoutCause,
 } from './definitions';
 import { HourglassError } from './errors';
 import { type Rejection, routeEvent } from './events';
@@ -218,21 +221,40 @@ class World {
     return at;
   }
 
-  /** The next thing that happens to a SCHEDULED row: it runs, or it expires. */
-  nextAction(row: Row): { at: number; kind: 'run' | 'expire' } {
+  /**
+   * The next thing that happens to a SCHEDULED row: it runs; or it expires (its deadline
+   * passes first); or it fails (its total timeout passes first).
+   */
+  nextAction(row: Row): { at: number; kind: 'run' | 'expire' | 'time-out' } {
     const ready = Math.max(row.nextAttemptAt, row.writtenAt);
     const start = this.availableFrom(row.taskType, ready);
+    const total = totalDeadline(this.typeOf(row), row.dueAt);
     if (row.deadlineAt !== null && start > row.deadlineAt) {
       return { at: Math.max(row.deadlineAt, row.writtenAt), kind: 'expire' };
+    }
+    if (total !== null && start > total) {
+      return { at: Math.max(total, row.writtenAt), kind: 'time-out' };
     }
     return { at: start, kind: 'run' };
   }
 
+  private typeOf(row: Row): TaskType {
+    return this.definitions.taskTypes.find((t) => t.name === row.taskType)!;
+  }
+
   /** Runs or expires a row at `now`, then lets its instance see the outcome. */
-  act(row: Row, kind: 'run' | 'expire', now: number): void {
+  act(row: Row, kind: 'run' | 'expire' | 'time-out', now: number): void {
     const at = formatInstant(now);
     row.writtenAt = now;
-    if (kind === 'expire') {
+    if (kind === 'time-out') {
+      row.status = TaskStatus.FAILED;
+      row.finishedAt = now;
+      row.timeline.push({
+        at,
+        status: TaskStatus.FAILED,
+        cause: totalTimeoutCause(this.typeOf(row)),
+      });
+    } else if (kind === 'expire') {
       row.status = TaskStatus.EXPIRED;
       row.finishedAt = now;
       row.timeline.push({ at, status: TaskStatus.EXPIRED, cause: 'deadline' });
@@ -263,6 +285,13 @@ class World {
           status: TaskStatus.FAILED,
           cause: `attempt ${row.attempts} failed`,
         });
+      } else if (
+        isPast(totalDeadline(type, row.dueAt), now + backoffMs(type.retry, row.attempts))
+      ) {
+        // No time left for another attempt within the total timeout: not retried.
+        row.status = TaskStatus.FAILED;
+        row.finishedAt = now;
+        row.timeline.push({ at, status: TaskStatus.FAILED, cause: totalTimeoutCause(type) });
       } else {
         row.status = TaskStatus.SCHEDULED;
         row.nextAttemptAt = now + backoffMs(type.retry, row.attempts);
@@ -277,6 +306,9 @@ class World {
     this.decideFor(row.workflow, row.key, [], now);
   }
 }
+
+/** True when `limit` is set and `time` is after it. */
+const isPast = (limit: number | null, time: number) => limit !== null && time > limit;
 
 /**
  * Runs definitions over a stream of events on a virtual clock: the decider, a task table
@@ -303,7 +335,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
   let next = 0;
   for (;;) {
-    let due: { row: Row; at: number; kind: 'run' | 'expire' } | null = null;
+    let due: { row: Row; at: number; kind: 'run' | 'expire' | 'time-out' } | null = null;
     for (const row of world.rows.values()) {
       if (row.status !== TaskStatus.SCHEDULED) continue;
       const action = world.nextAction(row);

@@ -83,13 +83,22 @@ export interface RetryPolicy {
 export interface TaskTypeOptions {
   /** The task type's name: kebab-case, unique, used in queue and function names. */
   readonly name: string;
-  /** Start-to-close: how long one attempt may run before it is aborted. @default '30s' */
+  /**
+   * How long one attempt may run before it is aborted (Temporal's StartToClose timeout).
+   * @default '30s'
+   */
   readonly timeout?: string;
   /**
-   * The latest start, measured from the due time. A task not started by then is EXPIRED
-   * and never runs. @default no deadline
+   * The latest start, measured from the due time (Temporal's ScheduleToStart timeout). A
+   * task not started by then is EXPIRED and never runs. @default no deadline
    */
   readonly deadline?: string;
+  /**
+   * How long the task may take in all, retries and backoffs included, measured from the
+   * due time (Temporal's ScheduleToClose timeout). An attempt is cut short at it, and a
+   * retry that would start after it is not made: the task is FAILED. @default no limit
+   */
+  readonly totalTimeout?: string;
   /** Retries of failed attempts. @default { maxAttempts: 3, backoff: 'exponential', initial: '10s', max: '5m' } */
   readonly retry?: {
     readonly maxAttempts?: number;
@@ -109,6 +118,8 @@ export interface TaskType {
   readonly name: string;
   readonly timeoutMs: number;
   readonly deadlineMs: number | null;
+  /** See {@link TaskTypeOptions.totalTimeout}. */
+  readonly totalTimeoutMs: number | null;
   readonly retry: RetryPolicy;
   readonly concurrency: number | null;
   readonly precision: Precision;
@@ -162,6 +173,7 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
     options.deadline === undefined
       ? null
       : within(where, () => parseDuration(options.deadline, 'deadline'));
+  const totalTimeoutMs = totalTimeoutOf(options, where, timeoutMs, deadlineMs);
   const concurrency = options.concurrency ?? null;
   if (concurrency !== null && !isConcurrencyCap(concurrency)) {
     throw new DefinitionError(
@@ -187,10 +199,48 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
     name: options.name,
     timeoutMs,
     deadlineMs,
+    totalTimeoutMs,
     retry: { maxAttempts, backoff, initialMs, maxMs },
     concurrency,
     precision,
   };
+}
+
+/** The total timeout of a task type, checked against its timeout and deadline. */
+function totalTimeoutOf(
+  options: TaskTypeOptions,
+  where: string,
+  timeoutMs: number,
+  deadlineMs: number | null,
+): number | null {
+  if (options.totalTimeout === undefined) return null;
+  const totalMs = within(where, () => parseDuration(options.totalTimeout, 'totalTimeout'));
+  if (totalMs < timeoutMs) {
+    throw new DefinitionError(
+      where,
+      `totalTimeout (${formatDuration(totalMs)}) is shorter than one attempt's timeout (${formatDuration(timeoutMs)}): lengthen totalTimeout or shorten timeout`,
+    );
+  }
+  if (deadlineMs !== null && deadlineMs > totalMs) {
+    throw new DefinitionError(
+      where,
+      `deadline (${formatDuration(deadlineMs)}) is later than totalTimeout (${formatDuration(totalMs)}): a task could never start after ${formatDuration(totalMs)}; shorten deadline or lengthen totalTimeout`,
+    );
+  }
+  return totalMs;
+}
+
+/**
+ * When a task of this type must be done by, retries included (its due time plus the total
+ * timeout), or null when the type has no total timeout.
+ */
+export function totalDeadline(taskType: TaskType, dueAt: number): number | null {
+  return taskType.totalTimeoutMs === null ? null : dueAt + taskType.totalTimeoutMs;
+}
+
+/** The cause recorded when a task fails for its total timeout. */
+export function totalTimeoutCause(taskType: TaskType): string {
+  return `total timeout (ScheduleToClose) of ${formatDuration(taskType.totalTimeoutMs ?? 0)} passed, retries included`;
 }
 
 /** The wait before attempt `attempt + 1` after attempt `attempt` failed. */

@@ -415,3 +415,65 @@ describe('errors thrown with a second copy of Hourglass', () => {
     expect(rowOf('b')).toMatchObject({ status: 'SCHEDULED', runAt: T0 + 45_000 });
   });
 });
+
+describe("a task type's total timeout (ScheduleToClose), retries included", () => {
+  const notify = defineTaskType({
+    name: 'render',
+    timeout: '30s',
+    totalTimeout: '1m',
+    retry: { maxAttempts: 5, initial: '10s' },
+  });
+  const run = (tasks: TaskItem[], handler: () => Promise<void>, clock = () => T0) => {
+    const memory = setUp(tasks, { clock, timeScale: 20 });
+    const wrapped = worker(notify, handler, () => memory.deps);
+    return {
+      memory,
+      done: wrapped(
+        batch(tasks),
+        lambdaWithRemaining(() => 90_000),
+      ),
+    };
+  };
+
+  it('fails a task that arrives after it, without running it', async () => {
+    let ran = false;
+    const { memory, done } = run(
+      [row('late', { dueAt: T0 - 61_000, runAt: T0 - 61_000 })],
+      async () => {
+        ran = true;
+      },
+    );
+    await done;
+    expect(ran).toBe(false);
+    expect(memory.row('late')).toMatchObject({
+      status: 'FAILED',
+      lastError: 'total timeout (ScheduleToClose) of 1m passed, retries included',
+    });
+  });
+
+  it('fails instead of retrying when the next attempt would start after it', async () => {
+    // Due 55 s ago: a retry 10 s from now would start at 65 s, past the minute.
+    const { memory, done } = run([row('tired', { dueAt: T0 - 55_000, runAt: T0 })], async () => {
+      throw new Error('carrier API down');
+    });
+    await done;
+    expect(memory.row('tired')).toMatchObject({
+      status: 'FAILED',
+      attempt: 1,
+      lastError:
+        'Error: carrier API down; total timeout (ScheduleToClose) of 1m passed, retries included',
+    });
+  });
+
+  it('cuts an attempt short at it, even inside its own timeout', async () => {
+    // Due 59 s ago: one second left of the minute, though one attempt may take 30 s.
+    const { memory, done } = run([row('slow', { dueAt: T0 - 59_000, runAt: T0 })], async () => {
+      await new Promise((r) => setTimeout(r, 1_000));
+    });
+    await done;
+    expect(memory.row('slow').status).toBe('FAILED');
+    // Timed out at the minute (50 ms at 20×): with its own 30 s timeout (1.5 s at 20×) the
+    // one-second handler would have completed.
+    expect(memory.row('slow').lastError).toContain('TaskTimeoutError');
+  });
+});

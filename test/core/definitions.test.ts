@@ -45,6 +45,7 @@ describe('defineTaskType', () => {
       name: 'send-it',
       timeoutMs: 30_000,
       deadlineMs: null,
+      totalTimeoutMs: null,
       retry: { maxAttempts: 3, backoff: 'exponential', initialMs: 10_000, maxMs: 300_000 },
       concurrency: null,
       precision: 'second',
@@ -72,6 +73,16 @@ describe('defineTaskType', () => {
       'a max below the initial backoff',
       { name: 't', retry: { initial: '1m', max: '10s' } },
       'retry.max (10s) must not be shorter than retry.initial (1m)',
+    ],
+    [
+      'a total timeout shorter than one attempt',
+      { name: 't', timeout: '5m', totalTimeout: '1m' },
+      "task type 't': totalTimeout (1m) is shorter than one attempt's timeout (5m): lengthen totalTimeout or shorten timeout",
+    ],
+    [
+      'a deadline past the total timeout',
+      { name: 't', deadline: '3h', totalTimeout: '2h' },
+      'deadline (3h) is later than totalTimeout (2h): a task could never start after 2h; shorten deadline or lengthen totalTimeout',
     ],
     [
       'a timeout over the Lambda limit',
