@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { parseArgs as parseCommandLine } from 'node:util';
 import { readDevState } from '../local/dev-state';
 import { loadDefinitions } from '../local/project';
@@ -59,6 +60,11 @@ const OPTIONS = {
   port: { type: 'string', multiple: true },
   help: { type: 'boolean' },
 } as const;
+
+/** Who acts, as recorded in a task's history: `$USER`, else the login name. */
+export function operatorName(): string {
+  return process.env.USER || userInfo().username;
+}
 
 /** Reads the command line with Node's own `util.parseArgs` (strict: unknown options are errors). */
 export function parseArgs(argv: readonly string[]): Args {

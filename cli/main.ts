@@ -63,6 +63,8 @@ stack found by its outputs; with neither, the dev cloud if one is running):
   hourglass cancel TASK_ID --reason TEXT [--by NAME]  cancels a pending task, recorded in its history
   hourglass reschedule TASK_ID (--at ISO | --after DURATION) --reason TEXT [--by NAME]
   hourglass retry TASK_ID --reason TEXT [--by NAME]   runs a FAILED or EXPIRED task again
+  hourglass cancel|retry (--workflow W | --type T) [--key K] [--status S] [--due-before ISO]
+                  [--due-after ISO] --reason TEXT [--dry-run]   in bulk, by filter
   hourglass redrive ingest|tasks [--dry-run] [--limit N]   moves a DLQ's messages back
   hourglass rejected [--workflow W] [--days N] [--limit N] [--json]   rejected events and why
   hourglass ui [--port N]                          the dashboard, on 127.0.0.1 (default port 4680)

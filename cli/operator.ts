@@ -25,6 +25,7 @@ import {
   type CliIo,
   ExitCode,
   one,
+  operatorName,
   parseTime,
   runningDefinitions,
   UsageError,
@@ -48,7 +49,8 @@ export function relative(iso: string, now: number): string {
 export function renderInstance(report: InstanceReport, now: number): string {
   const lines: string[] = [];
   if (!report.found) {
-    return `${report.workflow} / ${report.key}: no instance (no event for this key was accepted, or it expired)\n`;
+    const rejected = report.history.map((h) => `! ${h.at}  ${h.kind.padEnd(8)} ${h.text}`);
+    return `${report.workflow} / ${report.key}: no instance (no event for this key was accepted, or it expired)\n${rejected.length > 0 ? `Rejected events of this key:\n${rejected.join('\n')}\n` : ''}`;
   }
   lines.push(
     `${report.workflow} / ${report.key}: state ${report.state}${report.final ? ' (final)' : ''}`,
@@ -185,6 +187,7 @@ export async function runTasks(args: Args, io: CliIo): Promise<number> {
 export async function runCancel(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
   const [taskId] = rest;
   if (taskId === undefined && filtered(args)) return runBulk('cancel', args, io);
+  oneTaskOnly(args, 'cancel');
   if (taskId === undefined) {
     throw new UsageError(
       "cancel needs TASK_ID and --reason, e.g. hourglass cancel 'welcome-discount#u1#send-discount-code#1' --reason 'asked by support'",
@@ -205,6 +208,7 @@ export async function runCancel(args: Args, rest: readonly string[], io: CliIo):
 export async function runRetry(args: Args, rest: readonly string[], io: CliIo): Promise<number> {
   const [taskId] = rest;
   if (taskId === undefined && filtered(args)) return runBulk('retry', args, io);
+  oneTaskOnly(args, 'retry');
   if (taskId === undefined) {
     throw new UsageError(
       "retry needs TASK_ID and --reason, e.g. hourglass retry 'welcome-discount#u1#send-discount-code#1' --reason 'mailer fixed'",
@@ -251,6 +255,9 @@ function positive(args: Args, name: string): number | undefined {
 }
 
 export async function runRejected(args: Args, io: CliIo): Promise<number> {
+  const workflow = one(args, '--workflow');
+  // A typo would list nothing and read as "no rejections": refuse it.
+  if (workflow !== undefined) findWorkflow(await runningDefinitions(args, io), workflow);
   const options = {
     ...optional('workflow', one(args, '--workflow')),
     ...optional('days', positive(args, '--days')),
@@ -268,7 +275,7 @@ function why(args: Args, command: string) {
   if (reason === undefined || reason.trim() === '') {
     throw new UsageError(`${command} needs --reason TEXT: it is recorded in the task's history`);
   }
-  return { reason, by: one(args, '--by') ?? process.env.USER ?? 'unknown' };
+  return { reason, by: one(args, '--by') ?? operatorName() };
 }
 
 export async function runReschedule(
@@ -277,6 +284,7 @@ export async function runReschedule(
   io: CliIo,
 ): Promise<number> {
   const [taskId] = rest;
+  oneTaskOnly(args, 'reschedule');
   const at = one(args, '--at');
   const after = one(args, '--after');
   if (taskId === undefined || (at === undefined) === (after === undefined)) {
@@ -329,7 +337,9 @@ export async function runRedrive(args: Args, rest: readonly string[], io: CliIo)
   });
   if (dryRun) {
     io.out(
-      `${report.waiting} message(s) wait in the ${source} DLQ; run again without --dry-run to move them back\n`,
+      report.waiting === 0
+        ? `nothing waits in the ${source} DLQ\n`
+        : `${report.waiting} message(s) wait in the ${source} DLQ; run again without --dry-run to move them back\n`,
     );
     return ExitCode.ok;
   }
@@ -340,6 +350,23 @@ export async function runRedrive(args: Args, rest: readonly string[], io: CliIo)
     `moved ${report.moved} message(s) back${where ? ` (${where})` : ''}${report.left > 0 ? `; left ${report.left} that are not timer messages in the DLQ` : ''}\n`,
   );
   return report.left > 0 ? ExitCode.findings : ExitCode.ok;
+}
+
+/**
+ * Refuses the bulk-only flags on a one-task command, so `--dry-run` or a filter is never
+ * silently ignored while the task is changed for real.
+ */
+function oneTaskOnly(args: Args, command: string): void {
+  if (args.flags.has('--dry-run')) {
+    throw new UsageError(
+      `--dry-run is for the bulk form (hourglass ${command} with a filter such as --workflow or --type); for one task, hourglass inspect shows what would change`,
+    );
+  }
+  if (filtered(args)) {
+    throw new UsageError(
+      `give ${command} either a TASK_ID or a filter (--workflow, --type, --status, --due-before, --due-after), not both`,
+    );
+  }
 }
 
 /** True when the command line names a task filter (a bulk action) rather than one task. */
@@ -368,6 +395,10 @@ async function runBulk(action: BulkAction, args: Args, io: CliIo): Promise<numbe
     },
   });
   const more = report.more ? ` (more than ${BULK_LIMIT} match: run it again for the rest)` : '';
+  if (report.matched.length === 0) {
+    io.out(`no task matches: nothing to ${verb}\n`);
+    return ExitCode.ok;
+  }
   if (dryRun) {
     io.out(
       `would ${verb} ${report.matched.length} task(s)${more}:\n${report.matched.map((t) => `  ${t.taskId}  ${t.status}  due ${formatInstant(t.runAt)}`).join('\n')}\n`,

@@ -1,5 +1,12 @@
-import { userInfo } from 'node:os';
-import { type Args, type CliIo, ExitCode, one, runningDefinitions, UsageError } from '../args';
+import {
+  type Args,
+  type CliIo,
+  ExitCode,
+  one,
+  operatorName,
+  runningDefinitions,
+  UsageError,
+} from '../args';
 import { resolveTarget } from '../target';
 import { dashboardApi } from './api';
 import { startDashboard } from './server';
@@ -9,7 +16,7 @@ export const DEFAULT_UI_PORT = 4680;
 
 /** Who the dashboard records as having acted: the operator's login, marked as from the page. */
 export function dashboardOperator(): string {
-  return `${process.env.USER ?? userInfo().username} (dashboard)`;
+  return `${operatorName()} (dashboard)`;
 }
 
 /**

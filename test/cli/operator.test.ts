@@ -263,7 +263,7 @@ describe('hourglass rejected', () => {
       events: [expect.objectContaining({ eventId: 'bad-u1', workflow: null })],
       more: false,
     });
-    expect((await hourglass('rejected', '--workflow', 'catalog')).out).toBe(
+    expect((await hourglass('rejected', '--workflow', 'product-publish')).out).toBe(
       'No rejected events.\n',
     );
     expect((await hourglass('rejected', '--days', '0')).err).toMatch(
@@ -459,7 +459,7 @@ describe('bulk cancel and retry by filter', () => {
       'campaign pulled',
       '--local',
     );
-    expect(again.out).toBe('cancelled 0 of 0 task(s)\n');
+    expect(again.out).toBe('no task matches: nothing to cancel\n');
   });
 
   it('refuses a bulk action with no filter, and a status the action does not apply to', async () => {
@@ -480,6 +480,45 @@ describe('bulk cancel and retry by filter', () => {
     );
     expect(wrong.code).toBe(2);
     expect(wrong.err).toContain('cancel applies to SCHEDULED tasks, not --status FAILED');
+  });
+});
+
+describe('one-task commands and the bulk-only flags', () => {
+  it('refuses --dry-run on a one-task cancel instead of cancelling for real', async () => {
+    const { code, err } = await hourglass(
+      'cancel',
+      'welcome-discount#u3#send-discount-code#1',
+      '--reason',
+      'r',
+      '--dry-run',
+      '--local',
+    );
+    expect(code).toBe(2);
+    expect(err).toContain('--dry-run is for the bulk form (hourglass cancel with a filter');
+    const still = await hourglass('inspect', 'welcome-discount', 'u3', '--local');
+    expect(still.out).toContain('welcome-discount#u3#send-discount-code#1  SCHEDULED');
+  });
+
+  it('refuses a TASK_ID and a filter together', async () => {
+    const { code, err } = await hourglass(
+      'reschedule',
+      'welcome-discount#u3#send-discount-code#1',
+      '--after',
+      '1h',
+      '--workflow',
+      'welcome-discount',
+      '--reason',
+      'r',
+      '--local',
+    );
+    expect(code).toBe(2);
+    expect(err).toContain('give reschedule either a TASK_ID or a filter');
+  });
+
+  it('refuses an unknown workflow in rejected, rather than listing nothing', async () => {
+    const { code, err } = await hourglass('rejected', '--workflow', 'welcom-discount', '--local');
+    expect(code).toBe(2);
+    expect(err).toContain('welcom-discount');
   });
 });
 
