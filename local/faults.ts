@@ -118,7 +118,7 @@ export function handlerWithFaults(run: TaskHandler, injector: FaultInjector): Ta
       );
       throw new Error('injected hang, aborted');
     }
-    await run(task, ctx);
+    return run(task, ctx);
   };
 }
 

@@ -4,9 +4,38 @@ import type { Task, TaskContext, TaskHandler, WorkerDeps } from './worker';
 
 /** One attempt of a task's handler: run to its timeout, and watched if it outlives it. */
 
+/**
+ * The largest result a handler may return, as JSON: it is stored on the task row and
+ * carried in the completed event, which both have size limits (DynamoDB 400 KB an item,
+ * EventBridge 256 KB an event), and every byte of it is written again at each change.
+ */
+export const RESULT_MAX_BYTES = 4_096;
+
+/**
+ * Why a handler's return value cannot be kept as the task's result, or null when it can
+ * (nothing returned, or JSON within {@link RESULT_MAX_BYTES}).
+ */
+export function resultRefusal(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    return `the handler returned a result that is not JSON (${(error as Error).message}); return plain data`;
+  }
+  if (json === undefined || typeof value === 'function') {
+    return 'the handler returned a result that is not JSON; return plain data';
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > RESULT_MAX_BYTES) {
+    return `the handler returned a ${bytes}-byte result; results are limited to ${RESULT_MAX_BYTES} bytes of JSON: store large data elsewhere and return a reference to it`;
+  }
+  return null;
+}
+
 /** How one attempt of a handler ended. */
 export type AttemptResult =
-  | { readonly ok: true }
+  | { readonly ok: true; readonly value: unknown }
   | {
       readonly ok: false;
       readonly error: unknown;
@@ -37,8 +66,8 @@ export async function runAttempt(
     }, timeoutMs / timeScale);
   });
   try {
-    await Promise.race([run, timedOut]);
-    return { ok: true };
+    const value = await Promise.race([run, timedOut]);
+    return { ok: true, value };
   } catch (error) {
     return { ok: false, error, settled };
   } finally {

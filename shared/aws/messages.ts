@@ -166,6 +166,7 @@ export function lifecycleEntry(
       startedAt: iso(task.startedAt),
       finishedAt: iso(task.finishedAt),
       lateCancels: task.lateCancels.length,
+      ...(task.result === undefined ? {} : { result: task.result }),
     }),
   };
 }

@@ -197,6 +197,8 @@ export interface TaskDetail {
   readonly finishedAt: string | null;
   readonly lastError: string | null;
   readonly input: unknown;
+  /** What the handler returned when it completed, or null. */
+  readonly result: unknown;
   /** Every status change, oldest first, with its cause. */
   readonly timeline: readonly TimelineEntry[];
   /** Events that came after the task had started and so could not cancel it. */
@@ -234,6 +236,7 @@ export async function readTask(
     finishedAt: at(row.finishedAt),
     lastError: row.lastError ?? null,
     input: row.input,
+    result: row.result ?? null,
     timeline: row.timeline,
     lateCancels: row.lateCancels,
   };

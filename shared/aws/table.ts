@@ -82,6 +82,8 @@ export interface TaskItem {
   readonly finishedAt?: number;
   readonly updatedAt: number;
   readonly lastError?: string;
+  /** What the handler of the attempt that completed it returned (small JSON). */
+  readonly result?: Json;
   /** Set while finished and its lifecycle event is not yet published: see {@link unpublishedKeys}. */
   readonly GSI2PK?: string;
   readonly GSI2SK?: string;
@@ -159,6 +161,7 @@ export function toFact(item: TaskItem): TaskFact {
     startedAt: item.startedAt ?? null,
     finishedAt: item.finishedAt ?? null,
     lateCancels: item.lateCancels,
+    ...(item.result === undefined ? {} : { result: item.result }),
     ...(item.timeline[0] === undefined ? {} : { createdAt: Date.parse(item.timeline[0].at) }),
   };
 }

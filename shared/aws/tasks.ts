@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { TaskStatus } from '../core/definitions';
+import { type Json, TaskStatus } from '../core/definitions';
 import { formatInstant } from '../core/time';
 import {
   getTask,
@@ -29,7 +29,8 @@ export interface TaskStore {
     claim: { readonly at: number; readonly leaseUntil: number },
   ): Promise<boolean>;
   /** RUNNING as `attempt` → COMPLETED. */
-  complete(task: TaskItem, attempt: number, at: number): Promise<boolean>;
+  /** RUNNING → COMPLETED, keeping the handler's result (checked small JSON) when it returned one. */
+  complete(task: TaskItem, attempt: number, at: number, result?: Json): Promise<boolean>;
   /**
    * → FAILED. From RUNNING as `attempt` after a failed attempt, or (with `attempt` null)
    * from the row as read, when no attempt is left to start.
@@ -63,11 +64,12 @@ export function dynamoTaskStore(deps: StoreDeps): TaskStore {
   return {
     get: (ref) => getTask(deps, ref),
     claim: (task, lease) => claimTask(deps, task, lease),
-    complete: (task, attempt, at) =>
+    complete: (task, attempt, at, result) =>
       finishTask(deps, task, running(attempt), {
         status: TaskStatus.COMPLETED,
         at,
         cause: `attempt ${attempt}`,
+        ...(result === undefined || result === null ? {} : { result }),
       }),
     fail: (task, attempt, at, reason) =>
       attempt === null
@@ -142,15 +144,16 @@ function finishTask(
   deps: StoreDeps,
   task: TaskItem,
   expect: TaskExpectation,
-  outcome: { status: TaskStatus; at: number; cause: string; lastError?: string },
+  outcome: { status: TaskStatus; at: number; cause: string; lastError?: string; result?: Json },
 ): Promise<boolean> {
-  const { status, at, cause, lastError } = outcome;
+  const { status, at, cause, lastError, result } = outcome;
   const indexKeys = statusKeys(task.taskId, status, task.runAt);
   return transitionTask(deps, task, expect, {
     set: {
       status,
       finishedAt: at,
       ...(lastError === undefined ? {} : { lastError }),
+      ...(result === undefined ? {} : { result }),
       expiresAt: expiresAt(at, retentionOf(deps)),
       ...indexKeys,
       ...(task.publish ? unpublishedKeys(task.taskId, at) : {}),

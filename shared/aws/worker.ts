@@ -9,7 +9,7 @@ import {
   totalDeadline,
   totalTimeoutCause,
 } from '../core/definitions';
-import { runAttempt, warnWhileRunning } from './attempt';
+import { resultRefusal, runAttempt, warnWhileRunning } from './attempt';
 import { NonRetryableError, RetryAfterError, TaskTimeoutError } from './errors';
 import {
   delaySecondsFor,
@@ -74,8 +74,16 @@ export interface Task<Input = Json> {
   readonly dueAt: Date;
 }
 
-/** A worker's business logic. Throw to fail the attempt; see NonRetryableError and RetryAfterError. */
-export type TaskHandler<Input = Json> = (task: Task<Input>, ctx: TaskContext) => Promise<void>;
+/**
+ * A worker's business logic. Throw to fail the attempt (see NonRetryableError and
+ * RetryAfterError); return small JSON (at most 4 KB) to keep it as the task's result, in
+ * its completed event's `detail.result` for the workflow's guards and assigns.
+ */
+export type TaskHandler<Input = Json> = (
+  task: Task<Input>,
+  ctx: TaskContext,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler returns nothing, or its result
+) => Promise<void | Json>;
 
 /** What the worker middleware needs. */
 export interface WorkerDeps {
@@ -254,16 +262,7 @@ export async function processTaskMessage(
     deps.timeScale ?? 1,
   );
   const done = deps.clock();
-  if (result.ok) {
-    if (await deps.tasks.complete(task, attempt, done))
-      return counted(true, Metric.completed, 'completed');
-    deps.telemetry.warn(
-      'the attempt finished after its lease was taken over; its result is not recorded',
-      { taskId: task.taskId, attempt },
-    );
-    return 'lost-race';
-  }
-
+  if (result.ok) return recordSuccess(deps, task, attempt, result.value, done);
   const outcome = await recordFailure(deps, taskType, task, {
     attempt,
     error: result.error,
@@ -275,6 +274,31 @@ export async function processTaskMessage(
   if (options.onAbandoned) options.onAbandoned(returned);
   else await returned;
   return outcome;
+}
+
+/**
+ * Records a successful attempt: COMPLETED with the handler's result; FAILED when the
+ * result cannot be kept (not JSON, or over the size limit: retrying cannot fix it).
+ */
+async function recordSuccess(
+  deps: WorkerDeps,
+  task: TaskItem,
+  attempt: number,
+  value: unknown,
+  done: number,
+): Promise<MessageOutcome> {
+  const refused = resultRefusal(value);
+  if (refused !== null) {
+    const won = await deps.tasks.fail(task, attempt, done, refused);
+    return countWin(deps, task, won, Metric.failed, 'failed');
+  }
+  if (await deps.tasks.complete(task, attempt, done, value as Json | undefined))
+    return countWin(deps, task, true, Metric.completed, 'completed');
+  deps.telemetry.warn(
+    'the attempt finished after its lease was taken over; its result is not recorded',
+    { taskId: task.taskId, attempt },
+  );
+  return 'lost-race';
 }
 
 /**

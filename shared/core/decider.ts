@@ -80,6 +80,8 @@ export interface TaskFact {
    * incarnation of a task was current when an event was applied. Unknown: the oldest.
    */
   readonly createdAt?: number;
+  /** What the handler returned when it completed, if anything. */
+  readonly result?: Json;
 }
 
 /** Every incarnation's fact of each planned task, oldest first, keyed by the planned id. */

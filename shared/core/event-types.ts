@@ -109,4 +109,6 @@ export interface TaskOutcomeDetail {
   readonly outcome: TaskOutcome;
   readonly attempts: number;
   readonly input: Json;
+  /** On `.completed`: what the handler returned, if anything (small JSON). */
+  readonly result?: Json;
 }

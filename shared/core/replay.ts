@@ -157,6 +157,7 @@ export class Replay {
         fact.attempts,
         fact.input,
         item.time,
+        fact.result,
       );
     }
   }
@@ -204,6 +205,7 @@ export class Replay {
     attempts: number,
     input: Json,
     time: number,
+    result?: Json,
   ) {
     const trigger = `${taskType}.${outcome}`;
     this.fire(
@@ -213,7 +215,14 @@ export class Replay {
         source: LIFECYCLE_SOURCE,
         detailType: trigger,
         time: formatInstant(time),
-        detail: { taskId, taskType, outcome, attempts, input },
+        detail: {
+          taskId,
+          taskType,
+          outcome,
+          attempts,
+          input,
+          ...(result === undefined ? {} : { result }),
+        },
       },
       time,
     );

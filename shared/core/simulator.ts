@@ -42,6 +42,11 @@ export interface SimulationOptions {
   readonly failures?: Readonly<Record<string, number>>;
   /** Windows in which a task type's workers are down. @default none */
   readonly outages?: readonly Outage[];
+  /**
+   * What the handlers of a task type return, from the task's input: the completed task's
+   * result, in its outcome event's `detail.result`. @default nothing
+   */
+  readonly results?: Readonly<Record<string, (input: Json) => Json>>;
 }
 
 export type { TimelineEntry } from './commands';
@@ -61,6 +66,8 @@ export interface SimulatedTask {
   /** True when an event tried to cancel it after it had fired or been claimed. */
   readonly lateCancel: boolean;
   readonly timeline: readonly TimelineEntry[];
+  /** What the handler returned when it completed, if anything. */
+  readonly result?: Json;
 }
 
 /** An instance at the end of a simulation. */
@@ -108,6 +115,7 @@ interface Row {
   finishedAt: number | null;
   lateCancels: string[];
   timeline: TimelineEntry[];
+  result?: Json;
 }
 
 /** The simulated world: a task table, instances, and a virtual clock. */
@@ -121,6 +129,7 @@ class World {
     private readonly definitions: HourglassDefinitions,
     private readonly failures: Readonly<Record<string, number>>,
     private readonly outages: readonly Outage[],
+    private readonly results: Readonly<Record<string, (input: Json) => Json>> = {},
   ) {}
 
   factsOf(workflow: string, key: string): TaskFact[] {
@@ -138,6 +147,7 @@ class World {
         startedAt: row.startedAt,
         finishedAt: row.finishedAt,
         lateCancels: row.lateCancels,
+        ...(row.result === undefined ? {} : { result: row.result }),
         ...(row.timeline[0] === undefined
           ? {}
           : { createdAt: parseInstant(row.timeline[0].at, 'at') }),
@@ -274,6 +284,8 @@ class World {
         succeeded,
       });
       if (succeeded) {
+        const result = this.results[row.taskType]?.(row.input);
+        if (result !== undefined) row.result = result;
         row.status = TaskStatus.COMPLETED;
         row.finishedAt = now;
         row.timeline.push({ at, status: TaskStatus.COMPLETED, cause: `attempt ${row.attempts}` });
@@ -323,7 +335,12 @@ const isPast = (limit: number | null, time: number) => limit !== null && time > 
  * expect(result.tasks[0]?.status).toBe('COMPLETED');
  */
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
-  const world = new World(options.definitions, options.failures ?? {}, options.outages ?? []);
+  const world = new World(
+    options.definitions,
+    options.failures ?? {},
+    options.outages ?? [],
+    options.results ?? {},
+  );
   for (const name of Object.keys(options.failures ?? {})) assertTaskType(options, name, 'failures');
   for (const outage of options.outages ?? []) assertTaskType(options, outage.taskType, 'outages');
 
@@ -377,6 +394,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       attempts: row.attempts,
       input: row.input,
       lateCancel: row.lateCancels.length > 0,
+      ...(row.result === undefined ? {} : { result: row.result }),
       timeline: row.timeline,
     })),
     instances: [...world.instances.values()].map((i) => ({

@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { HourglassDefinitions } from './definitions';
+import type { HourglassDefinitions, Json } from './definitions';
 import { HourglassError } from './errors';
 import type { EventType } from './event-types';
 import {
@@ -60,6 +60,7 @@ export const DEFAULT_START = '2026-01-05T09:00:00.000Z';
 export class Scenario {
   private readonly inputs: SimulationInput[] = [];
   private readonly failures: Record<string, number> = {};
+  private readonly results: Record<string, (input: Json) => Json> = {};
   private readonly outages: Outage[] = [];
   private lastAt: number;
   private nextId = 1;
@@ -103,6 +104,12 @@ export class Scenario {
     return this;
   }
 
+  /** Makes the handler of `taskType` return `result(input)`: the completed task's result. */
+  returning(taskType: string | { readonly name: string }, result: (input: Json) => Json): this {
+    this.results[typeof taskType === 'string' ? taskType : taskType.name] = result;
+    return this;
+  }
+
   /** Makes the first `attempts` attempts of every task of `taskType` fail. */
   failing(taskType: string | { readonly name: string }, attempts: number): this {
     this.failures[typeof taskType === 'string' ? taskType : taskType.name] = attempts;
@@ -128,6 +135,7 @@ export class Scenario {
       definitions: this.definitions,
       events: this.inputs,
       failures: this.failures,
+      results: this.results,
       outages: this.outages,
       ...(until === undefined ? {} : { until: this.instant(until, 'until') }),
     });

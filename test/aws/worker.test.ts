@@ -23,7 +23,8 @@ import { taskItem } from '../support/tasks';
  */
 function memoryTaskStore(rows: TaskItem[]) {
   const byId = new Map(rows.map((r) => [r.taskId, r]));
-  const writes: { op: string; taskId: string; fields: Partial<TaskItem> }[] = [];
+  const writes: ({ op: string; taskId: string; fields: Partial<TaskItem> } & Partial<TaskItem>)[] =
+    [];
   const apply = (
     op: string,
     task: TaskItem,
@@ -33,7 +34,7 @@ function memoryTaskStore(rows: TaskItem[]) {
     const row = byId.get(task.taskId);
     if (row === undefined || !guard(row)) return Promise.resolve(false);
     byId.set(task.taskId, { ...row, ...fields });
-    writes.push({ op, taskId: task.taskId, fields });
+    writes.push({ ...fields, op, taskId: task.taskId, fields });
     return Promise.resolve(true);
   };
   const asRead = (task: TaskItem) => (row: TaskItem) =>
@@ -51,10 +52,11 @@ function memoryTaskStore(rows: TaskItem[]) {
         leaseUntil,
         startedAt: at,
       }),
-    complete: (task, attempt, at) =>
+    complete: (task, attempt, at, result) =>
       apply('complete', task, running(attempt), {
         status: TaskStatus.COMPLETED,
         finishedAt: at,
+        ...(result === undefined ? {} : { result }),
       }),
     fail: (task, attempt, at, reason) =>
       apply('fail', task, attempt === null ? asRead(task) : running(attempt), {
@@ -475,5 +477,43 @@ describe("a task type's total timeout (ScheduleToClose), retries included", () =
     // Timed out at the minute (50 ms at 20×): with its own 30 s timeout (1.5 s at 20×) the
     // one-second handler would have completed.
     expect(memory.row('slow').lastError).toContain('TaskTimeoutError');
+  });
+});
+
+describe("a handler's result", () => {
+  const render = defineTaskType({ name: 'render', retry: { maxAttempts: 3 } });
+  const runWith = async (handler: () => Promise<unknown>) => {
+    const memory = setUp([row('r1')]);
+    await worker(
+      render,
+      handler as never,
+      () => memory.deps,
+    )(
+      batch([row('r1')]),
+      lambdaWithRemaining(() => 90_000),
+    );
+    return memory;
+  };
+
+  it('is kept on the completed task', async () => {
+    const memory = await runWith(async () => ({ code: 'WELCOME-7Q2' }));
+    expect(memory.row('r1').status).toBe('COMPLETED');
+    expect(memory.writes.at(-1)).toMatchObject({ op: 'complete', result: { code: 'WELCOME-7Q2' } });
+  });
+
+  it('over 4 KB fails the task at once, saying how big it was and what to do', async () => {
+    const memory = await runWith(async () => ({ blob: 'x'.repeat(5_000) }));
+    expect(memory.row('r1')).toMatchObject({
+      status: 'FAILED',
+      attempt: 1,
+      lastError:
+        'the handler returned a 5011-byte result; results are limited to 4096 bytes of JSON: store large data elsewhere and return a reference to it',
+    });
+  });
+
+  it('that is not JSON fails the task, saying so', async () => {
+    const memory = await runWith(async () => ({ big: 10n }));
+    expect(memory.row('r1').status).toBe('FAILED');
+    expect(memory.row('r1').lastError).toMatch(/^the handler returned a result that is not JSON/);
   });
 });

@@ -78,6 +78,8 @@ describe('retrying a failed task on the local cloud', () => {
     const again = await row(`${TASK}#r2`);
     expect(again?.status).toBe('COMPLETED');
     expect(again?.attempt).toBe(1);
+    // Its handler's result, kept on the row in DynamoDB.
+    expect(again?.result).toEqual({ published: 'p-retry' });
     // Due at the retry, started within the local cloud's lateness bound (as the journeys).
     expect(again!.dueAt).toBeGreaterThanOrEqual(retriedAt);
     expect(again!.startedAt! - again!.dueAt).toBeLessThan(latenessBoundMs(SCALE));

@@ -407,6 +407,7 @@
             ['finished', when(t.finishedAt)],
             ['last error', t.lastError ?? '–'],
             ['input', h('code', {}, JSON.stringify(t.input))],
+            ['result', t.result === null ? '–' : h('code', {}, JSON.stringify(t.result))],
           ].map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))),
         ),
         controls.length ? h('div', { class: 'actions' }, controls) : null,
