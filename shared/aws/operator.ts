@@ -315,7 +315,12 @@ export async function listTasks(deps: StoreDeps, filter: TaskFilter = {}): Promi
       ...(filter.dueAfter === undefined ? {} : { after: filter.dueAfter }),
       ...(filtered ? {} : { firstPerShard: limit + 1 }),
     };
-    const lists = await Promise.all(statuses.map((s) => tasksDueBefore(deps, s, range)));
+    // The open statuses share a partition: one read for both, not one each.
+    const openAsked = statuses.filter((s) => OPEN.includes(s));
+    const lists = await Promise.all([
+      ...(openAsked.length === 0 ? [] : [tasksDueBefore(deps, openAsked, range)]),
+      ...statuses.filter((s) => !OPEN.includes(s)).map((s) => tasksDueBefore(deps, s, range)),
+    ]);
     found = lists.flat();
   }
   const kept = found.filter(keep).sort((a, b) => a.runAt - b.runAt);

@@ -118,26 +118,34 @@ function indexQuery(range: DueRange) {
 }
 
 /**
- * Lists tasks in a status across all shards of the status index, oldest run time first,
- * within `range`. SCHEDULED and RUNNING tasks share the open partitions and are told apart
- * by their rows; COMPLETED and CANCELLED tasks are not indexed, so asking for them is a bug.
+ * Lists tasks in a status (or both open statuses, in one read) across all shards of the
+ * status index, oldest run time first, within `range`. SCHEDULED and RUNNING tasks share
+ * the open partitions and are told apart by their rows; COMPLETED and CANCELLED tasks are not indexed, so asking for them is a bug.
  */
 export async function tasksDueBefore(
   deps: StoreDeps,
-  status: TaskStatus,
+  status: TaskStatus | readonly TaskStatus[],
   range: DueRange = {},
 ): Promise<ListedTaskRow[]> {
-  if (status === TaskStatus.COMPLETED || status === TaskStatus.CANCELLED) {
+  const statuses: readonly TaskStatus[] = typeof status === 'string' ? [status] : status;
+  const unindexed = statuses.find((s) => s === TaskStatus.COMPLETED || s === TaskStatus.CANCELLED);
+  if (unindexed !== undefined) {
     throw new HourglassError(
-      `the status index does not list ${status} tasks (it is sparse); read them by instance instead`,
+      `the status index does not list ${unindexed} tasks (it is sparse); read them by instance instead`,
     );
   }
-  const open = status === TaskStatus.SCHEDULED || status === TaskStatus.RUNNING;
+  const isOpen = (s: TaskStatus) => s === TaskStatus.SCHEDULED || s === TaskStatus.RUNNING;
+  const open = statuses.every(isOpen);
+  if (!open && statuses.length !== 1) {
+    throw new HourglassError(
+      `list ${statuses.join(' and ')} tasks one status at a time: only SCHEDULED and RUNNING share a partition`,
+    );
+  }
   const pages = await queryShards<ListedTaskRow>(deps, {
     ...indexQuery(range),
-    partition: (n) => (open ? Keys.openPk(n) : Keys.statusPk(status, n)),
+    partition: (n) => (open ? Keys.openPk(n) : Keys.statusPk(statuses[0]!, n)),
     select: async (page) =>
-      (await withRowState(deps, page as IndexedTask[])).filter((t) => t.status === status),
+      (await withRowState(deps, page as IndexedTask[])).filter((t) => statuses.includes(t.status)),
   });
   return pages.flat().sort((a, b) => a.runAt - b.runAt);
 }

@@ -67,21 +67,18 @@ export interface Sweep {
 export async function sweep(deps: SweepDeps, graceMs = SWEEP_GRACE_MS): Promise<Sweep> {
   const hasTime = deps.hasTime ?? (() => true);
   const now = deps.clock();
-  const [running, scheduled, unpublished] = await Promise.all([
+  const [open, unpublished] = await Promise.all([
     // A task is claimed at or after its run time, so one whose lease ran out a grace
-    // period ago was due before that too: both lists are of tasks due before then.
-    tasksDueBefore(deps, TaskStatus.RUNNING, {
-      before: now - graceMs,
-      firstPerShard: SWEEP_LIMIT,
-      notSweptSince: now - graceMs,
-    }),
-    tasksDueBefore(deps, TaskStatus.SCHEDULED, {
+    // period ago was due before that too: one read of the open tasks due before then.
+    tasksDueBefore(deps, [TaskStatus.RUNNING, TaskStatus.SCHEDULED], {
       before: now - graceMs,
       firstPerShard: SWEEP_LIMIT,
       notSweptSince: now - graceMs,
     }),
     unpublishedTasks(deps, now - graceMs, SWEEP_LIMIT),
   ]);
+  const running = open.filter((t) => t.status === TaskStatus.RUNNING);
+  const scheduled = open.filter((t) => t.status === TaskStatus.SCHEDULED);
   const stuck = [
     ...running.filter((t) => (t.leaseUntil ?? 0) + graceMs < now),
     ...scheduled,

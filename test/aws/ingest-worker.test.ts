@@ -502,6 +502,35 @@ describe('listing tasks from the status index', () => {
     ]);
   });
 
+  it('lists both open statuses in one read of the open partitions', async () => {
+    dynamo.on(QueryCommand).callsFake((input) => ({
+      Items:
+        input.ExpressionAttributeValues[':pk'] === 'OPEN#3'
+          ? [
+              { PK: 'I#w#a', SK: 'T#a', taskId: 'a', runAt: T0 - 2 },
+              { PK: 'I#w#b', SK: 'T#b', taskId: 'b', runAt: T0 - 1 },
+            ]
+          : [],
+    }));
+    dynamo.on(BatchGetCommand).resolves({
+      Responses: {
+        t: [
+          { PK: 'I#w#a', SK: 'T#a', status: 'SCHEDULED', attempt: 0 },
+          { PK: 'I#w#b', SK: 'T#b', status: 'RUNNING', attempt: 1 },
+        ],
+      },
+    });
+    const open = await tasksDueBefore(deps(), ['SCHEDULED', 'RUNNING'], { before: T0 });
+    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(16);
+    expect(open.map((t) => [t.taskId, t.status])).toEqual([
+      ['a', 'SCHEDULED'],
+      ['b', 'RUNNING'],
+    ]);
+    await expect(tasksDueBefore(deps(), ['FAILED', 'EXPIRED'])).rejects.toThrow(
+      'list FAILED and EXPIRED tasks one status at a time',
+    );
+  });
+
   it('refuses to list COMPLETED or CANCELLED tasks, which leave the sparse index', async () => {
     await expect(tasksDueBefore(deps(), 'COMPLETED')).rejects.toThrow(
       /the status index does not list COMPLETED tasks \(it is sparse\); read them by instance instead/,
