@@ -51,21 +51,14 @@ export async function resolveTarget(choice: TargetChoice): Promise<Target> {
     const dynamo = DynamoDBDocumentClient.from(
       new DynamoDBClient({ ...local, endpoint: state.dynamodb }),
     );
+    // A state file from before the dashboard names no SQS endpoint.
+    const sqs = state.sqs === undefined ? null : new SQSClient({ ...local, endpoint: state.sqs });
     const how = choice.local ? '' : '; no --stack given: pass --stack NAME for a deployed stack';
     return {
       description: `the local cloud of npm run dev, table ${state.tableName}${how}`,
       store: { dynamo, tableName: state.tableName, clock: () => Date.now() },
-      deadLetterQueues:
-        state.sqs === undefined
-          ? null
-          : {
-              sqs: new SQSClient({ ...local, endpoint: state.sqs }),
-              queues: state.deadLetterQueues ?? [],
-            },
-      redrive:
-        state.sqs === undefined || state.redrive === undefined
-          ? null
-          : { sqs: new SQSClient({ ...local, endpoint: state.sqs }), ...state.redrive },
+      deadLetterQueues: sqs === null ? null : { sqs, queues: state.deadLetterQueues ?? [] },
+      redrive: sqs === null || state.redrive === undefined ? null : { sqs, ...state.redrive },
     };
   } catch (error) {
     if (!(error instanceof NoDevCloudError)) throw error;

@@ -9,6 +9,8 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV, taskQueueName } from '../shared/aws/config';
+import type { NamedQueue } from '../shared/aws/overview';
+import type { RedriveRoutes } from '../shared/aws/redrive';
 import { ingestHandler } from '../shared/aws/runtime';
 import {
   type ListedTaskRow,
@@ -119,12 +121,9 @@ export interface LocalCloud {
   readonly tableName: string;
   readonly busName: string;
   /** Every dead-letter queue, as the construct deploys them: ingest's, the relay's, Scheduler's, the task queues'. */
-  readonly deadLetterQueues: readonly { readonly name: string; readonly url: string }[];
+  readonly deadLetterQueues: readonly NamedQueue[];
   /** The queues `hourglass redrive` moves messages between: each DLQ and where its messages go back. */
-  readonly redrive: {
-    readonly ingest: { readonly dlqUrl: string; readonly queueUrl: string };
-    readonly tasks: { readonly dlqUrl: string; readonly queueUrlPrefix: string };
-  };
+  readonly redrive: RedriveRoutes;
   readonly clock: VirtualClock;
   /** Every event the bus accepted, in order (domain and lifecycle events). */
   readonly busEvents: BusEvent[];

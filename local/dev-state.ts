@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { NamedQueue } from '../shared/aws/overview';
+import type { RedriveRoutes } from '../shared/aws/redrive';
 import { HourglassError } from '../shared/core/errors';
 
 /**
@@ -24,12 +26,9 @@ export interface DevState {
   readonly workflows: string;
   /** The SQS endpoint, and the dead-letter queues the dashboard shows the depth of. */
   readonly sqs: string;
-  readonly deadLetterQueues: readonly { readonly name: string; readonly url: string }[];
+  readonly deadLetterQueues: readonly NamedQueue[];
   /** The queues `hourglass redrive --local` moves messages between. */
-  readonly redrive: {
-    readonly ingest: { readonly dlqUrl: string; readonly queueUrl: string };
-    readonly tasks: { readonly dlqUrl: string; readonly queueUrlPrefix: string };
-  };
+  readonly redrive: RedriveRoutes;
   readonly pid: number;
 }
 

@@ -62,10 +62,16 @@ export interface Overview {
   readonly deadLetterQueues: readonly QueueDepth[];
 }
 
+/** A queue by the name people know it by, and its URL. */
+export interface NamedQueue {
+  readonly name: string;
+  readonly url: string;
+}
+
 /** Where the overview reads dead-letter queues from. */
 export interface DeadLetterQueues {
   readonly sqs: SQSClient;
-  readonly queues: readonly { readonly name: string; readonly url: string }[];
+  readonly queues: readonly NamedQueue[];
 }
 
 /** Every entry of one status family of the status index (open, failed or expired), up to the limit. */

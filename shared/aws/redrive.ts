@@ -19,12 +19,16 @@ import { parseTaskMessage } from './messages';
  * and the workers (a finished or stale timer is skipped) both take.
  */
 
-/** The queues of a deployment that `redrive` moves between. */
-export interface RedriveQueues {
-  readonly sqs: SQSClient;
+/** Where each dead-letter queue's messages go back to, by URL. */
+export interface RedriveRoutes {
   readonly ingest: { readonly dlqUrl: string; readonly queueUrl: string };
   /** The task DLQ, and the URL prefix every task queue's URL is this plus `<task type>`. */
   readonly tasks: { readonly dlqUrl: string; readonly queueUrlPrefix: string };
+}
+
+/** The queues of a deployment that `redrive` moves between, and the client to reach them. */
+export interface RedriveQueues extends RedriveRoutes {
+  readonly sqs: SQSClient;
 }
 
 /** Which dead-letter queue to redrive. */
