@@ -1,27 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { defineEvent, defineHourglass, defineTaskType, defineWorkflow } from '../../shared/core';
+import { defineHourglass, defineTaskType, defineWorkflow } from '../../shared/core';
 import { scenario } from '../../shared/core/testing';
+import { notifyCarrier, OrderShipped } from '../fixtures/shipping/definitions';
 
 /**
  * The three timeouts, in Temporal's terms: `timeout` bounds one attempt (StartToClose),
- * `deadline` bounds when the first attempt may start (ScheduleToStart), `totalTimeout`
+ * `deadline` bounds when any attempt may start (ScheduleToStart), `totalTimeout`
  * bounds the whole task, retries and backoffs included (ScheduleToClose). Each measured
  * from the due time, shown here on a virtual clock.
  */
 
-const OrderShipped = defineEvent({
-  source: 'shop',
-  detailType: 'OrderShipped',
-  schema: z.object({ orderId: z.string() }),
-});
-// Tell the carrier within 2 minutes of shipping, retries included; 10 s, 20 s, 40 s … apart.
-const notifyCarrier = defineTaskType({
-  name: 'notify-carrier',
-  timeout: '30s',
-  totalTimeout: '2m',
-  retry: { maxAttempts: 10, backoff: 'exponential', initial: '10s', max: '5m' },
-});
+// OrderShipped and notify-carrier (tell the carrier within 2 minutes of shipping, retries
+// included; 10 s, 20 s, 40 s … apart) are the journey the local-cloud test runs too.
+
 // Print the label: no attempt may start more than a minute after shipping.
 const printLabel = defineTaskType({ name: 'print-label', deadline: '1m' });
 const shipping = defineWorkflow({
