@@ -29,9 +29,18 @@ export interface DueRange {
   readonly notSweptSince?: number;
 }
 
-/** BatchGetItem reads at most this many keys per call. */
+/**
+ * BatchGetItem reads at most this many keys per call ("A single BatchGetItem operation can
+ * retrieve up to 16 MB of data, which can contain as many as 100 items", DynamoDB API
+ * Reference, BatchGetItem).
+ */
 const BATCH_GET_LIMIT = 100;
-/** Rounds of retrying the keys a BatchGetItem left unprocessed before giving up. */
+/**
+ * Rounds of retrying the keys a BatchGetItem left unprocessed before giving up, with an
+ * exponential backoff between them ("If DynamoDB returns any unprocessed items, you should
+ * retry the batch operation on those items. However, we strongly recommend that you use an
+ * exponential backoff algorithm", the same page).
+ */
 const UNPROCESSED_ROUNDS = 8;
 
 /**

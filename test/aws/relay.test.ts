@@ -223,6 +223,21 @@ describe('relayBatch', () => {
     );
   });
 
+  it("counts a queue timer's delay from when it is sent, not from when its record was read", async () => {
+    // Creating the far task's schedule takes a minute (a throttled Scheduler, say).
+    let now = T0;
+    scheduler.on(CreateScheduleCommand).callsFake(() => {
+      now += 60_000;
+      return {};
+    });
+    await relayBatch({ ...deps(), clock: () => now }, [
+      record(undefined, task({ taskId: 'near', runAt: T0 + minutes(10) })),
+      record(undefined, task({ taskId: 'far', runAt: T0 + days(1) })),
+    ]);
+    const [entry] = sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input.Entries!;
+    expect(entry!.DelaySeconds).toBe(540);
+  });
+
   it('retries the stream from the first record whose queue timer was not sent', async () => {
     sqs.on(SendMessageBatchCommand).resolves({
       Successful: [{ Id: '0', MessageId: 'a', MD5OfMessageBody: '' }],

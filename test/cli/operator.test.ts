@@ -359,11 +359,12 @@ describe('hourglass redrive', () => {
     });
 
   it('counts with --dry-run, then moves an event ingest gave up on back, and ingest applies it', async () => {
+    const eventTime = Date.now() - 60_000; // it waited a minute in the DLQ
     await sqs().send(
       new SendMessageCommand({
         QueueUrl: cloud.redrive.ingest.dlqUrl,
         MessageBody: JSON.stringify(
-          event('reg-u7', 'UserRegistered', { userId: 'u7', email: 'u7@x.io' }, Date.now()),
+          event('reg-u7', 'UserRegistered', { userId: 'u7', email: 'u7@x.io' }, eventTime),
         ),
       }),
     );
@@ -380,6 +381,11 @@ describe('hourglass redrive', () => {
     await cloud.settle({ until: Date.now() + 1_000 });
     const inspect = await hourglass('inspect', 'welcome-discount', 'u7', '--local');
     expect(inspect.out).toContain('welcome-discount / u7: state waiting');
+    // Due 30 minutes after the event's own time, not after the redrive.
+    const due = /welcome-discount#u7#send-discount-code#1 {2}SCHEDULED {2}due (\S+) /.exec(
+      inspect.out,
+    );
+    expect(Date.parse(due![1]!) - eventTime).toBe(30 * 60_000);
   });
 
   it("sends each timer in the task DLQ to its own task type's queue, and leaves what is not a timer", async () => {
