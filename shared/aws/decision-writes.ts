@@ -253,9 +253,14 @@ export function isFinished(
       .map((t) => t.taskId),
   );
   for (const command of decision.commands) {
-    if (command.type === 'schedule-task' && command.task.cancelledBy === null)
+    if (
+      command.type === 'schedule-task' &&
+      command.task.cancelledBy === null &&
+      !command.task.fired
+    )
       open.add(command.task.taskId);
-    if (command.type === 'cancel-task') open.delete(command.taskId);
+    if (command.type === 'cancel-task' || command.type === 'fire-timer')
+      open.delete(command.taskId);
   }
   return open.size === 0;
 }
@@ -325,9 +330,10 @@ function taskCreateWrite(
     createdBy: r.createdBy,
     ...(flags.minute ? { precision: 'minute' as const } : {}),
     ...(flags.publish ? { publish: true as const } : {}),
+    ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
     ...(finished
       ? {
-          cancelledBy: r.cancelledBy!,
+          ...(r.cancelledBy === undefined ? {} : { cancelledBy: r.cancelledBy }),
           finishedAt: r.finishedAt!,
           expiresAt: expiresAt(r.finishedAt!, retentionMs),
           ...(flags.publish ? unpublishedKeys(r.taskId, r.finishedAt!) : {}),

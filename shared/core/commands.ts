@@ -35,6 +35,8 @@ export interface NewTaskRow {
   /** The event that planned it. */
   readonly createdBy: string;
   readonly cancelledBy?: string;
+  /** Set for a timer written already fired. */
+  readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly timeline: readonly TimelineEntry[];
 }
@@ -43,6 +45,7 @@ export interface NewTaskRow {
 export interface TaskRowFields {
   readonly status?: TaskStatus;
   readonly cancelledBy?: string;
+  readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly dueAt?: number;
   readonly runAt?: number;
@@ -144,6 +147,17 @@ export function taskRowEffect(
           lateCancel: command.cancelledBy,
         },
       };
+    case 'fire-timer':
+      return {
+        type: 'change',
+        change: {
+          taskId: command.taskId,
+          whileScheduled: true,
+          newGeneration: true,
+          set: { status: TaskStatus.COMPLETED, startedAt: now, finishedAt: now },
+          timeline: [{ at, status: TaskStatus.COMPLETED, cause: TIMER_FIRED }],
+        },
+      };
     case 'reject-event':
       return {
         type: 'reject',
@@ -152,9 +166,27 @@ export function taskRowEffect(
   }
 }
 
-/** The row a scheduled task starts as: SCHEDULED, or CANCELLED at once when history already cancels it. */
+/** The cause in a timer's timeline when it fired. */
+export const TIMER_FIRED = 'timer fired';
+
+/**
+ * The row a scheduled task starts as: SCHEDULED, or CANCELLED at once when history already
+ * cancels it (or COMPLETED, for a timer that already fired).
+ */
 function newTaskRow(t: NewTask, now: number): NewTaskRow {
   const at = formatInstant(now);
+  if (t.fired) {
+    return {
+      ...newTaskRow({ ...t, fired: undefined }, now),
+      status: TaskStatus.COMPLETED,
+      startedAt: now,
+      finishedAt: now,
+      timeline: [
+        { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
+        { at, status: TaskStatus.COMPLETED, cause: TIMER_FIRED },
+      ],
+    };
+  }
   const cancelled = t.cancelledBy !== null;
   return {
     taskId: t.taskId,

@@ -35,6 +35,8 @@ export interface PlannedTask {
   cancelledBy: string | null;
   /** Events that tried to cancel it after it had fired or started. */
   lateCancels: string[];
+  /** Set for a timer that needs no worker: the state it was armed in and its trigger. */
+  readonly timer?: { readonly state: string; readonly trigger: string; readonly after: string };
 }
 
 /** What the instance's folded history amounts to at `horizon`. */
@@ -99,6 +101,8 @@ export interface NewTask {
   readonly createdBy: string;
   /** Set when history already cancels it: write it CANCELLED, never run it. */
   readonly cancelledBy: string | null;
+  /** A timer that fired in the decision that armed it: write it COMPLETED. */
+  readonly fired?: true;
 }
 
 /** What the decider asks the store to do. Applying a decision twice changes nothing. */
@@ -128,6 +132,8 @@ export type Command =
       readonly input: Json;
     }
   | { readonly type: 'record-late-cancel'; readonly taskId: string; readonly cancelledBy: string }
+  /** A timer that needs no worker fired: its row is COMPLETED, and nothing is sent for it again. */
+  | { readonly type: 'fire-timer'; readonly taskId: string }
   | { readonly type: 'reject-event'; readonly eventId: string; readonly reason: string };
 
 /** The decider's answer: the instance's new state and history, and the commands to apply. */
@@ -266,7 +272,7 @@ export function decide(
   const incarnations = currentFacts(facts);
   const factsById = incarnationsByPlan(facts, incarnations);
   const outcomes = outcomeItems(facts, horizon);
-  const replayed = replayHistory(workflow, instance, sorted.fresh, outcomes, factsById);
+  const replayed = replayHistory(workflow, instance, sorted.fresh, outcomes, factsById, now);
   commands.push(...replayed.rejections);
   const final = replayed.state;
   const fresh = replayed.applied;
@@ -334,6 +340,7 @@ function replayHistory(
   freshEvents: readonly RecordedEvent[],
   outcomes: readonly Item[],
   factsById: TaskIncarnations,
+  now: number,
 ): { state: ReplayState; applied: RecordedEvent[]; rejections: Command[] } {
   const rejections: Command[] = [];
   let fresh = [...freshEvents];
@@ -361,7 +368,14 @@ function replayHistory(
         throw new HistoryReplayError(workflow.name, instance.key, item.id, error);
       }
     }
-    if (failed === null) return { state: replay.s, applied: fresh, rejections };
+    if (failed === null) {
+      try {
+        replay.fireDueTimers(now);
+      } catch (error) {
+        throw new HistoryReplayError(workflow.name, instance.key, 'a timer due now', error);
+      }
+      return { state: replay.s, applied: fresh, rejections };
+    }
     const { event, error } = failed;
     rejections.push({
       type: 'reject-event',
@@ -396,6 +410,10 @@ function diff(
 
   for (const task of planned) {
     const current = incarnations.get(task.taskId);
+    if (task.timer !== undefined) {
+      commands.push(...timerCommands(workflow.name, key, task, current));
+      continue;
+    }
     if (current === undefined) {
       create(task, task.taskId);
       continue;
@@ -448,6 +466,48 @@ function diff(
     });
   }
   return commands;
+}
+
+/**
+ * What a timer that needs no worker asks of its row: created while armed (or already fired),
+ * moved when re-ordered history arms it at another time, COMPLETED once it fired, cancelled
+ * when the instance left its state first. A timer history cancels before it was written
+ * needs no row; a fired one is left alone.
+ */
+function timerCommands(
+  workflow: string,
+  key: string,
+  task: PlannedTask,
+  current: { fact: TaskFact; incarnation: number } | undefined,
+): Command[] {
+  const create = (taskId: string): Command[] => {
+    if (task.phase === 'cancelled') return [];
+    const command = scheduleCommand(workflow, key, task, taskId);
+    if (task.phase !== 'finished' || command.type !== 'schedule-task') return [command];
+    return [{ ...command, task: { ...command.task, fired: true } }];
+  };
+  if (current === undefined) return create(task.taskId);
+  const { fact, incarnation } = current;
+  if (fact.status === TaskStatus.CANCELLED) {
+    return create(incarnationId(task.taskId, incarnation + 1));
+  }
+  if (fact.status !== TaskStatus.SCHEDULED) return [];
+  if (task.phase === 'finished') return [{ type: 'fire-timer', taskId: fact.taskId }];
+  if (task.phase === 'cancelled') {
+    return [
+      {
+        type: 'cancel-task',
+        taskId: fact.taskId,
+        cancelledBy: task.cancelledBy!,
+        reason: 'cancelled',
+        planned: plannedOf(task),
+      },
+    ];
+  }
+  if (fact.dueAt !== task.dueAt) {
+    return [{ type: 'update-task', taskId: fact.taskId, ...plannedOf(task) }];
+  }
+  return [];
 }
 
 /** The command that creates a planned task under `taskId` (cancelled at once if history already cancels it). */

@@ -18,3 +18,4 @@ export * from './path';
 export * from './patterns';
 export * from './simulator';
 export * from './time';
+export * from './timers';

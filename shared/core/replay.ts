@@ -25,6 +25,7 @@ import {
 } from './lifecycle';
 import { readPath } from './path';
 import { formatInstant, MS, parseInstant } from './time';
+import { isTimerType, TIMER_SOURCE, TIMER_TASK_TYPE, type TimerDetail } from './timers';
 
 /**
  * Replaying an instance's history: its events and its tasks' outcomes, in event-time order,
@@ -120,8 +121,10 @@ export class Replay {
 
   /** Applies one item; throws what a user function threw. */
   apply(item: Item): void {
+    this.fireTimersBefore(item);
     for (const task of this.s.tasks) {
-      if (task.phase === 'pending' && task.dueAt < item.time) task.phase = 'fired';
+      if (task.phase === 'pending' && task.timer === undefined && task.dueAt < item.time)
+        task.phase = 'fired';
     }
     if (item.kind === 'event') {
       const e = item.event;
@@ -269,9 +272,125 @@ export class Replay {
       const task = this.pending(update.task.name);
       if (task !== undefined) task.input = update.input(args);
     }
+    const entering = transition.target !== s.state || transition.reenters;
     s.state = transition.target;
+    if (entering) {
+      this.disarmTimers(event.id);
+      this.armTimers(time, event.id);
+    }
     for (const task of cancelled) {
       this.fireOutcome(task.taskId, task.taskType, 'cancelled', 0, task.input, time);
+    }
+  }
+
+  /**
+   * Fires the timers that fired before an item, earliest first: each due before the item's
+   * time (in event time, as a task falls due; an event at the due time still comes first),
+   * and each the runtime had already fired when the item reached the instance (an event
+   * older than the timer that arrives after it fired is late for it, as a cancel is late
+   * for a claimed task: the timer's move stands and the event applies after it).
+   */
+  private fireTimersBefore(item: Item): void {
+    // When the item reached the instance: a recorded event at its appliedAt, an outcome
+    // when its task finished.
+    const arrived =
+      item.kind === 'event' ? (item.event.appliedAt ?? Number.POSITIVE_INFINITY) : item.time;
+    for (;;) {
+      const timer = this.nextTimer((t) => t.dueAt < item.time || this.firedBy(t, arrived));
+      if (timer === undefined) return;
+      this.fireTimer(timer);
+    }
+  }
+
+  /** At the end of a decision at `now`: fires the timers due by now, earliest first. */
+  fireDueTimers(now: number): void {
+    for (;;) {
+      const timer = this.nextTimer((t) => t.dueAt <= now);
+      if (timer === undefined) return;
+      this.fireTimer(timer);
+    }
+  }
+
+  /** True when the runtime had fired a timer's row by `arrived`. */
+  private firedBy(timer: PlannedTask, arrived: number): boolean {
+    const fact = this.facts.get(timer.taskId)?.at(-1);
+    return (
+      fact?.status === TaskStatus.COMPLETED &&
+      (fact.startedAt ?? Number.NEGATIVE_INFINITY) <= arrived
+    );
+  }
+
+  /** The armed timer that is due first among those `test` accepts (ties by id). */
+  private nextTimer(test: (timer: PlannedTask) => boolean): PlannedTask | undefined {
+    let next: PlannedTask | undefined;
+    for (const task of this.s.tasks) {
+      if (task.timer === undefined || task.phase !== 'pending' || !test(task)) continue;
+      if (
+        next === undefined ||
+        task.dueAt < next.dueAt ||
+        (task.dueAt === next.dueAt && task.taskId < next.taskId)
+      )
+        next = task;
+    }
+    return next;
+  }
+
+  /** Fires one timer at its due time: its state's `after` transition, as an event would. */
+  private fireTimer(task: PlannedTask): void {
+    const timer = task.timer!;
+    task.phase = 'finished';
+    const saved = this.appliedAt;
+    // A timer's move sees tasks as they were when the runtime fired it.
+    this.appliedAt = this.facts.get(task.taskId)?.at(-1)?.startedAt ?? saved;
+    const detail: TimerDetail = {
+      state: timer.state,
+      after: timer.after,
+      armedBy: task.createdBy,
+    };
+    this.fire(
+      timer.trigger,
+      {
+        id: task.taskId,
+        source: TIMER_SOURCE,
+        detailType: timer.trigger,
+        time: formatInstant(task.dueAt),
+        detail,
+      },
+      task.dueAt,
+    );
+    this.appliedAt = saved;
+  }
+
+  /** Cancels the armed timers of the state being left (or entered again). */
+  private disarmTimers(cancelledBy: string): void {
+    for (const task of this.s.tasks) {
+      if (task.timer === undefined || task.phase !== 'pending') continue;
+      task.phase = 'cancelled';
+      task.cancelledBy = cancelledBy;
+    }
+  }
+
+  /** Arms the timers of the state just entered, counted from `time`. */
+  private armTimers(time: number, armedBy: string): void {
+    const state = this.workflow.states[this.s.state];
+    for (const timer of state?.timers ?? []) {
+      const counter = `${TIMER_TASK_TYPE}:${state!.name}:${timer.after}`;
+      const count = (this.s.counters[counter] ?? 0) + 1;
+      this.s.counters[counter] = count;
+      const occurrence = `${state!.name}~${timer.after.replace(/[^\w-]/g, '_')}~${count}`;
+      this.s.tasks.push({
+        taskId: taskIdFor(this.workflow.name, this.key, TIMER_TASK_TYPE, occurrence),
+        taskType: TIMER_TASK_TYPE,
+        dueAt: time + timer.delayMs,
+        deadlineAt: null,
+        input: { state: state!.name, after: timer.after },
+        createdBy: armedBy,
+        burstStartedAt: null,
+        phase: 'pending',
+        cancelledBy: null,
+        lateCancels: [],
+        timer: { state: state!.name, trigger: timer.trigger, after: timer.after },
+      });
     }
   }
 
@@ -377,8 +496,10 @@ export function startState(workflow: Workflow, snapshot: InstanceSnapshot | null
 export function outcomeItems(facts: readonly TaskFact[], horizon: number): Item[] {
   const items: Item[] = [];
   for (const fact of facts) {
-    // CANCELLED outcomes come from the replay itself, at the cancelling event's time.
+    // CANCELLED outcomes come from the replay itself, at the cancelling event's time; a
+    // timer fires in the replay at its due time.
     if (fact.finishedAt === null || fact.status === TaskStatus.CANCELLED) continue;
+    if (isTimerType(fact.taskType)) continue;
     if (!TERMINAL_STATUSES.has(fact.status) || fact.finishedAt < horizon) continue;
     items.push({ kind: 'outcome', time: fact.finishedAt, id: fact.taskId, fact });
   }

@@ -14,6 +14,7 @@ import {
 import { HourglassError } from './errors';
 import { type Rejection, routeEvent } from './events';
 import { formatInstant, MS, parseInstant } from './time';
+import { isTimerType } from './timers';
 
 /** One event to deliver, and when it arrives. */
 export interface SimulationInput {
@@ -183,7 +184,7 @@ class World {
           attempts: 0,
           nextAttemptAt: r.runAt,
           writtenAt: now,
-          startedAt: null,
+          startedAt: r.startedAt ?? null,
           finishedAt: r.finishedAt ?? null,
           lateCancels: [],
           timeline: [...r.timeline],
@@ -199,6 +200,7 @@ class World {
           return;
         const { set } = change;
         if (set.status !== undefined) row.status = set.status;
+        if (set.startedAt !== undefined) row.startedAt = set.startedAt;
         if (set.finishedAt !== undefined) row.finishedAt = set.finishedAt;
         if (set.dueAt !== undefined) row.dueAt = set.dueAt;
         if (set.runAt !== undefined) row.nextAttemptAt = set.runAt;
@@ -235,8 +237,10 @@ class World {
    * The next thing that happens to a SCHEDULED row: it runs; or it expires (its deadline
    * passes first); or it fails (its total timeout passes first).
    */
-  nextAction(row: Row): { at: number; kind: 'run' | 'expire' | 'time-out' } {
+  nextAction(row: Row): { at: number; kind: Action } {
     const ready = Math.max(row.nextAttemptAt, row.writtenAt);
+    // A timer needs no worker: at its due time the instance decides, and fires it.
+    if (isTimerType(row.taskType)) return { at: ready, kind: 'fire' };
     const start = this.availableFrom(row.taskType, ready);
     const total = totalDeadline(this.typeOf(row), row.dueAt);
     if (row.deadlineAt !== null && start > row.deadlineAt) {
@@ -253,7 +257,16 @@ class World {
   }
 
   /** Runs or expires a row at `now`, then lets its instance see the outcome. */
-  act(row: Row, kind: 'run' | 'expire' | 'time-out', now: number): void {
+  act(row: Row, kind: Action, now: number): void {
+    if (kind === 'fire') {
+      this.decideFor(row.workflow, row.key, [], now);
+      if (row.status === TaskStatus.SCHEDULED && row.nextAttemptAt <= now) {
+        throw new HourglassError(
+          `timer '${row.taskId}' was due at ${formatInstant(row.dueAt)} and its instance did not fire it; this is a bug in Hourglass`,
+        );
+      }
+      return;
+    }
     const at = formatInstant(now);
     row.writtenAt = now;
     if (kind === 'time-out') {
@@ -319,6 +332,9 @@ class World {
   }
 }
 
+/** What happens next to a SCHEDULED row: a worker runs it, it expires or times out, or a timer fires. */
+type Action = 'run' | 'expire' | 'time-out' | 'fire';
+
 /** True when `limit` is set and `time` is after it. */
 const isPast = (limit: number | null, time: number) => limit !== null && time > limit;
 
@@ -352,7 +368,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
   let next = 0;
   for (;;) {
-    let due: { row: Row; at: number; kind: 'run' | 'expire' | 'time-out' } | null = null;
+    let due: { row: Row; at: number; kind: Action } | null = null;
     for (const row of world.rows.values()) {
       if (row.status !== TaskStatus.SCHEDULED) continue;
       const action = world.nextAction(row);

@@ -233,6 +233,7 @@ export function compileTransition(
     schedules,
     cancels,
     updates,
+    reenters: t.target !== undefined,
   };
 }
 

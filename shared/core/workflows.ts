@@ -4,6 +4,7 @@ import type { EventType, TaskOutcomeDetail, WorkflowEvent } from './event-types'
 import { assertPath } from './path';
 import { assertTaskType, type TaskOutcome, type TaskType } from './task-types';
 import { parseDuration } from './time';
+import { compileTimers, type StateTimer, type TimerDetail } from './timers';
 import { checkTrigger, compileTransition, many, registerTaskTypes } from './transitions';
 import { assertName, type Json, within } from './validation';
 
@@ -88,6 +89,16 @@ type EventNamed<Events extends readonly EventType[], Name> = Extract<
 export interface StateSpec<Events extends readonly EventType[], Context> {
   /** A final state ends the instance; it has no transitions. @default false */
   readonly final?: boolean;
+  /**
+   * Timers that need no worker, by delay: `{ '2h': { target: 'abandoned' } }` moves the
+   * instance 2 hours (in event time) after it entered this state, unless an event moved it
+   * first. A transition may schedule, cancel and update tasks as any other. A transition
+   * into the state arms its timers; one that names this state as its target restarts them;
+   * one without a target leaves them running. Not in the initial or a final state.
+   */
+  readonly after?: {
+    readonly [delay: string]: OneOrMany<TransitionSpec<Context, TimerDetail>>;
+  };
   // One mapped type over event names and outcome patterns, so that a transition on a task's
   // outcome is typed from its context too (an intersection with an index signature is not).
   readonly on?: {
@@ -164,14 +175,18 @@ export interface Transition {
     readonly task: TaskType;
     readonly input: (args: TransitionArgs<unknown, unknown>) => Json;
   }[];
+  /** True when the spec named a target: entering it (again) arms its timers. */
+  readonly reenters: boolean;
 }
 
 /** A compiled state. */
 export interface State {
   readonly name: string;
   readonly final: boolean;
-  /** Transitions by trigger, in the order their guards are tried. */
+  /** Transitions by trigger, in the order their guards are tried (timers as `after 2h`). */
   readonly on: Readonly<Record<string, readonly Transition[]>>;
+  /** The state's timers, shortest first. */
+  readonly timers: readonly StateTimer[];
 }
 
 /** A validated workflow. Build it with {@link defineWorkflow} or {@link defineRule}. */
@@ -255,7 +270,20 @@ export function defineWorkflow<
         'a final state cannot have transitions; remove final or its on',
       );
     }
+    const timed = compileTimers(here, spec?.after as never, {
+      source: name,
+      initial: name === options.initial,
+      final,
+      stateNames,
+    });
     const on: Record<string, Transition[]> = {};
+    for (const [trigger, alternatives] of Object.entries(timed.on)) {
+      for (const transition of alternatives) {
+        registerTaskTypes(`${here} on '${trigger}'`, taskTypes, transition);
+        transitions.push(transition);
+      }
+      on[trigger] = alternatives;
+    }
     for (const [trigger, specs] of triggers) {
       const at = `${here} on '${trigger}'`;
       checkTrigger(at, trigger, eventNames, scheduled);
@@ -273,7 +301,7 @@ export function defineWorkflow<
         return transition;
       });
     }
-    states[name] = { name, final, on };
+    states[name] = { name, final, on, timers: timed.timers };
   }
 
   return {
@@ -366,11 +394,19 @@ function checkStates(
 
 /** Every task type some transition schedules, so outcome triggers can be checked against them. */
 function scheduledTaskNames(
-  states: Readonly<Record<string, { readonly on?: Readonly<Record<string, unknown>> }>>,
+  states: Readonly<
+    Record<
+      string,
+      {
+        readonly on?: Readonly<Record<string, unknown>>;
+        readonly after?: Readonly<Record<string, unknown>>;
+      }
+    >
+  >,
 ): Set<string> {
   const scheduled = new Set<string>();
   for (const state of Object.values(states)) {
-    for (const specs of Object.values(state?.on ?? {})) {
+    for (const specs of [...Object.values(state?.on ?? {}), ...Object.values(state?.after ?? {})]) {
       for (const spec of many(specs as OneOrMany<TransitionSpec<unknown, unknown>>)) {
         for (const s of many(spec?.schedule)) if (s?.task?.name) scheduled.add(s.task.name);
       }
