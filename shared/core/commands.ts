@@ -148,16 +148,7 @@ export function taskRowEffect(
         },
       };
     case 'fire-timer':
-      return {
-        type: 'change',
-        change: {
-          taskId: command.taskId,
-          whileScheduled: true,
-          newGeneration: true,
-          set: { status: TaskStatus.COMPLETED, startedAt: now, finishedAt: now },
-          timeline: [{ at, status: TaskStatus.COMPLETED, cause: TIMER_FIRED }],
-        },
-      };
+      return { type: 'change', change: timerFired(command.taskId, now) };
     case 'reject-event':
       return {
         type: 'reject',
@@ -168,6 +159,20 @@ export function taskRowEffect(
 
 /** The cause in a timer's timeline when it fired. */
 export const TIMER_FIRED = 'timer fired';
+
+/**
+ * A timer fired: COMPLETED while still SCHEDULED as read (a new generation, so a timer
+ * message still on its way is stale), started and finished now.
+ */
+function timerFired(taskId: string, now: number): TaskRowChange {
+  return {
+    taskId,
+    whileScheduled: true,
+    newGeneration: true,
+    set: { status: TaskStatus.COMPLETED, startedAt: now, finishedAt: now },
+    timeline: [{ at: formatInstant(now), status: TaskStatus.COMPLETED, cause: TIMER_FIRED }],
+  };
+}
 
 /**
  * The row a scheduled task starts as: SCHEDULED, or CANCELLED at once when history already

@@ -9,6 +9,7 @@ import type { Workflow } from './workflows';
  */
 
 export * from './event-types';
+export * from './rules';
 export * from './task-types';
 export type { Json } from './validation';
 export * from './workflows';

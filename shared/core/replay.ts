@@ -25,7 +25,14 @@ import {
 } from './lifecycle';
 import { readPath } from './path';
 import { formatInstant, MS, parseInstant } from './time';
-import { isTimerType, TIMER_SOURCE, TIMER_TASK_TYPE, type TimerDetail } from './timers';
+import {
+  armTimers,
+  disarmTimers,
+  isTimerType,
+  nextTimer,
+  TIMER_SOURCE,
+  type TimerDetail,
+} from './timers';
 
 /**
  * Replaying an instance's history: its events and its tasks' outcomes, in event-time order,
@@ -275,8 +282,8 @@ export class Replay {
     const entering = transition.target !== s.state || transition.reenters;
     s.state = transition.target;
     if (entering) {
-      this.disarmTimers(event.id);
-      this.armTimers(time, event.id);
+      disarmTimers(s.tasks, event.id);
+      armTimers(this.workflow, this.key, s, time, event.id);
     }
     for (const task of cancelled) {
       this.fireOutcome(task.taskId, task.taskType, 'cancelled', 0, task.input, time);
@@ -296,7 +303,7 @@ export class Replay {
     const arrived =
       item.kind === 'event' ? (item.event.appliedAt ?? Number.POSITIVE_INFINITY) : item.time;
     for (;;) {
-      const timer = this.nextTimer((t) => t.dueAt < item.time || this.firedBy(t, arrived));
+      const timer = nextTimer(this.s.tasks, (t) => t.dueAt < item.time || this.firedBy(t, arrived));
       if (timer === undefined) return;
       this.fireTimer(timer);
     }
@@ -305,7 +312,7 @@ export class Replay {
   /** At the end of a decision at `now`: fires the timers due by now, earliest first. */
   fireDueTimers(now: number): void {
     for (;;) {
-      const timer = this.nextTimer((t) => t.dueAt <= now);
+      const timer = nextTimer(this.s.tasks, (t) => t.dueAt <= now);
       if (timer === undefined) return;
       this.fireTimer(timer);
     }
@@ -318,21 +325,6 @@ export class Replay {
       fact?.status === TaskStatus.COMPLETED &&
       (fact.startedAt ?? Number.NEGATIVE_INFINITY) <= arrived
     );
-  }
-
-  /** The armed timer that is due first among those `test` accepts (ties by id). */
-  private nextTimer(test: (timer: PlannedTask) => boolean): PlannedTask | undefined {
-    let next: PlannedTask | undefined;
-    for (const task of this.s.tasks) {
-      if (task.timer === undefined || task.phase !== 'pending' || !test(task)) continue;
-      if (
-        next === undefined ||
-        task.dueAt < next.dueAt ||
-        (task.dueAt === next.dueAt && task.taskId < next.taskId)
-      )
-        next = task;
-    }
-    return next;
   }
 
   /** Fires one timer at its due time: its state's `after` transition, as an event would. */
@@ -359,39 +351,6 @@ export class Replay {
       task.dueAt,
     );
     this.appliedAt = saved;
-  }
-
-  /** Cancels the armed timers of the state being left (or entered again). */
-  private disarmTimers(cancelledBy: string): void {
-    for (const task of this.s.tasks) {
-      if (task.timer === undefined || task.phase !== 'pending') continue;
-      task.phase = 'cancelled';
-      task.cancelledBy = cancelledBy;
-    }
-  }
-
-  /** Arms the timers of the state just entered, counted from `time`. */
-  private armTimers(time: number, armedBy: string): void {
-    const state = this.workflow.states[this.s.state];
-    for (const timer of state?.timers ?? []) {
-      const counter = `${TIMER_TASK_TYPE}:${state!.name}:${timer.after}`;
-      const count = (this.s.counters[counter] ?? 0) + 1;
-      this.s.counters[counter] = count;
-      const occurrence = `${state!.name}~${timer.after.replace(/[^\w-]/g, '_')}~${count}`;
-      this.s.tasks.push({
-        taskId: taskIdFor(this.workflow.name, this.key, TIMER_TASK_TYPE, occurrence),
-        taskType: TIMER_TASK_TYPE,
-        dueAt: time + timer.delayMs,
-        deadlineAt: null,
-        input: { state: state!.name, after: timer.after },
-        createdBy: armedBy,
-        burstStartedAt: null,
-        phase: 'pending',
-        cancelledBy: null,
-        lateCancels: [],
-        timer: { state: state!.name, trigger: timer.trigger, after: timer.after },
-      });
-    }
   }
 
   /** The newest task of a type that has not finished and was not cancelled. */

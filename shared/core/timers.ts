@@ -1,8 +1,9 @@
+import { type PlannedTask, taskIdFor } from './decider';
 import { DefinitionError, describeValue } from './errors';
 import { parseDuration } from './time';
 import { compileTransition, many } from './transitions';
 import { within } from './validation';
-import type { OneOrMany, Transition, TransitionSpec } from './workflows';
+import type { OneOrMany, Transition, TransitionSpec, Workflow } from './workflows';
 
 /**
  * Timers that need no worker: a state's `after` transitions, which move the instance on its
@@ -114,4 +115,65 @@ export function compileTimers(
   }
   timers.sort((a, b) => a.delayMs - b.delayMs);
   return { timers, on };
+}
+
+/** The armed timer that is due first among those `test` accepts (ties by id). */
+export function nextTimer(
+  tasks: readonly PlannedTask[],
+  test: (timer: PlannedTask) => boolean,
+): PlannedTask | undefined {
+  let next: PlannedTask | undefined;
+  for (const task of tasks) {
+    if (task.timer === undefined || task.phase !== 'pending' || !test(task)) continue;
+    if (
+      next === undefined ||
+      task.dueAt < next.dueAt ||
+      (task.dueAt === next.dueAt && task.taskId < next.taskId)
+    )
+      next = task;
+  }
+  return next;
+}
+
+/** Cancels the armed timers of the state being left (or entered again). */
+export function disarmTimers(tasks: readonly PlannedTask[], cancelledBy: string): void {
+  for (const task of tasks) {
+    if (task.timer === undefined || task.phase !== 'pending') continue;
+    task.phase = 'cancelled';
+    task.cancelledBy = cancelledBy;
+  }
+}
+
+/**
+ * Arms the timers of the state a replay just entered, counted from `time`: one planned
+ * timer each, with a deterministic id (the state, the delay, and how often it was armed).
+ */
+export function armTimers(
+  workflow: Workflow,
+  key: string,
+  s: { readonly state: string; readonly tasks: PlannedTask[]; counters: Record<string, number> },
+  time: number,
+  armedBy: string,
+): void {
+  const state = workflow.states[s.state];
+  if (state === undefined) return;
+  for (const timer of state.timers) {
+    const counter = `${TIMER_TASK_TYPE}:${state.name}:${timer.after}`;
+    const count = (s.counters[counter] ?? 0) + 1;
+    s.counters[counter] = count;
+    const occurrence = `${state.name}~${timer.after.replace(/[^\w-]/g, '_')}~${count}`;
+    s.tasks.push({
+      taskId: taskIdFor(workflow.name, key, TIMER_TASK_TYPE, occurrence),
+      taskType: TIMER_TASK_TYPE,
+      dueAt: time + timer.delayMs,
+      deadlineAt: null,
+      input: { state: state.name, after: timer.after },
+      createdBy: armedBy,
+      burstStartedAt: null,
+      phase: 'pending',
+      cancelledBy: null,
+      lateCancels: [],
+      timer: { state: state.name, trigger: timer.trigger, after: timer.after },
+    });
+  }
 }

@@ -79,7 +79,9 @@ export interface TransitionSpec<Context, Detail> {
 
 /** A value or a list of values. */
 export type OneOrMany<T> = T | readonly T[];
-type DetailOf<E> = E extends EventType<string, infer S> ? StandardSchemaV1.InferOutput<S> : never;
+/** The detail type of an event type, from its schema. */
+export type DetailOf<E> =
+  E extends EventType<string, infer S> ? StandardSchemaV1.InferOutput<S> : never;
 type EventNamed<Events extends readonly EventType[], Name> = Extract<
   Events[number],
   { detailType: Name }
@@ -254,54 +256,20 @@ export function defineWorkflow<
   const taskTypes = new Map<string, TaskType>();
   const transitions: Transition[] = [];
   const states: Record<string, State> = {};
+  const context = { eventNames, scheduled, stateNames, initial: options.initial };
   for (const [name, spec] of Object.entries(options.states)) {
-    const here = `${where} state '${name}'`;
-    if (!STATE_NAME.test(name)) {
-      throw new DefinitionError(
-        here,
-        'state names must be letters, digits, "_" or "-", starting with a letter',
-      );
-    }
-    const final = spec?.final ?? false;
-    const triggers = Object.entries(spec?.on ?? {});
-    if (final && triggers.length > 0) {
-      throw new DefinitionError(
-        here,
-        'a final state cannot have transitions; remove final or its on',
-      );
-    }
-    const timed = compileTimers(here, spec?.after as never, {
-      source: name,
-      initial: name === options.initial,
-      final,
-      stateNames,
-    });
-    const on: Record<string, Transition[]> = {};
-    for (const [trigger, alternatives] of Object.entries(timed.on)) {
+    const state = compileState(`${where} state '${name}'`, name, spec as never, context);
+    for (const alternatives of Object.values(state.on)) {
       for (const transition of alternatives) {
-        registerTaskTypes(`${here} on '${trigger}'`, taskTypes, transition);
+        registerTaskTypes(
+          `${where} state '${name}' on '${transition.trigger}'`,
+          taskTypes,
+          transition,
+        );
         transitions.push(transition);
       }
-      on[trigger] = alternatives;
     }
-    for (const [trigger, specs] of triggers) {
-      const at = `${here} on '${trigger}'`;
-      checkTrigger(at, trigger, eventNames, scheduled);
-      const alternatives = many(specs as OneOrMany<TransitionSpec<unknown, unknown>>);
-      on[trigger] = alternatives.map((t, index) => {
-        const transition = compileTransition(at, t, {
-          trigger,
-          source: name,
-          last: index === alternatives.length - 1,
-          index,
-          stateNames,
-        });
-        registerTaskTypes(at, taskTypes, transition);
-        transitions.push(transition);
-        return transition;
-      });
-    }
-    states[name] = { name, final, on, timers: timed.timers };
+    states[name] = state;
   }
 
   return {
@@ -318,6 +286,56 @@ export function defineWorkflow<
     taskTypes: [...taskTypes.values()],
     transitions,
   };
+}
+
+/** Compiles one state: its event and outcome transitions, then its timers. */
+function compileState(
+  here: string,
+  name: string,
+  spec: StateSpec<readonly EventType[], unknown> | undefined,
+  context: {
+    readonly eventNames: ReadonlySet<string>;
+    readonly scheduled: ReadonlySet<string>;
+    readonly stateNames: readonly string[];
+    readonly initial: string;
+  },
+): State {
+  if (!STATE_NAME.test(name)) {
+    throw new DefinitionError(
+      here,
+      'state names must be letters, digits, "_" or "-", starting with a letter',
+    );
+  }
+  const final = spec?.final ?? false;
+  const triggers = Object.entries(spec?.on ?? {});
+  if (final && triggers.length > 0) {
+    throw new DefinitionError(
+      here,
+      'a final state cannot have transitions; remove final or its on',
+    );
+  }
+  const on: Record<string, Transition[]> = {};
+  for (const [trigger, specs] of triggers) {
+    const at = `${here} on '${trigger}'`;
+    checkTrigger(at, trigger, context.eventNames, context.scheduled);
+    const alternatives = many(specs as OneOrMany<TransitionSpec<unknown, unknown>>);
+    on[trigger] = alternatives.map((t, index) =>
+      compileTransition(at, t, {
+        trigger,
+        source: name,
+        last: index === alternatives.length - 1,
+        index,
+        stateNames: context.stateNames,
+      }),
+    );
+  }
+  const timed = compileTimers(here, spec?.after as never, {
+    source: name,
+    initial: name === context.initial,
+    final,
+    stateNames: context.stateNames,
+  });
+  return { name, final, on: { ...on, ...timed.on }, timers: timed.timers };
 }
 
 /**
@@ -413,59 +431,6 @@ function scheduledTaskNames(
     }
   }
   return scheduled;
-}
-
-/** Options of {@link defineRule}. */
-export interface RuleOptions<Trigger extends EventType> {
-  readonly name: string;
-  /** Path to the correlation key, e.g. `detail.imageId`. */
-  readonly key: string;
-  /** The event that schedules the task. */
-  readonly on: Trigger;
-  readonly schedule: ScheduleSpec<Record<string, never>, DetailOf<Trigger>>;
-  /** Events that cancel the pending task. @default none */
-  readonly cancelOn?: readonly EventType[];
-  /** @default '7d' */
-  readonly retain?: string;
-}
-
-/**
- * The shorthand for "on X schedule T; cancel on Y": compiles to a one-state workflow
- * (`idle`: the trigger schedules the task, a cancel event cancels it if it has not started).
- *
- * A rule never needs its task's outcome, so it has no transition on it: the task's lifecycle
- * event is not published (unless `lifecycleEvents: 'all'` asks for it) and the outcome does
- * not travel back through the bus and ingest to the instance. That round trip was a third
- * of a rule's cost per task (docs/cost.md).
- *
- * @example
- * const compress = defineRule({
- *   name: 'image-compression',
- *   key: 'detail.imageId',
- *   on: ImageUploaded,
- *   schedule: { task: compressImage },
- *   cancelOn: [ImageDeleted],
- * });
- */
-export function defineRule<Trigger extends EventType>(options: RuleOptions<Trigger>): Workflow {
-  const where = `rule '${String(options?.name)}'`;
-  if ((options?.on as EventType | undefined)?.kind !== 'event-type') {
-    throw new DefinitionError(where, 'on must be an event type made with defineEvent()');
-  }
-  assertTaskType(options.schedule?.task, where, 'schedule.task');
-  const cancelOn = options.cancelOn ?? [];
-  const task = options.schedule.task;
-  const cancels = Object.fromEntries(cancelOn.map((event) => [event.detailType, { cancel: task }]));
-  return defineWorkflow({
-    name: options.name,
-    key: options.key,
-    events: [options.on, ...cancelOn],
-    initial: 'idle',
-    retain: options.retain,
-    states: {
-      idle: { on: { [options.on.detailType]: { schedule: options.schedule }, ...cancels } },
-    },
-  } as WorkflowOptions<readonly EventType[], Record<string, never>>);
 }
 
 /** The key's path in an event of `detailType` for `workflow`. */
