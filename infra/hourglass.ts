@@ -145,9 +145,18 @@ export class Hourglass extends Construct {
           [ENV.tableName]: this.table.tableName,
           [ENV.retentionDays]: this.retentionDays,
           [ENV.lifecycleEvents]: props.lifecycleEvents ?? 'consumed',
+          [ENV.ingestQueueUrl]: this.ingestQueue.queueUrl,
+          [ENV.ingestQueueArn]: this.ingestQueue.queueArn,
         },
       },
       this.observability,
+    );
+    // Ingest sends a timer that arrived early back to its own queue, to wait there.
+    this.ingestFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:SendMessage'],
+        resources: [this.ingestQueue.queueArn],
+      }),
     );
     this.ingestFunction.addEventSource(
       new SqsEventSource(this.ingestQueue, {
@@ -176,9 +185,12 @@ export class Hourglass extends Construct {
     this.schedulerRole = schedulerRole(this, this.scheduleGroup);
     this.schedulerDeadLetterQueue.grantSendMessages(this.schedulerRole);
 
+    // Timers that need no worker are delivered to the ingest queue.
     const taskQueues = {
       [ENV.taskQueueUrlPrefix]: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/${this.taskQueuePrefix}`,
       [ENV.taskQueueArnPrefix]: this.taskQueueArn(''),
+      [ENV.ingestQueueUrl]: this.ingestQueue.queueUrl,
+      [ENV.ingestQueueArn]: this.ingestQueue.queueArn,
     };
 
     this.relayDeadLetterQueue = encryptedQueue(this, 'RelayDLQ', {
@@ -262,10 +274,11 @@ export class Hourglass extends Construct {
     // Marks swept tasks and published lifecycle events.
     this.table.grant(this.sweeperFunction, 'dynamodb:UpdateItem');
     this.bus.grantPutEventsTo(this.sweeperFunction);
-    // The relay, the sweeper and Scheduler send timers to every task queue, by naming rule.
+    // The relay, the sweeper and Scheduler send timers to every task queue, by naming rule,
+    // and the timers that need no worker to the ingest queue.
     const sendToTaskQueues = new iam.PolicyStatement({
       actions: ['sqs:SendMessage'],
-      resources: [this.taskQueueArn('*')],
+      resources: [this.taskQueueArn('*'), this.ingestQueue.queueArn],
     });
     for (const grantee of [this.relayFunction, this.sweeperFunction])
       grantee.addToRolePolicy(sendToTaskQueues);

@@ -263,7 +263,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const savedEnv = { ...process.env };
     Object.assign(
       process.env,
-      handlerEnvironment(endpoints, queuePrefixes, schedulerDlq.arn, scale),
+      handlerEnvironment(endpoints, queuePrefixes, schedulerDlq.arn, scale, ingest.queue),
       { [ENV.lifecycleEvents]: options.lifecycleEvents ?? 'consumed' },
       options.handlerEnvironment,
     );

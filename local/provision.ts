@@ -104,8 +104,11 @@ export function handlerEnvironment(
   queuePrefixes: { readonly url: string; readonly arn: string },
   schedulerDlqArn: string,
   timeScale: number,
+  ingestQueue: { readonly url: string; readonly arn: string },
 ) {
   return {
+    [ENV.ingestQueueUrl]: ingestQueue.url,
+    [ENV.ingestQueueArn]: ingestQueue.arn,
     [ENV.timeScale]: String(timeScale),
     [ENV.tableName]: TABLE,
     [ENV.busName]: BUS,

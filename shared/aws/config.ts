@@ -1,3 +1,4 @@
+import { isTimerType } from '../core/timers';
 import { ConfigError } from './errors';
 import { DEFAULT_RETENTION_DAYS } from './table';
 
@@ -7,6 +8,8 @@ export const ENV = {
   busName: 'HOURGLASS_BUS_NAME',
   taskQueueUrlPrefix: 'HOURGLASS_TASK_QUEUE_URL_PREFIX',
   taskQueueArnPrefix: 'HOURGLASS_TASK_QUEUE_ARN_PREFIX',
+  ingestQueueUrl: 'HOURGLASS_INGEST_QUEUE_URL',
+  ingestQueueArn: 'HOURGLASS_INGEST_QUEUE_ARN',
   scheduleGroup: 'HOURGLASS_SCHEDULE_GROUP',
   schedulerRoleArn: 'HOURGLASS_SCHEDULER_ROLE_ARN',
   schedulerDlqArn: 'HOURGLASS_SCHEDULER_DLQ_ARN',
@@ -79,7 +82,15 @@ export interface Config {
   readonly retentionDays: number;
   /** Whose lifecycle events reach the bus: those a workflow consumes, or all. @default 'consumed' */
   readonly lifecycleEvents: 'consumed' | 'all';
-  /** The queue of one task type, by the naming rule ({@link taskQueueName}). */
+  /**
+   * The ingest queue: where the timers that need no worker are delivered, for ingest to
+   * fire them in their instance's decision.
+   */
+  readonly ingestQueue: TaskQueue;
+  /**
+   * The queue of one task type, by the naming rule ({@link taskQueueName}); for the timer
+   * type ({@link TIMER_TASK_TYPE}), the ingest queue.
+   */
   taskQueue(taskType: string): TaskQueue;
 }
 
@@ -209,7 +220,17 @@ export function loadConfig(
         ),
       );
     },
+    get ingestQueue(): TaskQueue {
+      return {
+        url: required(
+          ENV.ingestQueueUrl,
+          'set it to the URL of the ingest queue, where timers that need no worker are delivered',
+        ),
+        arn: arn(ENV.ingestQueueArn, 'set it to the ARN of the ingest queue'),
+      };
+    },
     taskQueue(taskType: string): TaskQueue {
+      if (isTimerType(taskType)) return this.ingestQueue;
       const urlPrefix = required(
         ENV.taskQueueUrlPrefix,
         "set it to the task queues' URL up to the task type, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/MyStack-Hourglass-",

@@ -1,8 +1,16 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { HourglassDefinitions, Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import { type RecordedEvent, type Rejection, routeEvent } from '../core/events';
+import { isTimerType } from '../core/timers';
 import { ConflictError } from './errors';
-import { LIFECYCLE_SOURCE } from './messages';
+import {
+  delaySecondsFor,
+  LIFECYCLE_SOURCE,
+  parseTaskMessage,
+  sendTimers,
+  type TaskMessage,
+} from './messages';
 import { decideAndCommit, putRejections, type StoreDeps } from './store';
 import { Metric, type Telemetry } from './telemetry';
 
@@ -10,7 +18,27 @@ import { Metric, type Telemetry } from './telemetry';
 export interface IngestDeps extends StoreDeps {
   readonly definitions: HourglassDefinitions;
   readonly telemetry: Telemetry;
+  /** Where an early timer goes back to wait (the ingest queue itself). */
+  readonly timers?: TimerRequeue;
 }
+
+/** Where ingest sends a timer that arrived early back, to wait in SQS until it is due. */
+export interface TimerRequeue {
+  readonly sqs: SQSClient;
+  /** The ingest queue's URL. */
+  readonly queueUrl: string;
+  /** How much faster than real time the clock runs (the local cloud's). @default 1 */
+  readonly timeScale?: number;
+  /** Waits real ms. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * A timer this much early or less is waited for in the function rather than sent back: an
+ * SQS delay is whole seconds and rounded to the nearest one (`delaySecondsFor`), so a timer
+ * lands up to half a second early, and sending it back would cost a request and a second.
+ */
+export const TIMER_EARLY_WAIT_MS = 1_000;
 
 /** One queued message: an EventBridge event delivered by the bus rule to the ingest queue. */
 export interface IngestMessage {
@@ -73,10 +101,15 @@ async function groupMessages(
   groups: Map<string, Group>;
   rejections: PendingRejection[];
   messageOf: Map<string, string>;
+  early: EarlyTimer[];
+  /** The latest due time of the timers to fire in this batch. */
+  dueBy: number;
 }> {
   const groups = new Map<string, Group>();
   const rejections: PendingRejection[] = [];
   const messageOf = new Map<string, string>();
+  const early: EarlyTimer[] = [];
+  let latest = Number.NEGATIVE_INFINITY;
   const group = (workflow: Workflow, key: string) => {
     const id = `${workflow.name}\u0000${key}`;
     let g = groups.get(id);
@@ -88,6 +121,16 @@ async function groupMessages(
   };
 
   for (const message of messages) {
+    const timer = parseTaskMessage(message.body);
+    if (timer !== null && isTimerType(timer.taskType)) {
+      const workflow = sortTimer(deps, message.messageId, timer, early);
+      if (workflow !== undefined) {
+        // Due (or nearly): its instance decides, and the decider fires every timer due by then.
+        group(workflow, timer.key).messageIds.add(message.messageId);
+        latest = Math.max(latest, timer.runAt);
+      }
+      continue;
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(message.body);
@@ -128,7 +171,71 @@ async function groupMessages(
       messageOf.set(routed.event.id, message.messageId);
     }
   }
-  return { groups, rejections, messageOf };
+  return { groups, rejections, messageOf, early, dueBy: latest };
+}
+
+/**
+ * Sorts a timer message: for a workflow these definitions lack, dropped with a warning;
+ * more than {@link TIMER_EARLY_WAIT_MS} early, added to `early`; else due, and its
+ * workflow is returned.
+ */
+function sortTimer(
+  deps: IngestDeps,
+  messageId: string,
+  timer: TaskMessage,
+  early: EarlyTimer[],
+): Workflow | undefined {
+  const workflow = deps.definitions.workflows.find((w) => w.name === timer.workflow);
+  if (workflow === undefined) {
+    deps.telemetry.warn('timer for a workflow these definitions lack; ignored', {
+      messageId,
+      workflow: timer.workflow,
+    });
+    return undefined;
+  }
+  if (timer.runAt - deps.clock() > TIMER_EARLY_WAIT_MS) {
+    early.push({ messageId, message: timer });
+    return undefined;
+  }
+  return workflow;
+}
+
+/** A timer that arrived more than {@link TIMER_EARLY_WAIT_MS} before it is due. */
+interface EarlyTimer {
+  readonly messageId: string;
+  readonly message: TaskMessage;
+}
+
+/**
+ * Sends early timers back to the ingest queue with the delay left (whole seconds, at most
+ * 15 minutes: a schedule fires a few minutes early, and an SQS timer beyond 15 minutes is
+ * sent in two legs). Returns the messages that could not be sent, to retry.
+ */
+async function requeueEarly(deps: IngestDeps, early: readonly EarlyTimer[]): Promise<string[]> {
+  if (early.length === 0) return [];
+  if (deps.timers === undefined) {
+    deps.telemetry.error('a timer arrived early and ingest has no queue to send it back to', {
+      count: early.length,
+    });
+    return early.map((e) => e.messageId);
+  }
+  const now = deps.clock();
+  const sends = early.map((e) => ({
+    queueUrl: deps.timers!.queueUrl,
+    message: e.message,
+    delaySeconds: delaySecondsFor(e.message.runAt, now),
+  }));
+  const unsent = new Set(await sendTimers(deps.timers.sqs, sends));
+  return early.filter((_, i) => unsent.has(sends[i]!)).map((e) => e.messageId);
+}
+
+/** Waits until `dueBy` on the deps' clock, for timers that arrived a little early. */
+async function waitUntil(deps: IngestDeps, dueBy: number): Promise<void> {
+  const ms = dueBy - deps.clock();
+  if (ms <= 0) return;
+  const scale = deps.timers?.timeScale ?? 1;
+  const sleep = deps.timers?.sleep ?? ((real: number) => new Promise((r) => setTimeout(r, real)));
+  await sleep(Math.ceil(ms / scale) + 1);
 }
 
 /** What deciding one instance's events came to. */
@@ -204,7 +311,8 @@ async function commitGroup(
  * Ingests a batch of EventBridge events: routes each to its workflow instances, decides,
  * and commits per instance. Bad events become rejected-event rows with their reason,
  * never a failed batch; task lifecycle events (source `hourglass`) make their instance
- * apply the task's outcome. Only transient errors (throttling, conflicts, service faults)
+ * apply the task's outcome, and due timers that need no worker make it decide (which fires
+ * them); a timer that arrived early goes back to the queue with the delay left. Only transient errors (throttling, conflicts, service faults)
  * return messages as batch item failures; a permanent failure to decide is recorded as a
  * rejected-event row per event, with the error as its reason.
  */
@@ -212,9 +320,10 @@ export async function ingestBatch(
   deps: IngestDeps,
   messages: readonly IngestMessage[],
 ): Promise<IngestResult> {
-  const { groups, rejections, messageOf } = await groupMessages(deps, messages);
+  const { groups, rejections, messageOf, early, dueBy } = await groupMessages(deps, messages);
 
-  const failed = new Set<string>();
+  const failed = new Set<string>(await requeueEarly(deps, early));
+  await waitUntil(deps, dueBy);
   let accepted = 0;
   let duplicates = 0;
   let rejected = 0;

@@ -48,6 +48,7 @@ export function defaultIngestDeps(
     lifecycleEvents: config.lifecycleEvents,
     definitions,
     telemetry,
+    timers: { sqs: clients.sqs, queueUrl: config.ingestQueue.url, timeScale: config.timeScale },
   };
 }
 

@@ -2,7 +2,7 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { DefinitionError, describeValue } from './errors';
 import type { EventType, TaskOutcomeDetail, WorkflowEvent } from './event-types';
 import { assertPath } from './path';
-import { assertTaskType, type TaskOutcome, type TaskType } from './task-types';
+import type { TaskOutcome, TaskType } from './task-types';
 import { parseDuration } from './time';
 import { compileTimers, type StateTimer, type TimerDetail } from './timers';
 import { checkTrigger, compileTransition, many, registerTaskTypes } from './transitions';

@@ -203,7 +203,7 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
     }
   });
 
-  it('lets the scheduler role, assumed only from its own schedule group, send only to the task queues and its DLQ', () => {
+  it('lets the scheduler role, assumed only from its own schedule group, send only to the task queues, the ingest queue (timers that need no worker) and its DLQ', () => {
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'Test-Hourglass' });
     const [roleId, role] = ofType('AWS::IAM::Role').find(([, r]) =>
       JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
@@ -221,6 +221,7 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
       expect([s.Action].flat().every((a: string) => a.startsWith('sqs:'))).toBe(true);
     }
     expect(JSON.stringify(statements.map((s) => s.Resource))).toContain(':Test-Hourglass-*');
+    expect(JSON.stringify(statements.map((s) => s.Resource))).toContain('HourglassIngestQueue');
   });
 
   it('scopes every DynamoDB, SQS, Scheduler and PassRole permission to named resources', () => {
