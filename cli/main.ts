@@ -289,8 +289,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const errors = findings.filter((f) => f.severity === 'error').length;
         const warnings = findings.length - errors;
         const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+        const timers = definitions.workflows.flatMap((w) =>
+          Object.values(w.states).flatMap((s) =>
+            s.timers.map((t) => `${w.name}.${s.name} ${t.trigger}`),
+          ),
+        );
+        const timed =
+          timers.length === 0
+            ? ''
+            : `, ${plural(timers.length, 'timer')} that need no worker (${timers.join(', ')})`;
         io.out(
-          `${plural(definitions.workflows.length, 'workflow')}, ${plural(definitions.taskTypes.length, 'task type')}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`,
+          `${plural(definitions.workflows.length, 'workflow')}, ${plural(definitions.taskTypes.length, 'task type')}${timed}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`,
         );
         return errors > 0 ? ExitCode.findings : ExitCode.ok;
       }

@@ -5,10 +5,10 @@ import definitions from '../workflows';
 import { exampleEffectsPolicy, Hourglass } from './hourglass';
 import { suppressAcceptedFindings } from './nag';
 
-/** The example app: J1–J5 with their workers, in one stack named `Hourglass`. */
+/** The example app: J1–J6 with their workers, in one stack named `Hourglass`. */
 const app = new App();
 const stack = new Stack(app, 'Hourglass', {
-  description: 'Hourglass: event-driven durable timers (example journeys J1–J5)',
+  description: 'Hourglass: event-driven durable timers (example journeys J1–J6)',
 });
 const hourglass = new Hourglass(stack, 'Hourglass', {
   workflows: definitions,

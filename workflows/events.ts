@@ -114,3 +114,20 @@ export const GroupEmailCancelled = defineEvent({
   detailType: 'GroupEmailCancelled',
   schema: z.object({ campaignId: id() }),
 });
+
+/** An account started its 14-day free trial. J6 `trial-conversion`. */
+export const TrialStarted = defineEvent({
+  source,
+  detailType: 'TrialStarted',
+  schema: z.object({
+    accountId: id(),
+    email: z.string().check(z.regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address')),
+  }),
+});
+
+/** An account started a paid plan. J6 `trial-conversion`. */
+export const SubscriptionStarted = defineEvent({
+  source,
+  detailType: 'SubscriptionStarted',
+  schema: z.object({ accountId: id(), plan: id() }),
+});

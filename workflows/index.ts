@@ -4,6 +4,7 @@ import { campaignMail } from './campaign-mail';
 import { discountExpiry, productPublish } from './catalog';
 import { imageCompression } from './image-compression';
 import * as taskTypes from './task-types';
+import { trialConversion } from './trial-conversion';
 import { welcomeDiscount } from './welcome-discount';
 
 export * from './events';
@@ -14,10 +15,11 @@ export {
   discountExpiry,
   imageCompression,
   productPublish,
+  trialConversion,
   welcomeDiscount,
 };
 
-/** The example journeys J1–J5: what the demo runs, the tests hold and the stack deploys. */
+/** The example journeys J1–J6: what the demo runs, the tests hold and the stack deploys. */
 const definitions = defineHourglass({
   taskTypes: Object.values(taskTypes),
   workflows: [
@@ -27,6 +29,7 @@ const definitions = defineHourglass({
     productPublish,
     discountExpiry,
     campaignMail,
+    trialConversion,
   ],
 });
 

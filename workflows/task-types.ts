@@ -33,3 +33,6 @@ export const sendGroupEmail = defineTaskType({
   timeout: '5m',
   deadline: '6h',
 });
+
+/** J6: a trial mail: "your trial ends in 3 days", or a win-back offer the day after it lapsed. */
+export const sendTrialMail = defineTaskType({ name: 'send-trial-mail', deadline: '12h' });

@@ -3,7 +3,7 @@ import { runtime, type StoreDeps, type Task, type TaskContext } from '../../shar
 import type { Json } from '../../shared/core';
 
 /**
- * The "effect" of the example workers of J1–J5: instead of mailing or compressing, each
+ * The "effect" of the example workers of J1–J6: instead of mailing or compressing, each
  * records what it would have done, once per task, as a row of its own in the Hourglass table
  * (partition `EFFECT#<task id>`). A real worker calls its service here instead, passing
  * `ctx.idempotencyKey` and `ctx.signal` the same way.

@@ -29,7 +29,9 @@ describe('hourglass check', () => {
   it('finds no problems in the journeys and exits 0', async () => {
     const { code, out } = await run('check');
     expect(code).toBe(0);
-    expect(out).toBe('6 workflows, 7 task types: 0 errors, 0 warnings\n');
+    expect(out).toBe(
+      '7 workflows, 8 task types, 2 timers that need no worker (trial-conversion.trialing after 14d, trial-conversion.lapsed after 30d): 0 errors, 0 warnings\n',
+    );
   });
 
   it('prints errors and warnings and exits 1 when there are errors', async () => {
@@ -69,7 +71,7 @@ describe('hourglass graph', () => {
     const { code, err } = await run('graph', 'nope');
     expect(code).toBe(2);
     expect(err).toBe(
-      "hourglass: unknown workflow 'nope'; the workflows are: welcome-discount, abandoned-checkout, image-compression, product-publish, discount-expiry, campaign-mail\n",
+      "hourglass: unknown workflow 'nope'; the workflows are: welcome-discount, abandoned-checkout, image-compression, product-publish, discount-expiry, campaign-mail, trial-conversion\n",
     );
   });
 
@@ -193,7 +195,7 @@ describe('hourglass simulate', () => {
     [
       'an unknown task type in --fail',
       ['--events', 'docs/examples/journeys.jsonl', '--fail', 'nope=1'],
-      "hourglass: --fail: unknown task type 'nope'; the task types are: send-discount-code, discount-reminder, send-cart-reminder, compress-image, publish-product, end-discount, send-group-email\n",
+      "hourglass: --fail: unknown task type 'nope'; the task types are: send-discount-code, discount-reminder, send-cart-reminder, compress-image, publish-product, end-discount, send-group-email, send-trial-mail\n",
     ],
     [
       'a bad --down',
@@ -245,7 +247,9 @@ describe('hourglass usage', () => {
       [join(root, 'bin/hourglass.mjs'), 'check'],
       { cwd: root },
     );
-    expect(stdout).toBe('6 workflows, 7 task types: 0 errors, 0 warnings\n');
+    expect(stdout).toBe(
+      '7 workflows, 8 task types, 2 timers that need no worker (trial-conversion.trialing after 14d, trial-conversion.lapsed after 30d): 0 errors, 0 warnings\n',
+    );
   });
 });
 

@@ -38,7 +38,7 @@ type Resources = Record<
   { Type: string; Properties: Record<string, Json>; Metadata?: Json }
 >;
 
-describe('the Hourglass construct, with every worker of J1–J5', () => {
+describe('the Hourglass construct, with every worker of J1–J6', () => {
   let template: Template;
   let resources: Resources;
   /** Every resource of the main stack and its nested worker stacks. */
@@ -131,6 +131,8 @@ describe('the Hourglass construct, with every worker of J1–J5', () => {
         'PaymentSucceeded',
         'ProductPublishCancelled',
         'ProductPublishScheduled',
+        'SubscriptionStarted',
+        'TrialStarted',
         'UserRegistered',
       ],
     });
