@@ -155,6 +155,10 @@ function toRecord(
       SenderId: message.Attributes?.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp:
         message.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      // A tenant's message group (a task type's `tenant`), as Lambda passes it on.
+      ...(message.Attributes?.MessageGroupId === undefined
+        ? {}
+        : { MessageGroupId: message.Attributes.MessageGroupId }),
     },
     messageAttributes: {},
     md5OfBody: message.MD5OfBody ?? '',

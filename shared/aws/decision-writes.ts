@@ -330,6 +330,7 @@ function taskCreateWrite(
     createdBy: r.createdBy,
     ...(flags.minute ? { precision: 'minute' as const } : {}),
     ...(flags.publish ? { publish: true as const } : {}),
+    ...(r.tenant === undefined ? {} : { tenant: r.tenant }),
     ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
     ...(finished
       ? {

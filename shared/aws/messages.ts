@@ -60,11 +60,16 @@ export interface TaskMessage {
   readonly generation: number;
   /** When the attempt may start, epoch ms. */
   readonly runAt: number;
+  /** The tenant: sent as the message's SQS message group, so a fair queue can be fair. */
+  readonly tenant?: string;
 }
 
 /** The timer message of a task's current generation. */
 export function timerMessage(
-  task: Pick<TaskItem, 'taskId' | 'workflow' | 'key' | 'taskType' | 'generation' | 'runAt'>,
+  task: Pick<
+    TaskItem,
+    'taskId' | 'workflow' | 'key' | 'taskType' | 'generation' | 'runAt' | 'tenant'
+  >,
 ): TaskMessage {
   return {
     taskId: task.taskId,
@@ -73,6 +78,7 @@ export function timerMessage(
     taskType: task.taskType,
     generation: task.generation,
     runAt: task.runAt,
+    ...(task.tenant === undefined ? {} : { tenant: task.tenant }),
   };
 }
 
@@ -86,7 +92,8 @@ export function parseTaskMessage(body: string): TaskMessage | null {
       typeof m.key === 'string' &&
       typeof m.taskType === 'string' &&
       Number.isInteger(m.generation) &&
-      typeof m.runAt === 'number';
+      typeof m.runAt === 'number' &&
+      (m.tenant === undefined || typeof m.tenant === 'string');
     return ok ? m : null;
   } catch {
     return null;
@@ -124,6 +131,10 @@ export async function sendTimers(
         Id: String(j),
         MessageBody: JSON.stringify(timer.message),
         DelaySeconds: timer.delaySeconds ?? 0,
+        // SQS fair queues: "Fair queues identify tenants by the MessageGroupId property on
+        // each message" (SQS Developer Guide, "How Amazon SQS fair queues work"); on a
+        // standard queue it orders nothing and costs nothing.
+        ...(timer.message.tenant === undefined ? {} : { MessageGroupId: timer.message.tenant }),
       }));
       try {
         const result = await sqs.send(

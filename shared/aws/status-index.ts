@@ -15,7 +15,8 @@ import { type IndexedTask, Indexes, Keys, type TaskItem } from './table';
  */
 
 /** A listed task: the index's fields and, read from its row, where it stands now. */
-export type ListedTaskRow = IndexedTask & Pick<TaskItem, 'status' | 'attempt' | 'leaseUntil'>;
+export type ListedTaskRow = IndexedTask &
+  Pick<TaskItem, 'status' | 'attempt' | 'leaseUntil' | 'tenant'>;
 
 /** Which tasks {@link tasksDueBefore} lists. */
 export interface DueRange {
@@ -44,7 +45,7 @@ const BATCH_GET_LIMIT = 100;
 const UNPROCESSED_ROUNDS = 8;
 
 /**
- * The status, attempt and lease of each listed task, read from its row (eventually
+ * The status, attempt, lease and tenant of each listed task, read from its row (eventually
  * consistent: half a read unit each; a writer that acts on them conditions its write on
  * them anyway). Rows gone since the index was read (past their TTL) are left out.
  */
@@ -52,7 +53,7 @@ export async function withRowState(
   deps: StoreDeps,
   listed: readonly IndexedTask[],
 ): Promise<ListedTaskRow[]> {
-  const byKey = new Map<string, Pick<TaskItem, 'status' | 'attempt' | 'leaseUntil'>>();
+  const byKey = new Map<string, Pick<TaskItem, 'status' | 'attempt' | 'leaseUntil' | 'tenant'>>();
   for (let i = 0; i < listed.length; i += BATCH_GET_LIMIT) {
     let keys: Record<string, unknown>[] = listed
       .slice(i, i + BATCH_GET_LIMIT)
@@ -68,7 +69,8 @@ export async function withRowState(
           RequestItems: {
             [deps.tableName]: {
               Keys: keys,
-              ProjectionExpression: 'PK, SK, #status, attempt, leaseUntil',
+              // The tenant too: the sweeper's re-sent timers carry it as their message group.
+              ProjectionExpression: 'PK, SK, #status, attempt, leaseUntil, tenant',
               ExpressionAttributeNames: { '#status': 'status' },
             },
           },

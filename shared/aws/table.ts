@@ -72,6 +72,8 @@ export interface TaskItem {
   readonly precision?: 'minute';
   /** Its lifecycle events are published (a workflow consumes them, or all are asked for). */
   readonly publish?: true;
+  /** The tenant its messages carry as their SQS message group (its task type's `tenant`). */
+  readonly tenant?: string;
   /** While RUNNING: the claim holds until then; past it, a redelivered message re-claims. */
   readonly leaseUntil?: number;
   readonly input: Json;

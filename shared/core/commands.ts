@@ -37,6 +37,8 @@ export interface NewTaskRow {
   readonly cancelledBy?: string;
   /** Set for a timer written already fired. */
   readonly startedAt?: number;
+  /** The tenant its messages are grouped by, if its task type names one. */
+  readonly tenant?: string;
   readonly finishedAt?: number;
   readonly timeline: readonly TimelineEntry[];
 }
@@ -204,6 +206,7 @@ function newTaskRow(t: NewTask, now: number): NewTaskRow {
     deadlineAt: t.deadlineAt,
     input: t.input,
     createdBy: t.createdBy,
+    ...(t.tenant === undefined ? {} : { tenant: t.tenant }),
     ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
     timeline: [
       { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },

@@ -35,6 +35,8 @@ export interface PlannedTask {
   cancelledBy: string | null;
   /** Events that tried to cancel it after it had fired or started. */
   lateCancels: string[];
+  /** The tenant its messages are grouped by (its task type's `tenant`), if any. */
+  readonly tenant?: string;
   /** Set for a timer that needs no worker: the state it was armed in and its trigger. */
   readonly timer?: { readonly state: string; readonly trigger: string; readonly after: string };
 }
@@ -103,6 +105,8 @@ export interface NewTask {
   readonly cancelledBy: string | null;
   /** A timer that fired in the decision that armed it: write it COMPLETED. */
   readonly fired?: true;
+  /** The tenant its messages are grouped by, if its task type names one. */
+  readonly tenant?: string;
 }
 
 /** What the decider asks the store to do. Applying a decision twice changes nothing. */

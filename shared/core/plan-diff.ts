@@ -154,6 +154,7 @@ function scheduleCommand(
       ...plannedOf(task),
       createdBy: task.createdBy,
       cancelledBy: task.phase === 'cancelled' ? task.cancelledBy : null,
+      ...(task.tenant === undefined ? {} : { tenant: task.tenant }),
     },
   };
 }

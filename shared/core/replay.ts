@@ -13,6 +13,7 @@ import {
   TaskStatus,
   TERMINAL_STATUSES,
   type Transition,
+  tenantOf,
   type Workflow,
   type WorkflowEvent,
 } from './definitions';
@@ -384,6 +385,7 @@ export class Replay {
     const s = this.s;
     const type = action.task.name;
     const input = action.input === null ? (event.detail as Json) : action.input(args);
+    const tenant = tenantOf(action.task, event);
     const existing = action.collapse.kind === 'per-trigger' ? undefined : this.pending(type);
     const collapse = action.collapse;
 
@@ -428,6 +430,7 @@ export class Replay {
       phase: 'pending',
       cancelledBy: null,
       lateCancels: [],
+      ...(tenant === null ? {} : { tenant }),
     });
   }
 }

@@ -69,6 +69,8 @@ export interface SimulatedTask {
   readonly timeline: readonly TimelineEntry[];
   /** What the handler returned when it completed, if anything. */
   readonly result?: Json;
+  /** The tenant its messages carry as their message group (its task type's `tenant`). */
+  readonly tenant?: string;
 }
 
 /** An instance at the end of a simulation. */
@@ -117,6 +119,7 @@ interface Row {
   lateCancels: string[];
   timeline: TimelineEntry[];
   result?: Json;
+  tenant?: string;
 }
 
 /** The simulated world: a task table, instances, and a virtual clock. */
@@ -188,6 +191,7 @@ class World {
           finishedAt: r.finishedAt ?? null,
           lateCancels: [],
           timeline: [...r.timeline],
+          ...(r.tenant === undefined ? {} : { tenant: r.tenant }),
         });
         return;
       }
@@ -411,6 +415,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       input: row.input,
       lateCancel: row.lateCancels.length > 0,
       ...(row.result === undefined ? {} : { result: row.result }),
+      ...(row.tenant === undefined ? {} : { tenant: row.tenant }),
       timeline: row.timeline,
     })),
     instances: [...world.instances.values()].map((i) => ({

@@ -1,4 +1,5 @@
-import { DefinitionError, describeValue } from './errors';
+import { DefinitionError, describeValue, HourglassError } from './errors';
+import { assertPath, readPath } from './path';
 import { formatDuration, parseDuration } from './time';
 import { assertName, within } from './validation';
 
@@ -110,6 +111,13 @@ export interface TaskTypeOptions {
   readonly concurrency?: number;
   /** How close to the due time it must start. @default 'second' */
   readonly precision?: Precision;
+  /**
+   * The path, in the event that schedules a task, to the tenant it works for (e.g.
+   * `detail.accountId`). Every message of the task carries it as its SQS message group, so
+   * that one tenant's burst cannot starve the others on the task type's queue (SQS fair
+   * queues; docs/workflows.md). An event without it is rejected. @default no tenant
+   */
+  readonly tenant?: string;
 }
 
 /** A validated task type. Build it with {@link defineTaskType}. */
@@ -123,6 +131,8 @@ export interface TaskType {
   readonly retry: RetryPolicy;
   readonly concurrency: number | null;
   readonly precision: Precision;
+  /** See {@link TaskTypeOptions.tenant}. */
+  readonly tenantPath: string | null;
 }
 
 /**
@@ -194,6 +204,8 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
       `precision must be "second" or "minute", got ${describeValue(precision)}`,
     );
   }
+  const tenantPath = options.tenant ?? null;
+  if (tenantPath !== null) within(where, () => assertPath(tenantPath, 'tenant'));
   return {
     kind: 'task-type',
     name: options.name,
@@ -203,7 +215,31 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
     retry: { maxAttempts, backoff, initialMs, maxMs },
     concurrency,
     precision,
+    tenantPath,
   };
+}
+
+/**
+ * The longest tenant SQS takes as a message group id ("MessageGroupId … can be up to 128
+ * characters long. Valid values: alphanumeric characters and punctuation"), SendMessage.
+ */
+export const MAX_TENANT_LENGTH = 128;
+const TENANT = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * The tenant of a task of `taskType` scheduled by `event`, or null when the type names
+ * none. Throws, saying what to fix, when the event lacks it or it cannot be a message group.
+ */
+export function tenantOf(taskType: TaskType, event: unknown): string | null {
+  if (taskType.tenantPath === null) return null;
+  const value = readPath(event, taskType.tenantPath);
+  const tenant = typeof value === 'number' ? String(value) : value;
+  if (typeof tenant !== 'string' || !TENANT.test(tenant)) {
+    throw new HourglassError(
+      `${taskType.tenantPath} is ${tenant === undefined ? 'missing' : `${describeValue(value)}, not 1 to ${MAX_TENANT_LENGTH} letters, digits or punctuation`}: task type '${taskType.name}' groups its tasks by tenant there (its tenant option)`,
+    );
+  }
+  return tenant;
 }
 
 /** The total timeout of a task type, checked against its timeout and deadline. */

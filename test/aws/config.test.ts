@@ -28,6 +28,20 @@ describe('loadConfig', () => {
     expect(config.retentionDays).toBe(30);
   });
 
+  it('finds the queue of timers that need no worker: the ingest queue', () => {
+    const config = loadConfig({
+      [ENV.ingestQueueUrl]: 'https://sqs.eu-west-1.amazonaws.com/123456789012/Shop-Ingest',
+      [ENV.ingestQueueArn]: 'arn:aws:sqs:eu-west-1:123456789012:Shop-Ingest',
+    });
+    expect(config.taskQueue('@timer')).toEqual({
+      url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/Shop-Ingest',
+      arn: 'arn:aws:sqs:eu-west-1:123456789012:Shop-Ingest',
+    });
+    expect(() => loadConfig({}).taskQueue('@timer')).toThrow(
+      'HOURGLASS_INGEST_QUEUE_URL is not set: set it to the URL of the ingest queue, where timers that need no worker are delivered',
+    );
+  });
+
   it.each([
     [
       'a missing table name',

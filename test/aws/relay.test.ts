@@ -103,6 +103,35 @@ describe('relayBatch', () => {
     });
   });
 
+  it("sends a task's tenant as its message group (SQS fair queues), and none for a task without one", async () => {
+    await relayBatch(deps(), [
+      record(undefined, task({ runAt: T0 + minutes(10), tenant: 'acme' })),
+      record(undefined, task({ taskId: 't2', SK: 'T#t2', runAt: T0 + minutes(10) })),
+    ]);
+    const entries = sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input.Entries!;
+    expect(entries.map((e) => [JSON.parse(e.MessageBody!).tenant, e.MessageGroupId])).toEqual([
+      ['acme', 'acme'],
+      [undefined, undefined],
+    ]);
+  });
+
+  it("sends a timer that needs no worker to the ingest queue, the timer type's queue", async () => {
+    const routed = deps();
+    const config = {
+      ...routed.config,
+      taskQueue: (t: string) =>
+        t === '@timer'
+          ? { url: 'https://sqs/ingest', arn: 'arn:aws:sqs:us-east-1:123456789012:ingest' }
+          : routed.config.taskQueue(t),
+    };
+    await relayBatch({ ...routed, config }, [
+      record(undefined, task({ taskType: '@timer', runAt: T0 + minutes(10), publish: undefined })),
+    ]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input.QueueUrl).toBe(
+      'https://sqs/ingest',
+    );
+  });
+
   it('arms the longest SQS delay for a task due in 15 to 30 minutes, which the worker re-sends once', async () => {
     await relayBatch(deps(), [record(undefined, task({ runAt: T0 + minutes(30) }))]);
     expect(scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(0);
