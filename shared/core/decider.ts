@@ -37,8 +37,28 @@ export interface PlannedTask {
   lateCancels: string[];
   /** The tenant its messages are grouped by (its task type's `tenant`), if any. */
   readonly tenant?: string;
-  /** Set for a timer that needs no worker: the state it was armed in and its trigger. */
-  readonly timer?: { readonly state: string; readonly trigger: string; readonly after: string };
+  /**
+   * Set for a timer that needs no worker: the state it was armed in and its trigger; or,
+   * for the timer that plans a recurring task's next occurrence, no state and the link.
+   */
+  readonly timer?: {
+    readonly state: string | null;
+    readonly trigger: string;
+    readonly after: string;
+    readonly recurrence?: RecurrenceLink;
+  };
+}
+
+/** What a recurring task's chain carries from one occurrence to the next. */
+export interface RecurrenceLink {
+  readonly taskType: string;
+  /** The IANA time zone its cron expression counts in. */
+  readonly zone: string;
+  /** Every occurrence's input: the one the starting event gave. */
+  readonly input: Json;
+  readonly tenant?: string;
+  /** Which start of the recurrence in this instance (for ids). */
+  readonly chain: number;
 }
 
 /** What the instance's folded history amounts to at `horizon`. */

@@ -9,6 +9,10 @@ function stateId(name: string): string {
 export function describeSchedule(action: ScheduleAction): string {
   const c = action.collapse;
   let when: string;
+  if (action.every !== null) {
+    const policy = c.kind === 'replace' ? ', replace' : '';
+    return `every ${action.every.recurrence.label}${policy}`;
+  }
   if (c.kind === 'debounce') {
     when = `debounce ${formatDuration(c.periodMs)}${c.maxWaitMs === null ? '' : ` max ${formatDuration(c.maxWaitMs)}`}`;
   } else if (action.atPath !== null) {

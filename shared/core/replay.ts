@@ -25,6 +25,7 @@ import {
   type OperatorReschedule,
 } from './lifecycle';
 import { readPath } from './path';
+import { continueRecurrence, startRecurrence, stopRecurrence } from './recurring-plan';
 import { formatInstant, MS, parseInstant } from './time';
 import {
   armTimers,
@@ -274,8 +275,10 @@ export class Replay {
           task.lateCancels.push(event.id);
         }
       }
+      stopRecurrence(this.s.tasks, type.name, event.id);
     }
-    for (const schedule of transition.schedules) this.schedule(schedule, event, time, args);
+    for (const schedule of transition.schedules)
+      cancelled.push(...this.schedule(schedule, event, time, args));
     for (const update of transition.updates) {
       const task = this.pending(update.task.name);
       if (task !== undefined) task.input = update.input(args);
@@ -332,6 +335,10 @@ export class Replay {
   private fireTimer(task: PlannedTask): void {
     const timer = task.timer!;
     task.phase = 'finished';
+    if (timer.state === null) {
+      continueRecurrence(this.workflow, this.key, this.s, task);
+      return;
+    }
     const saved = this.appliedAt;
     // A timer's move sees tasks as they were when the runtime fired it.
     this.appliedAt = this.facts.get(task.taskId)?.at(-1)?.startedAt ?? saved;
@@ -381,11 +388,14 @@ export class Replay {
     event: WorkflowEvent,
     time: number,
     args: { context: unknown; event: WorkflowEvent },
-  ): void {
+  ): PlannedTask[] {
     const s = this.s;
     const type = action.task.name;
     const input = action.input === null ? (event.detail as Json) : action.input(args);
     const tenant = tenantOf(action.task, event);
+    if (action.every !== null) {
+      return startRecurrence(this.workflow, this.key, s, action, event, time, { input, tenant });
+    }
     const existing = action.collapse.kind === 'per-trigger' ? undefined : this.pending(type);
     const collapse = action.collapse;
 
@@ -406,11 +416,11 @@ export class Replay {
     } else if (action.task.deadlineMs !== null) deadlineAt = dueAt + action.task.deadlineMs;
 
     if (existing !== undefined) {
-      if (collapse.kind === 'keep-first') return;
+      if (collapse.kind === 'keep-first') return [];
       existing.dueAt = dueAt;
       existing.deadlineAt = deadlineAt;
       existing.input = input;
-      return;
+      return [];
     }
     const count = (s.counters[type] ?? 0) + 1;
     s.counters[type] = count;
@@ -432,6 +442,7 @@ export class Replay {
       lateCancels: [],
       ...(tenant === null ? {} : { tenant }),
     });
+    return [];
   }
 }
 

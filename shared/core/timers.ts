@@ -138,7 +138,8 @@ export function nextTimer(
 /** Cancels the armed timers of the state being left (or entered again). */
 export function disarmTimers(tasks: readonly PlannedTask[], cancelledBy: string): void {
   for (const task of tasks) {
-    if (task.timer === undefined || task.phase !== 'pending') continue;
+    // A recurring task's timer outlives states: only a cancel of its task type stops it.
+    if (task.timer === undefined || task.timer.state === null || task.phase !== 'pending') continue;
     task.phase = 'cancelled';
     task.cancelledBy = cancelledBy;
   }

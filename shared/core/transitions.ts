@@ -1,7 +1,8 @@
 import { DefinitionError, describeValue } from './errors';
 import { assertPath } from './path';
+import { assertTimeZone, DEFAULT_DST_POLICY, parseCron } from './recurrence';
 import { assertTaskType, TaskOutcome, type TaskType } from './task-types';
-import { parseDuration } from './time';
+import { MS, parseDuration } from './time';
 import { type Json, within } from './validation';
 import type {
   Guard,
@@ -56,6 +57,7 @@ export function compileSchedule(
 
   const deadline = compileDeadline(spec, here, atPath, afterMs);
   const collapse = compileCollapse(spec, here);
+  const every = compileEvery(spec, here, collapse);
   if (spec.input !== undefined && typeof spec.input !== 'function') {
     throw new DefinitionError(here, 'input must be a function ({ context, event }) => JSON');
   }
@@ -67,7 +69,81 @@ export function compileSchedule(
     deadline,
     collapse,
     input: spec.input ?? null,
+    every,
   };
+}
+
+/**
+ * A recurring schedule's recurrence: an interval of at least a minute, or a cron expression
+ * (parsed by croner) with its time zone and DST policy. Alone: `after`, `at`, `before` and
+ * `deadline` would contradict it (each occurrence's deadline is the next occurrence), and
+ * only `keep-first` or `replace` say what a second start does.
+ */
+function compileEvery(
+  spec: ScheduleSpec<unknown, unknown>,
+  here: string,
+  collapse: ScheduleAction['collapse'],
+): ScheduleAction['every'] {
+  const every = spec.every;
+  if (every === undefined) return null;
+  const clash = (['after', 'at', 'before', 'deadline'] as const).filter(
+    (field) => spec[field] !== undefined,
+  );
+  if (clash.length > 0) {
+    throw new DefinitionError(
+      here,
+      `every makes the task recurring, and sets its due times and deadlines itself; remove ${clash.join(', ')}`,
+    );
+  }
+  if (collapse.kind !== 'keep-first' && collapse.kind !== 'replace') {
+    throw new DefinitionError(
+      here,
+      'a recurring task runs one chain per instance: collapse must be "keep-first" (a second start changes nothing) or "replace" (it restarts the recurrence)',
+    );
+  }
+  if (typeof every === 'string') {
+    const periodMs = within(here, () => parseDuration(every, 'every'));
+    if (periodMs < MS.minute) {
+      throw new DefinitionError(
+        here,
+        `every '${every}' is shorter than a minute; recur at most once a minute`,
+      );
+    }
+    return {
+      recurrence: { kind: 'interval', periodMs, label: every },
+      zone: { fixed: 'UTC' },
+    };
+  }
+  if (typeof every !== 'object' || every === null || typeof every.cron !== 'string') {
+    throw new DefinitionError(
+      here,
+      `every must be a duration ('6h') or { cron: '0 9 * * MON', timeZone?, dst? }, got ${describeValue(every)}`,
+    );
+  }
+  const cron = within(here, () => parseCron(every.cron));
+  const dst = { ...DEFAULT_DST_POLICY, ...(every.dst ?? {}) };
+  if (
+    !['first', 'last', 'both'].includes(dst.repeated) ||
+    !['skip', 'shift'].includes(dst.skipped)
+  ) {
+    throw new DefinitionError(
+      here,
+      `every.dst must be { repeated: 'first' | 'last' | 'both', skipped: 'skip' | 'shift' }, got ${JSON.stringify(every.dst)}`,
+    );
+  }
+  const zoneSpec = every.timeZone ?? 'UTC';
+  let zone: NonNullable<ScheduleAction['every']>['zone'];
+  if (typeof zoneSpec === 'string') {
+    within(here, () => assertTimeZone(zoneSpec, 'every.timeZone'));
+    zone = { fixed: zoneSpec };
+  } else {
+    within(here, () => assertPath(zoneSpec?.path, 'every.timeZone.path'));
+    const fallback = zoneSpec.default ?? 'UTC';
+    within(here, () => assertTimeZone(fallback, 'every.timeZone.default'));
+    zone = { path: zoneSpec.path, fallback };
+  }
+  const label = `'${every.cron}'${'fixed' in zone ? ` ${zone.fixed}` : ` ${zone.path} or ${zone.fallback}`}`;
+  return { recurrence: { kind: 'cron', expression: every.cron, cron, dst, label }, zone };
 }
 
 /** A schedule's own deadline: a duration from the event time, or an event field. */

@@ -2,11 +2,13 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { DefinitionError, describeValue } from './errors';
 import type { EventType, TaskOutcomeDetail, WorkflowEvent } from './event-types';
 import { assertPath } from './path';
+import type { DstPolicy, Recurrence } from './recurrence';
 import type { TaskOutcome, TaskType } from './task-types';
 import { parseDuration } from './time';
 import { compileTimers, type StateTimer, type TimerDetail } from './timers';
 import { checkTrigger, compileTransition, many, registerTaskTypes } from './transitions';
 import { assertName, type Json, within } from './validation';
+import { compileKeyPaths, compileStartOver } from './workflow-checks';
 
 /** Workflows: finite state machines over a correlation key, and one-event rules. */
 
@@ -54,10 +56,32 @@ export interface ScheduleSpec<Context, Detail> {
    * `{ at }` read from an event field. @default the task type's deadline after the due time
    */
   readonly deadline?: { readonly after: string } | { readonly at: string };
+  /**
+   * Makes the task recurring, from this event until a transition cancels its task type:
+   * `'6h'` (every 6 hours of elapsed time, the first 6 hours after the event), or
+   * `{ cron: '0 9 * * MON', timeZone: { path: 'detail.timeZone', default: 'UTC' } }`
+   * (local wall-clock time). Each occurrence is a task of its own; one not started by the
+   * next occurrence's due time expires, so an outage never piles occurrences up. With
+   * `collapse: 'replace'` a second start restarts it; by default it keeps running.
+   */
+  readonly every?: string | EverySpec;
   /** @default 'keep-first' */
   readonly collapse?: CollapsePolicy;
   /** The task's input. @default the event's detail */
   readonly input?: (args: TransitionArgs<Context, Detail>) => Json;
+}
+
+/** A recurrence by cron expression. */
+export interface EverySpec {
+  /** A cron expression (croner syntax: minute hour day-of-month month day-of-week). */
+  readonly cron: string;
+  /**
+   * The time zone the expression counts in: an IANA name, or read from the event with a
+   * default for events without one. @default 'UTC'
+   */
+  readonly timeZone?: string | { readonly path: string; readonly default?: string };
+  /** What to do when daylight saving repeats or skips a local time. @default { repeated: 'first', skipped: 'shift' } */
+  readonly dst?: Partial<DstPolicy>;
 }
 
 /** Refreshes the input of a pending task (its due time stays). */
@@ -162,6 +186,13 @@ export interface ScheduleAction {
     | { readonly kind: 'keep-first' | 'replace' | 'per-trigger' }
     | { readonly kind: 'debounce'; readonly periodMs: number; readonly maxWaitMs: number | null };
   readonly input: ((args: TransitionArgs<unknown, unknown>) => Json) | null;
+  /** Set for a recurring task: when its occurrences fall, and in which time zone. */
+  readonly every: {
+    readonly recurrence: Recurrence;
+    readonly zone:
+      | { readonly fixed: string }
+      | { readonly path: string; readonly fallback: string };
+  } | null;
 }
 
 /** A compiled transition. */
@@ -271,6 +302,7 @@ export function defineWorkflow<
     }
     states[name] = state;
   }
+  checkRecurring(where, transitions);
 
   return {
     kind: 'workflow',
@@ -286,6 +318,24 @@ export function defineWorkflow<
     taskTypes: [...taskTypes.values()],
     transitions,
   };
+}
+
+/**
+ * A recurring task type is scheduled by one schedule of the workflow, and only as
+ * recurring: its chain finds its recurrence by the task type.
+ */
+function checkRecurring(where: string, transitions: readonly Transition[]): void {
+  const schedules = transitions.flatMap((t) => t.schedules);
+  for (const action of schedules) {
+    if (action.every === null) continue;
+    const others = schedules.filter((s) => s.task === action.task && s !== action);
+    if (others.length > 0) {
+      throw new DefinitionError(
+        where,
+        `task type '${action.task.name}' is recurring (every), so it must be scheduled by one schedule only, and only as recurring; use another task type for the other schedule`,
+      );
+    }
+  }
 }
 
 /** Compiles one state: its event and outcome transitions, then its timers. */
@@ -336,40 +386,6 @@ function compileState(
     stateNames: context.stateNames,
   });
   return { name, final, on: { ...on, ...timed.on }, timers: timed.timers };
-}
-
-/**
- * Checks `startOverOn`: event types of the workflow, each with a transition from the initial
- * state, in a workflow that has a final state to start over from.
- */
-function compileStartOver(
-  where: string,
-  events: readonly EventType[] | undefined,
-  states: Readonly<Record<string, State>>,
-  initial: string,
-): ReadonlySet<string> | null {
-  if (events === undefined) return null;
-  if (!Array.isArray(events)) {
-    throw new DefinitionError(where, 'startOverOn must be a list of event types, or []');
-  }
-  if (events.length > 0 && !Object.values(states).some((s) => s.final)) {
-    throw new DefinitionError(
-      where,
-      'startOverOn only applies to an instance in a final state, and no state is final; remove startOverOn',
-    );
-  }
-  const names = new Set<string>();
-  for (const [i, event] of events.entries()) {
-    const name = (event as EventType | undefined)?.detailType;
-    if (name === undefined || states[initial]?.on[name] === undefined) {
-      throw new DefinitionError(
-        where,
-        `startOverOn[${i}] (${name === undefined ? describeValue(event) : `'${name}'`}) must be an event with a transition from the initial state '${initial}', which it takes after starting over`,
-      );
-    }
-    names.add(name);
-  }
-  return names;
 }
 
 /** The detail-types of a workflow's events, each listed once and made with defineEvent. */
@@ -436,25 +452,4 @@ function scheduledTaskNames(
 /** The key's path in an event of `detailType` for `workflow`. */
 export function keyPathOf(workflow: Workflow, detailType: string): string {
   return workflow.keyPaths[detailType] ?? workflow.keyPath;
-}
-
-/** Checks the per-event key paths: each names an event the workflow consumes and is a path. */
-function compileKeyPaths(
-  where: string,
-  keys: Readonly<Record<string, string | undefined>> | undefined,
-  eventNames: ReadonlySet<string>,
-): Record<string, string> {
-  const paths: Record<string, string> = {};
-  for (const [detailType, path] of Object.entries(keys ?? {})) {
-    if (path === undefined) continue;
-    if (!eventNames.has(detailType)) {
-      throw new DefinitionError(
-        where,
-        `keys names '${detailType}', which is not one of its events (${[...eventNames].join(', ')})`,
-      );
-    }
-    within(where, () => assertPath(path, `keys.${detailType}`));
-    paths[detailType] = path;
-  }
-  return paths;
 }

@@ -49,6 +49,7 @@ describe('defineTaskType', () => {
       retry: { maxAttempts: 3, backoff: 'exponential', initialMs: 10_000, maxMs: 300_000 },
       concurrency: null,
       precision: 'second',
+      tenantPath: null,
     });
   });
 
