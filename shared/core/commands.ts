@@ -210,6 +210,7 @@ function newTaskRow(t: NewTask, now: number): NewTaskRow {
     ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
     timeline: [
       { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },
+      ...(t.note === undefined ? [] : [{ at, status: TaskStatus.SCHEDULED, cause: t.note }]),
       ...(cancelled ? [{ at, status: TaskStatus.CANCELLED, cause: t.cancelledBy! }] : []),
     ],
   };

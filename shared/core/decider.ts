@@ -37,6 +37,8 @@ export interface PlannedTask {
   lateCancels: string[];
   /** The tenant its messages are grouped by (its task type's `tenant`), if any. */
   readonly tenant?: string;
+  /** Why its due time is not the one its schedule gave (quiet hours), for its timeline. */
+  readonly note?: string;
   /**
    * Set for a timer that needs no worker: the state it was armed in and its trigger; or,
    * for the timer that plans a recurring task's next occurrence, no state and the link.
@@ -57,6 +59,8 @@ export interface RecurrenceLink {
   /** Every occurrence's input: the one the starting event gave. */
   readonly input: Json;
   readonly tenant?: string;
+  /** The person's time zone for its task type's journey control (quiet hours). */
+  readonly controlZone?: string;
   /** Which start of the recurrence in this instance (for ids). */
   readonly chain: number;
 }
@@ -127,6 +131,8 @@ export interface NewTask {
   readonly fired?: true;
   /** The tenant its messages are grouped by, if its task type names one. */
   readonly tenant?: string;
+  /** Why its due time moved (quiet hours), added to its timeline. */
+  readonly note?: string;
 }
 
 /** What the decider asks the store to do. Applying a decision twice changes nothing. */

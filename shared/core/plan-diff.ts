@@ -155,6 +155,7 @@ function scheduleCommand(
       createdBy: task.createdBy,
       cancelledBy: task.phase === 'cancelled' ? task.cancelledBy : null,
       ...(task.tenant === undefined ? {} : { tenant: task.tenant }),
+      ...(task.note === undefined ? {} : { note: task.note }),
     },
   };
 }

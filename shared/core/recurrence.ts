@@ -122,6 +122,14 @@ export function instantsOf(wall: number, zone: string): number[] {
   return [...found].sort((a, b) => a - b);
 }
 
+/**
+ * The instant a local wall-clock time means in `zone` under the default DST policy: the
+ * first of a repeated time, a skipped one moved forward by the gap.
+ */
+export function instantOf(wall: number, zone: string): number {
+  return runsOf(wall, zone, DEFAULT_DST_POLICY)[0]!;
+}
+
 /** The instants a matched wall-clock time runs at, under a DST policy. */
 function runsOf(wall: number, zone: string, dst: DstPolicy): number[] {
   const instants = instantsOf(wall, zone);

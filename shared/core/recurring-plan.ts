@@ -1,6 +1,7 @@
 import { type PlannedTask, type RecurrenceLink, taskIdFor } from './decider';
 import { HourglassError } from './errors';
 import type { WorkflowEvent } from './event-types';
+import { controlZone, quietHoursFor } from './journey-controls';
 import { readPath } from './path';
 import { assertTimeZone, nextOccurrence } from './recurrence';
 import { TIMER_TASK_TYPE } from './timers';
@@ -94,6 +95,9 @@ export function startRecurrence(
     input: occurrence.input,
     chain,
     ...(occurrence.tenant === null ? {} : { tenant: occurrence.tenant }),
+    ...(action.task.journey === null
+      ? {}
+      : { controlZone: controlZone(action.task.journey.control, event) }),
   };
   planOccurrence(workflow, key, s, action, link, time, event.id);
   return cancelled;
@@ -146,7 +150,12 @@ function planOccurrence(
   if (dueAt === null) return;
   const following = nextOccurrence(recurrence, dueAt, link.zone);
   const own = action.task.deadlineMs === null ? null : dueAt + action.task.deadlineMs;
-  const deadlineAt = following === null ? own : own === null ? following : Math.min(own, following);
+  const quiet = quietHoursFor(
+    action.task.journey,
+    link.controlZone ?? 'UTC',
+    dueAt,
+    following === null ? own : own === null ? following : Math.min(own, following),
+  );
   const occurrence = `${link.chain}@${stamp(dueAt)}`;
   const planned = {
     dueAt,
@@ -160,9 +169,12 @@ function planOccurrence(
     ...planned,
     taskId: taskIdFor(workflow.name, key, link.taskType, occurrence),
     taskType: link.taskType,
-    deadlineAt,
+    dueAt: quiet.dueAt,
+    deadlineAt: quiet.deadlineAt,
     input: link.input,
     ...(link.tenant === undefined ? {} : { tenant: link.tenant }),
+    ...(quiet.moved === null ? {} : { note: quiet.moved }),
+    ...(quiet.dropped === null ? {} : { phase: 'cancelled' as const, cancelledBy: quiet.dropped }),
   });
   s.tasks.push({
     ...planned,

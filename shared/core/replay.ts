@@ -18,6 +18,7 @@ import {
   type WorkflowEvent,
 } from './definitions';
 import type { RecordedEvent } from './events';
+import { quietHoursFor } from './journey-controls';
 import {
   LIFECYCLE_SOURCE,
   OPERATOR_SOURCE,
@@ -414,13 +415,17 @@ export class Replay {
     else if (action.deadline?.atPath !== undefined) {
       deadlineAt = parseInstant(readPath(event, action.deadline.atPath), action.deadline.atPath);
     } else if (action.task.deadlineMs !== null) deadlineAt = dueAt + action.task.deadlineMs;
+    const quiet = quietHoursFor(action.task.journey, event, dueAt, deadlineAt);
 
     if (existing !== undefined) {
       if (collapse.kind === 'keep-first') return [];
-      existing.dueAt = dueAt;
-      existing.deadlineAt = deadlineAt;
+      existing.dueAt = quiet.dueAt;
+      existing.deadlineAt = quiet.deadlineAt;
       existing.input = input;
-      return [];
+      if (quiet.dropped === null) return [];
+      existing.phase = 'cancelled';
+      existing.cancelledBy = quiet.dropped;
+      return [existing];
     }
     const count = (s.counters[type] ?? 0) + 1;
     s.counters[type] = count;
@@ -432,17 +437,18 @@ export class Replay {
         collapse.kind === 'per-trigger' ? event.id : String(count),
       ),
       taskType: type,
-      dueAt,
-      deadlineAt,
+      dueAt: quiet.dueAt,
+      deadlineAt: quiet.deadlineAt,
       input,
       createdBy: event.id,
       burstStartedAt: collapse.kind === 'debounce' ? time : null,
-      phase: 'pending',
-      cancelledBy: null,
+      phase: quiet.dropped === null ? 'pending' : 'cancelled',
+      cancelledBy: quiet.dropped,
       lateCancels: [],
       ...(tenant === null ? {} : { tenant }),
+      ...(quiet.moved === null ? {} : { note: quiet.moved }),
     });
-    return [];
+    return quiet.dropped === null ? [] : [s.tasks.at(-1)!];
   }
 }
 

@@ -1,4 +1,5 @@
 import { DefinitionError, describeValue, HourglassError } from './errors';
+import type { JourneyControl } from './journey-controls';
 import { assertPath, readPath } from './path';
 import { formatDuration, parseDuration } from './time';
 import { assertName, within } from './validation';
@@ -118,6 +119,27 @@ export interface TaskTypeOptions {
    * queues; docs/workflows.md). An event without it is rejected. @default no tenant
    */
   readonly tenant?: string;
+  /**
+   * A journey control its tasks obey: never due in its quiet hours, and counted against its
+   * caps. `overCap`: a task over a cap is dropped (CANCELLED with the reason) or deferred
+   * to the next free slot. `pastDeadline`: when quiet hours would move a task past its
+   * deadline, it is dropped, or runs at the end of the quiet hours with its deadline moved
+   * as much. @default no control
+   */
+  readonly journey?: {
+    readonly control: JourneyControl;
+    /** @default 'defer' */
+    readonly overCap?: 'drop' | 'defer';
+    /** @default 'drop' */
+    readonly pastDeadline?: 'drop' | 'run';
+  };
+}
+
+/** What a task type's tasks obey of a journey control. */
+export interface TaskJourney {
+  readonly control: JourneyControl;
+  readonly overCap: 'drop' | 'defer';
+  readonly pastDeadline: 'drop' | 'run';
 }
 
 /** A validated task type. Build it with {@link defineTaskType}. */
@@ -133,6 +155,8 @@ export interface TaskType {
   readonly precision: Precision;
   /** See {@link TaskTypeOptions.tenant}. */
   readonly tenantPath: string | null;
+  /** See {@link TaskTypeOptions.journey}. */
+  readonly journey: TaskJourney | null;
 }
 
 /**
@@ -204,6 +228,7 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
       `precision must be "second" or "minute", got ${describeValue(precision)}`,
     );
   }
+  const journey = journeyOf(options, where);
   const tenantPath = options.tenant ?? null;
   if (tenantPath !== null) within(where, () => assertPath(tenantPath, 'tenant'));
   return {
@@ -216,7 +241,35 @@ export function defineTaskType(options: TaskTypeOptions): TaskType {
     concurrency,
     precision,
     tenantPath,
+    journey,
   };
+}
+
+/** The journey control options of a task type, checked. */
+function journeyOf(options: TaskTypeOptions, where: string): TaskJourney | null {
+  const journey = options.journey;
+  if (journey === undefined) return null;
+  if ((journey?.control as JourneyControl | undefined)?.kind !== 'journey-control') {
+    throw new DefinitionError(
+      where,
+      `journey.control must be made with defineJourneyControl(), got ${describeValue(journey?.control)}`,
+    );
+  }
+  const overCap = journey.overCap ?? 'defer';
+  const pastDeadline = journey.pastDeadline ?? 'drop';
+  if (overCap !== 'drop' && overCap !== 'defer') {
+    throw new DefinitionError(
+      where,
+      `journey.overCap must be "drop" or "defer", got ${describeValue(overCap)}`,
+    );
+  }
+  if (pastDeadline !== 'drop' && pastDeadline !== 'run') {
+    throw new DefinitionError(
+      where,
+      `journey.pastDeadline must be "drop" or "run", got ${describeValue(pastDeadline)}`,
+    );
+  }
+  return { control: journey.control, overCap, pastDeadline };
 }
 
 /**

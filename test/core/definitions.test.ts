@@ -50,6 +50,7 @@ describe('defineTaskType', () => {
       concurrency: null,
       precision: 'second',
       tenantPath: null,
+      journey: null,
     });
   });
 
