@@ -331,6 +331,7 @@ function taskCreateWrite(
     ...(flags.minute ? { precision: 'minute' as const } : {}),
     ...(flags.publish ? { publish: true as const } : {}),
     ...(r.tenant === undefined ? {} : { tenant: r.tenant }),
+    ...(r.journeyKey === undefined ? {} : { journeyKey: r.journeyKey }),
     ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
     ...(finished
       ? {

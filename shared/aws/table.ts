@@ -74,6 +74,8 @@ export interface TaskItem {
   readonly publish?: true;
   /** The tenant its messages carry as their SQS message group (its task type's `tenant`). */
   readonly tenant?: string;
+  /** Whose frequency caps it counts against (its task type's journey control). */
+  readonly journeyKey?: string;
   /** While RUNNING: the claim holds until then; past it, a redelivered message re-claims. */
   readonly leaseUntil?: number;
   readonly input: Json;

@@ -39,6 +39,8 @@ export interface NewTaskRow {
   readonly startedAt?: number;
   /** The tenant its messages are grouped by, if its task type names one. */
   readonly tenant?: string;
+  /** Whose frequency caps it counts against, if any. */
+  readonly journeyKey?: string;
   readonly finishedAt?: number;
   readonly timeline: readonly TimelineEntry[];
 }
@@ -207,6 +209,7 @@ function newTaskRow(t: NewTask, now: number): NewTaskRow {
     input: t.input,
     createdBy: t.createdBy,
     ...(t.tenant === undefined ? {} : { tenant: t.tenant }),
+    ...(t.journeyKey === undefined ? {} : { journeyKey: t.journeyKey }),
     ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
     timeline: [
       { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },

@@ -39,6 +39,8 @@ export interface PlannedTask {
   readonly tenant?: string;
   /** Why its due time is not the one its schedule gave (quiet hours), for its timeline. */
   readonly note?: string;
+  /** Whose frequency caps it counts against (its task type's journey control), if any. */
+  readonly journeyKey?: string;
   /**
    * Set for a timer that needs no worker: the state it was armed in and its trigger; or,
    * for the timer that plans a recurring task's next occurrence, no state and the link.
@@ -61,6 +63,8 @@ export interface RecurrenceLink {
   readonly tenant?: string;
   /** The person's time zone for its task type's journey control (quiet hours). */
   readonly controlZone?: string;
+  /** Whose frequency caps its occurrences count against. */
+  readonly journeyKey?: string;
   /** Which start of the recurrence in this instance (for ids). */
   readonly chain: number;
 }
@@ -133,6 +137,8 @@ export interface NewTask {
   readonly tenant?: string;
   /** Why its due time moved (quiet hours), added to its timeline. */
   readonly note?: string;
+  /** Whose frequency caps it counts against, if its task type's control has caps. */
+  readonly journeyKey?: string;
 }
 
 /** What the decider asks the store to do. Applying a decision twice changes nothing. */

@@ -1,4 +1,4 @@
-import { DefinitionError, describeValue } from './errors';
+import { DefinitionError, describeValue, HourglassError } from './errors';
 import type { WorkflowEvent } from './event-types';
 import { assertPath, readPath } from './path';
 import { assertTimeZone, instantOf, wallClock } from './recurrence';
@@ -221,4 +221,65 @@ export function quietHoursFor(
   }
   const where = typeof zone === 'string' ? zone : controlZone(journey.control, zone);
   return planAroundQuietHours(journey, where, dueAt, deadlineAt);
+}
+
+/**
+ * Whether a task may start at `now` under a control's caps, given when the person's
+ * earlier tasks started (epoch ms): allowed, or over a cap, with the first time every cap
+ * has room again (each window a rolling one: at most `max` in any `per`).
+ */
+export function capDecision(
+  control: JourneyControl,
+  sends: readonly number[],
+  now: number,
+):
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly freeAt: number; readonly cap: string } {
+  let at = now;
+  let hit: string | null = null;
+  for (let moved = true; moved; ) {
+    moved = false;
+    for (const cap of control.caps) {
+      const inWindow = sends.filter((t) => t > at - cap.perMs && t <= at).sort((a, b) => a - b);
+      if (inWindow.length < cap.max) continue;
+      // Room again once enough of them have left the window.
+      at = inWindow[inWindow.length - cap.max]! + cap.perMs;
+      hit ??= cap.label;
+      moved = true;
+    }
+  }
+  return hit === null ? { allowed: true } : { allowed: false, freeAt: at, cap: hit };
+}
+
+/** The longest window of a control's caps: how long a start must be remembered. */
+export function longestCapWindow(control: JourneyControl): number {
+  return Math.max(0, ...control.caps.map((c) => c.perMs));
+}
+
+/** Whose caps a task counts against: the person at the control's `key` path in `event`, or the instance's key. */
+export function journeyKeyOf(
+  journey: TaskJourney | null,
+  event: WorkflowEvent,
+  instanceKey: string,
+): string | null {
+  if (journey === null || journey.control.caps.length === 0) return null;
+  if (journey.control.keyPath === null) return instanceKey;
+  const value = readPath(event, journey.control.keyPath);
+  if (typeof value !== 'string' || value === '') {
+    throw new HourglassError(
+      `${journey.control.keyPath} is missing or not a string: journey control '${journey.control.name}' counts each person's tasks by it`,
+    );
+  }
+  return value;
+}
+
+/** Why a task over a cap was dropped or deferred, for its timeline. */
+export function capCause(
+  journey: TaskJourney,
+  decision: { readonly freeAt: number; readonly cap: string },
+): string {
+  const what = `frequency cap ${decision.cap} (journey control '${journey.control.name}')`;
+  return journey.overCap === 'drop'
+    ? `dropped: over ${what}`
+    : `deferred to ${new Date(decision.freeAt).toISOString()} by ${what}`;
 }

@@ -156,6 +156,7 @@ function scheduleCommand(
       cancelledBy: task.phase === 'cancelled' ? task.cancelledBy : null,
       ...(task.tenant === undefined ? {} : { tenant: task.tenant }),
       ...(task.note === undefined ? {} : { note: task.note }),
+      ...(task.journeyKey === undefined ? {} : { journeyKey: task.journeyKey }),
     },
   };
 }

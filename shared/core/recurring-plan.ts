@@ -1,7 +1,7 @@
 import { type PlannedTask, type RecurrenceLink, taskIdFor } from './decider';
 import { HourglassError } from './errors';
 import type { WorkflowEvent } from './event-types';
-import { controlZone, quietHoursFor } from './journey-controls';
+import { controlZone, journeyKeyOf, quietHoursFor } from './journey-controls';
 import { readPath } from './path';
 import { assertTimeZone, nextOccurrence } from './recurrence';
 import { TIMER_TASK_TYPE } from './timers';
@@ -98,6 +98,7 @@ export function startRecurrence(
     ...(action.task.journey === null
       ? {}
       : { controlZone: controlZone(action.task.journey.control, event) }),
+    ...optional('journeyKey', journeyKeyOf(action.task.journey, event, key)),
   };
   planOccurrence(workflow, key, s, action, link, time, event.id);
   return cancelled;
@@ -120,6 +121,11 @@ export function continueRecurrence(
     timer.dueAt,
     timer.taskId,
   );
+}
+
+/** `{ [field]: value }`, or nothing for null. */
+function optional<K extends string, V>(field: K, value: V | null): { [P in K]?: V } {
+  return (value === null ? {} : { [field]: value }) as { [P in K]?: V };
 }
 
 /** Compact UTC stamp for ids: `20260330T0700Z`. */
@@ -175,6 +181,7 @@ function planOccurrence(
     ...(link.tenant === undefined ? {} : { tenant: link.tenant }),
     ...(quiet.moved === null ? {} : { note: quiet.moved }),
     ...(quiet.dropped === null ? {} : { phase: 'cancelled' as const, cancelledBy: quiet.dropped }),
+    ...(link.journeyKey === undefined ? {} : { journeyKey: link.journeyKey }),
   });
   s.tasks.push({
     ...planned,

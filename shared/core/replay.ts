@@ -18,7 +18,7 @@ import {
   type WorkflowEvent,
 } from './definitions';
 import type { RecordedEvent } from './events';
-import { quietHoursFor } from './journey-controls';
+import { journeyKeyOf, quietHoursFor } from './journey-controls';
 import {
   LIFECYCLE_SOURCE,
   OPERATOR_SOURCE,
@@ -416,6 +416,7 @@ export class Replay {
       deadlineAt = parseInstant(readPath(event, action.deadline.atPath), action.deadline.atPath);
     } else if (action.task.deadlineMs !== null) deadlineAt = dueAt + action.task.deadlineMs;
     const quiet = quietHoursFor(action.task.journey, event, dueAt, deadlineAt);
+    const journeyKey = journeyKeyOf(action.task.journey, event, this.key);
 
     if (existing !== undefined) {
       if (collapse.kind === 'keep-first') return [];
@@ -447,6 +448,7 @@ export class Replay {
       lateCancels: [],
       ...(tenant === null ? {} : { tenant }),
       ...(quiet.moved === null ? {} : { note: quiet.moved }),
+      ...(journeyKey === null ? {} : { journeyKey }),
     });
     return quiet.dropped === null ? [] : [s.tasks.at(-1)!];
   }

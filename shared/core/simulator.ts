@@ -13,6 +13,7 @@ import {
 } from './definitions';
 import { HourglassError } from './errors';
 import { type Rejection, routeEvent } from './events';
+import { capCause, capDecision } from './journey-controls';
 import { formatInstant, MS, parseInstant } from './time';
 import { isTimerType } from './timers';
 
@@ -120,6 +121,7 @@ interface Row {
   timeline: TimelineEntry[];
   result?: Json;
   tenant?: string;
+  journeyKey?: string;
 }
 
 /** The simulated world: a task table, instances, and a virtual clock. */
@@ -192,6 +194,7 @@ class World {
           lateCancels: [],
           timeline: [...r.timeline],
           ...(r.tenant === undefined ? {} : { tenant: r.tenant }),
+          ...(r.journeyKey === undefined ? {} : { journeyKey: r.journeyKey }),
         });
         return;
       }
@@ -260,6 +263,38 @@ class World {
     return this.definitions.taskTypes.find((t) => t.name === row.taskType)!;
   }
 
+  /** When each person's capped tasks started, by control and person. */
+  private readonly capStarts = new Map<string, number[]>();
+
+  /**
+   * Whether a task's first attempt may start at `now` under its journey control's caps. Over
+   * a cap, it is dropped (EXPIRED, and its instance sees it) or deferred to the first free
+   * slot, as its task type says; either way its timeline says why.
+   */
+  private passesCaps(row: Row, now: number): boolean {
+    const journey = this.typeOf(row).journey;
+    if (row.attempts > 0 || row.journeyKey === undefined || journey === null) return true;
+    const id = `${journey.control.name}\u0000${row.journeyKey}`;
+    const starts = this.capStarts.get(id) ?? [];
+    const decision = capDecision(journey.control, starts, now);
+    if (decision.allowed) {
+      this.capStarts.set(id, [...starts, now]);
+      return true;
+    }
+    const at = formatInstant(now);
+    const cause = capCause(journey, decision);
+    if (journey.overCap === 'drop') {
+      row.status = TaskStatus.EXPIRED;
+      row.finishedAt = now;
+      row.timeline.push({ at, status: TaskStatus.EXPIRED, cause });
+      this.decideFor(row.workflow, row.key, [], now);
+    } else {
+      row.nextAttemptAt = decision.freeAt;
+      row.timeline.push({ at, status: TaskStatus.SCHEDULED, cause });
+    }
+    return false;
+  }
+
   /** Runs or expires a row at `now`, then lets its instance see the outcome. */
   act(row: Row, kind: Action, now: number): void {
     if (kind === 'fire') {
@@ -286,6 +321,7 @@ class World {
       row.finishedAt = now;
       row.timeline.push({ at, status: TaskStatus.EXPIRED, cause: 'deadline' });
     } else {
+      if (!this.passesCaps(row, now)) return;
       const type = this.definitions.taskTypes.find((t) => t.name === row.taskType)!;
       row.attempts += 1;
       row.startedAt ??= now;
