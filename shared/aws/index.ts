@@ -3,6 +3,7 @@
  * stream relay (outbox), the worker middleware, and the generic producer outbox.
  */
 export * from './bulk';
+export * from './caps';
 export * from './clients';
 export * from './config';
 export * from './decision-writes';

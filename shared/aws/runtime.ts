@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { HourglassDefinitions } from '../core/definitions';
 import { minimumRetentionMs } from '../core/history';
+import { dynamoCapStore } from './caps';
 import { type Clients, createClients } from './clients';
 import { type Config, ENV, loadConfig } from './config';
 import { ConfigError } from './errors';
@@ -104,6 +105,7 @@ export function defaultWorkerDeps(
       clock,
       retentionMs: config.retentionDays * 86_400_000,
     }),
+    caps: dynamoCapStore({ dynamo: clients.dynamo, tableName: config.tableName, clock }),
     clock,
     sqs: clients.sqs,
     queueUrl: config.taskQueue(taskType).url,

@@ -23,6 +23,8 @@ export const Keys = {
   rejectedSk: (workflow: string | null) => `W#${workflow ?? '-'}`,
   rejectedDayPk: (isoDay: string) => `REJECTED#${isoDay}`,
   unpublishedPk: (shard: number) => `UNPUBLISHED#${shard}`,
+  capPk: (control: string, person: string) => `CAP#${control}#${person}`,
+  capSk: 'CAP',
 } as const;
 
 /** Index names, as the CDK construct creates them. */

@@ -36,8 +36,19 @@ export interface TaskStore {
    * from the row as read, when no attempt is left to start.
    */
   fail(task: TaskItem, attempt: number | null, at: number, reason: string): Promise<boolean>;
-  /** The row as read → EXPIRED: its deadline passed before an attempt could start. */
-  expire(task: TaskItem, at: number): Promise<boolean>;
+  /**
+   * The row as read → EXPIRED: its deadline passed before an attempt could start (or, with
+   * `cause`, a journey control dropped it).
+   */
+  expire(task: TaskItem, at: number, cause?: string): Promise<boolean>;
+  /**
+   * SCHEDULED as read → SCHEDULED for a later `runAt` (a frequency cap deferred it), a new
+   * generation, so the relay arms a new timer; no attempt is used.
+   */
+  defer(
+    task: TaskItem,
+    deferral: { readonly at: number; readonly runAt: number; readonly reason: string },
+  ): Promise<boolean>;
   /**
    * RUNNING as `attempt` → SCHEDULED for `runAt`, a new generation (so the relay arms a new
    * timer and the attempt's messages turn stale).
@@ -85,11 +96,17 @@ export function dynamoTaskStore(deps: StoreDeps): TaskStore {
             cause: `attempt ${attempt}: ${reason}`,
             lastError: reason,
           }),
-    expire: (task, at) =>
+    expire: (task, at, cause) =>
       finishTask(deps, task, asRead(task), {
         status: TaskStatus.EXPIRED,
         at,
-        cause: `deadline ${formatInstant(task.deadlineAt ?? at)} passed`,
+        cause: cause ?? `deadline ${formatInstant(task.deadlineAt ?? at)} passed`,
+      }),
+    defer: (task, { at, runAt, reason }) =>
+      transitionTask(deps, task, asRead(task), {
+        set: { runAt, ...statusKeys(task.taskId, TaskStatus.SCHEDULED, runAt) },
+        bumpGeneration: true,
+        entry: { at: formatInstant(at), status: TaskStatus.SCHEDULED, cause: reason },
       }),
     retry: (task, attempt, { at, runAt, reason }) =>
       transitionTask(deps, task, running(attempt), {

@@ -240,7 +240,9 @@ export function capDecision(
   for (let moved = true; moved; ) {
     moved = false;
     for (const cap of control.caps) {
-      const inWindow = sends.filter((t) => t > at - cap.perMs && t <= at).sort((a, b) => a - b);
+      // A start later than `at` counts too: workers' clocks and arrivals interleave, so one
+      // reading the caps a moment before another's start was written must still see it.
+      const inWindow = sends.filter((t) => t > at - cap.perMs).sort((a, b) => a - b);
       if (inWindow.length < cap.max) continue;
       // Room again once enough of them have left the window.
       at = inWindow[inWindow.length - cap.max]! + cap.perMs;

@@ -64,8 +64,18 @@ function memoryTaskStore(rows: TaskItem[]) {
         finishedAt: at,
         lastError: reason,
       }),
-    expire: (task, at) =>
-      apply('expire', task, asRead(task), { status: TaskStatus.EXPIRED, finishedAt: at }),
+    expire: (task, at, cause) =>
+      apply('expire', task, asRead(task), {
+        status: TaskStatus.EXPIRED,
+        finishedAt: at,
+        ...(cause === undefined ? {} : { lastError: cause }),
+      }),
+    defer: (task, { runAt, reason }) =>
+      apply('defer', task, asRead(task), {
+        runAt,
+        lastError: reason,
+        generation: task.generation + 1,
+      }),
     retry: (task, attempt, { runAt, reason }) => {
       const row = byId.get(task.taskId);
       return apply('retry', task, running(attempt), {

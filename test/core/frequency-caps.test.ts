@@ -112,5 +112,10 @@ describe('frequency caps', () => {
       cap: '2 per 1d',
     });
     expect(capDecision(marketing, [0], 3 * h)).toEqual({ allowed: true });
+    // A start recorded a moment after `now` (another worker's clock) counts as well.
+    expect(capDecision(marketing, [3 * h + 5, 3 * h + 10], 3 * h)).toMatchObject({
+      allowed: false,
+      freeAt: 27 * h + 5,
+    });
   });
 });
