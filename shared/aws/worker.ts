@@ -9,7 +9,6 @@ import {
   totalDeadline,
   totalTimeoutCause,
 } from '../core/definitions';
-import { capCause } from '../core/journey-controls';
 import { resultRefusal, runAttempt, warnWhileRunning } from './attempt';
 import type { CapStore } from './caps';
 import { NonRetryableError, RetryAfterError, TaskTimeoutError } from './errors';
@@ -26,6 +25,7 @@ import { LEASE_MARGIN_MS } from './settings';
 import type { TaskItem } from './table';
 import type { TaskStore } from './tasks';
 import { Metric, type Telemetry } from './telemetry';
+import { passCaps, releaseCap } from './worker-caps';
 
 export { LEASE_MARGIN_MS } from './settings';
 
@@ -284,51 +284,6 @@ export async function processTaskMessage(
   if (options.onAbandoned) options.onAbandoned(returned);
   else await returned;
   return outcome;
-}
-
-/**
- * A task's first attempt under a journey control with caps takes a slot of its person's
- * caps before it is claimed. Over a cap, the task is deferred to the first free slot or
- * dropped (EXPIRED), as its task type says. Returns null when it may run.
- */
-async function passCaps(
-  deps: WorkerDeps,
-  taskType: TaskType,
-  task: TaskItem,
-  now: number,
-): Promise<MessageOutcome | null> {
-  const journey = taskType.journey;
-  if (journey === null || task.journeyKey === undefined || task.attempt > 0) return null;
-  if (deps.caps === undefined) {
-    throw new Error(
-      `task type '${taskType.name}' has frequency caps (journey control '${journey.control.name}') and the worker has no cap store; pass caps in its deps`,
-    );
-  }
-  const decision = await deps.caps.take(journey.control, task.journeyKey, task.taskId, now);
-  if (decision.allowed) return null;
-  const cause = capCause(journey, decision);
-  if (journey.overCap === 'drop')
-    return countWin(
-      deps,
-      task,
-      await deps.tasks.expire(task, now, cause),
-      Metric.expired,
-      'expired',
-    );
-  const won = await deps.tasks.defer(task, { at: now, runAt: decision.freeAt, reason: cause });
-  return won ? 'deferred' : 'lost-race';
-}
-
-/** Gives back a cap slot taken for a task whose claim then lost (best effort). */
-async function releaseCap(deps: WorkerDeps, taskType: TaskType, task: TaskItem): Promise<void> {
-  const journey = taskType.journey;
-  if (journey === null || task.journeyKey === undefined || task.attempt > 0) return;
-  await deps.caps?.release(journey.control, task.journeyKey, task.taskId).catch((error: Error) =>
-    deps.telemetry.warn('giving back a frequency cap slot failed; it counts until it ages out', {
-      taskId: task.taskId,
-      error: error.message,
-    }),
-  );
 }
 
 /**
