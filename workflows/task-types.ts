@@ -1,4 +1,5 @@
 import { defineTaskType } from '../shared/core';
+import { marketingHours } from './journey-controls';
 
 /** J1: the welcome discount code, 30 minutes after sign-up; worthless 2 hours after that. */
 export const sendDiscountCode = defineTaskType({
@@ -34,5 +35,13 @@ export const sendGroupEmail = defineTaskType({
   deadline: '6h',
 });
 
-/** J6: a trial mail: "your trial ends in 3 days", or a win-back offer the day after it lapsed. */
-export const sendTrialMail = defineTaskType({ name: 'send-trial-mail', deadline: '12h' });
+/**
+ * J6: a trial mail: "your trial ends in 3 days", or a win-back offer the day after it
+ * lapsed. Never sent at night: one due in the quiet hours waits for 08:00 in Paris (its
+ * 12-hour deadline moving with it).
+ */
+export const sendTrialMail = defineTaskType({
+  name: 'send-trial-mail',
+  deadline: '12h',
+  journey: { control: marketingHours, pastDeadline: 'run' },
+});

@@ -81,6 +81,32 @@ describe('hourglass graph', () => {
 });
 
 describe('hourglass simulate', () => {
+  it('says in the timeline why a task moved, and shows the timer that needs no worker', async () => {
+    // J6: a trial started at 22:30 in Paris; its mail would fall due at night, 11 days on.
+    const file = await eventsFile([
+      line({
+        id: 't1',
+        source: 'shop',
+        'detail-type': 'TrialStarted',
+        time: '2026-01-05T21:30:00.000Z',
+        detail: { accountId: 'a1', email: 'a1@x.io' },
+      }),
+    ]);
+    const { code, out } = await run(
+      'simulate',
+      '--events',
+      file,
+      '--until',
+      '2026-01-21T00:00:00Z',
+    );
+    expect(code).toBe(0);
+    expect(out).toContain(
+      "SCHEDULED  send-trial-mail      trial-conversion/a1  (moved from 2026-01-16T21:30:00.000Z to 2026-01-17T07:00:00.000Z by quiet hours 21:00–08:00 Europe/Paris (journey control 'marketing-hours'))",
+    );
+    expect(out).toContain('2026-01-19T21:30:00.000Z  COMPLETED  @timer');
+    expect(out).toContain('instance trial-conversion/a1: lapsed');
+  });
+
   it('prints the documented JSON: tasks, instances and rejected events', async () => {
     const file = await eventsFile([
       line(shopEvent('UserRegistered', { userId: 'u1', email: 'u1@x.io' }, 0, 'r1')),

@@ -33,6 +33,23 @@ describe('J6 trial-conversion, through the simulator', () => {
     expect(result.instance(trialConversion, 'a1').state).toBe('closed');
   });
 
+  it('never mails at night: a trial started at 22:30 in Paris gets its mail at 08:00', async () => {
+    // 21:30 UTC is 22:30 in Paris (winter); 11 days later the mail waits for 08:00 (07:00 UTC).
+    const s = scenario(definitions, { start: '2026-01-05T21:30:00.000Z' }).emit(
+      TrialStarted,
+      started,
+    );
+    const result = await s.run('13d');
+    const [endingSoon] = result.tasksOf(sendTrialMail, 'a1');
+    expect(endingSoon).toMatchObject({
+      dueAt: '2026-01-17T07:00:00.000Z',
+      startedAt: '2026-01-17T07:00:00.000Z',
+    });
+    expect(endingSoon!.timeline[1]?.cause).toContain(
+      "by quiet hours 21:00–08:00 Europe/Paris (journey control 'marketing-hours')",
+    );
+  });
+
   it('a subscription during the trial cancels the mail and the timer; nothing more happens', async () => {
     const s = scenario(definitions)
       .emit(TrialStarted, started)
