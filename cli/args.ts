@@ -33,6 +33,7 @@ export interface Args {
 /** The options of every command; each may repeat, and `one` refuses repeats where they make no sense. */
 const OPTIONS = {
   workflows: { type: 'string', multiple: true },
+  against: { type: 'string', multiple: true },
   workers: { type: 'string', multiple: true },
   persist: { type: 'boolean' },
   local: { type: 'boolean' },

@@ -30,6 +30,7 @@ export { loadDefinitions } from '../local/project';
 
 import {
   check,
+  compareDefinitions,
   diagram,
   findWorkflow,
   formatInstant,
@@ -44,7 +45,7 @@ import {
 } from '../shared/core';
 
 const USAGE = `usage:
-  hourglass check [--workflows MODULE]
+  hourglass check [--workflows MODULE] [--against PREVIOUS_MODULE]
   hourglass graph WORKFLOW [--workflows MODULE]
   hourglass simulate --events FILE.jsonl [--workflows MODULE] [--until ISO]
                      [--fail TASKTYPE=N]... [--down TASKTYPE@FROM..TO]... [--json]
@@ -284,7 +285,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     switch (command) {
       case 'check': {
         const definitions = await loadDefinitions(one(args, '--workflows'), io.cwd);
-        const findings = check(definitions);
+        const against = one(args, '--against');
+        // With --against: also what deploying these over the running ones does in flight.
+        const findings = [
+          ...check(definitions),
+          ...(against === undefined
+            ? []
+            : compareDefinitions(await loadDefinitions(against, io.cwd), definitions)),
+        ];
         for (const f of findings) io.out(`${f.severity.padEnd(7)} ${f.code}: ${f.message}\n`);
         const errors = findings.filter((f) => f.severity === 'error').length;
         const warnings = findings.length - errors;

@@ -1,6 +1,6 @@
 import { type NewTaskRow, type TaskRowChange, taskRowEffect } from '../core/commands';
 import type { Decision } from '../core/decider';
-import { TaskStatus, type Workflow } from '../core/definitions';
+import { TaskStatus, type Transition, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
 import { formatInstant } from '../core/time';
@@ -219,11 +219,15 @@ const typeSets = new WeakMap<
 function taskTypeSets(workflow: Workflow) {
   let sets = typeSets.get(workflow);
   if (sets === undefined) {
-    const schedules = workflow.transitions.flatMap((t) => t.schedules);
+    // Every version's: an instance still running under a previous one schedules its tasks.
+    const transitions: Transition[] = [];
+    for (let w: Workflow | null = workflow; w !== null; w = w.previous)
+      transitions.push(...w.transitions);
+    const schedules = transitions.flatMap((t) => t.schedules);
     sets = {
       scheduled: new Set(schedules.map((s) => s.task.name)),
       consumed: new Set(
-        workflow.transitions
+        transitions
           .map((t) => t.trigger)
           .filter((trigger) => trigger.includes('.'))
           .map((trigger) => trigger.slice(0, trigger.lastIndexOf('.'))),
@@ -285,6 +289,9 @@ function instanceWrite(
     snapshot: instance.snapshot,
     events: [...instance.events],
     version: (loaded.version ?? 0) + 1,
+    ...(instance.definitionVersion === undefined
+      ? {}
+      : { definitionVersion: instance.definitionVersion }),
     updatedAt: now,
     ...(retentionMs === null ? {} : { expiresAt: expiresAt(now, retentionMs) }),
   };

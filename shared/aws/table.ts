@@ -113,6 +113,8 @@ export interface InstanceItem {
   readonly events: RecordedEvent[];
   /** Optimistic concurrency: every write is conditional on the version read. */
   readonly version: number;
+  /** The workflow version the instance started under (absent: 1). */
+  readonly definitionVersion?: number;
   readonly updatedAt: number;
   /** Once in a final state with no open task: when TTL may delete the row (epoch seconds). */
   readonly expiresAt?: number;
@@ -181,6 +183,7 @@ export function toInstance(item: InstanceItem): Instance {
     context: item.context,
     snapshot: item.snapshot,
     events: item.events,
+    ...(item.definitionVersion === undefined ? {} : { definitionVersion: item.definitionVersion }),
   };
 }
 

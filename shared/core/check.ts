@@ -90,6 +90,9 @@ export function check(definitions: HourglassDefinitions): Finding[] {
       }
     }
     checkStartOver(workflow, pending, warning);
+    // A previous version still schedules its task types for the instances it runs.
+    for (let w = workflow.previous; w !== null; w = w.previous)
+      for (const t of w.transitions) for (const s of t.schedules) scheduled.add(s.task.name);
     const cancelled = new Set(workflow.transitions.flatMap((t) => t.cancels.map((c) => c.name)));
     for (const t of workflow.transitions) {
       for (const s of t.schedules) {

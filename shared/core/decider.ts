@@ -12,6 +12,7 @@ import {
   startState,
 } from './replay';
 import { formatInstant, MS } from './time';
+import { definitionOf } from './workflow-checks';
 
 /**
  * How a planned task stands in event time, as the replay sees it:
@@ -89,6 +90,8 @@ export interface Instance {
   readonly snapshot: InstanceSnapshot | null;
   /** Events at or after the snapshot's horizon, in event-time order (ties by id). */
   readonly events: readonly RecordedEvent[];
+  /** The workflow version it started under (and finishes under). @default 1 */
+  readonly definitionVersion?: number;
 }
 
 /** What the store knows about one of the instance's tasks. */
@@ -202,6 +205,7 @@ export function newInstance(workflow: Workflow, key: string): Instance {
     context: workflow.initialContext,
     snapshot: null,
     events: [],
+    definitionVersion: workflow.version,
   };
 }
 
@@ -292,12 +296,19 @@ function currentFacts(
  * const { instance, commands } = decide(welcome, newInstance(welcome, 'u1'), [event], [], now);
  */
 export function decide(
-  workflow: Workflow,
+  latest: Workflow,
   instance: Instance,
   newEvents: readonly RecordedEvent[],
   facts: readonly TaskFact[],
   now: number,
 ): Decision {
+  // An instance finishes under the version it started with.
+  const workflow = definitionOf(latest, instance.definitionVersion);
+  if (workflow === null) {
+    throw new HourglassError(
+      `workflow '${latest.name}' key '${instance.key}' started under version ${instance.definitionVersion ?? 1}, which these definitions no longer carry; keep that definition as previous (defineWorkflow({ version: ${latest.version}, previous: … }))`,
+    );
+  }
   const horizon = instance.snapshot?.horizon ?? Number.NEGATIVE_INFINITY;
   const sorted = sortNewEvents(workflow, instance, newEvents, horizon, now);
   const commands: Command[] = [...sorted.rejections];
@@ -321,6 +332,7 @@ export function decide(
       context: final.context,
       snapshot: folded.snapshot,
       events: folded.events,
+      definitionVersion: workflow.version,
     },
     commands,
     accepted: fresh.map((e) => e.id),

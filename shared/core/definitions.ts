@@ -85,12 +85,15 @@ export function defineHourglass(options: {
       throw new DefinitionError(where, `workflow '${workflow.name}' is listed twice in workflows`);
     }
     workflows.set(workflow.name, workflow);
-    for (const task of workflow.taskTypes) {
+    // Earlier versions still run their in-flight instances: their task types need workers too.
+    const versions: Workflow[] = [];
+    for (let w: Workflow | null = workflow; w !== null; w = w.previous) versions.push(w);
+    for (const task of versions.flatMap((w) => w.taskTypes)) {
       const known = taskTypes.get(task.name);
       if (known === undefined) {
         throw new DefinitionError(
           where,
-          `workflow '${workflow.name}' uses task type '${task.name}', which is not in taskTypes; add it there`,
+          `workflow '${workflow.name}' uses task type '${task.name}', which is not in taskTypes; add it there (a previous version that still runs in-flight instances counts too)`,
         );
       }
       if (known !== task) {

@@ -6,6 +6,7 @@
 export type { StandardSchemaV1 } from '@standard-schema/spec';
 export * from './check';
 export * from './commands';
+export * from './compat';
 export * from './decider';
 export * from './definitions';
 export * from './diagram';

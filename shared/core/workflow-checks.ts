@@ -2,7 +2,7 @@ import { DefinitionError, describeValue } from './errors';
 import type { EventType } from './event-types';
 import { assertPath } from './path';
 import { within } from './validation';
-import type { State } from './workflows';
+import type { State, Workflow } from './workflows';
 
 /** Checks of a workflow's options that look across its states and events. */
 
@@ -59,4 +59,45 @@ export function compileKeyPaths(
     paths[detailType] = path;
   }
   return paths;
+}
+
+/**
+ * A workflow's version and the earlier definition it keeps: a whole number, higher than
+ * that of `previous`, which must be a workflow of the same name.
+ */
+export function compileVersion(
+  where: string,
+  options: { readonly name: string; readonly version?: number; readonly previous?: Workflow },
+): { version: number; previous: Workflow | null } {
+  const version = options.version ?? 1;
+  if (!Number.isInteger(version) || version < 1) {
+    throw new DefinitionError(
+      where,
+      `version must be a whole number ≥ 1, got ${describeValue(version)}`,
+    );
+  }
+  const previous = options.previous ?? null;
+  if (previous === null) return { version, previous };
+  if ((previous as Workflow)?.kind !== 'workflow' || previous.name !== options.name) {
+    throw new DefinitionError(
+      where,
+      `previous must be the earlier definition of workflow '${options.name}' (made with defineWorkflow, same name)`,
+    );
+  }
+  if (previous.version >= version) {
+    throw new DefinitionError(
+      where,
+      `version ${version} must be higher than that of previous (${previous.version}); bump version`,
+    );
+  }
+  return { version, previous };
+}
+
+/** The definition an instance started under: `workflow` or one of its `previous` versions. */
+export function definitionOf(workflow: Workflow, version: number | undefined): Workflow | null {
+  const wanted = version ?? 1;
+  for (let w: Workflow | null = workflow; w !== null; w = w.previous) {
+    if (w.version === wanted) return w;
+  }
+  return null;
 }

@@ -8,7 +8,7 @@ import { parseDuration } from './time';
 import { compileTimers, type StateTimer, type TimerDetail } from './timers';
 import { checkTrigger, compileTransition, many, registerTaskTypes } from './transitions';
 import { assertName, type Json, within } from './validation';
-import { compileKeyPaths, compileStartOver } from './workflow-checks';
+import { compileKeyPaths, compileStartOver, compileVersion } from './workflow-checks';
 
 /** Workflows: finite state machines over a correlation key, and one-event rules. */
 
@@ -169,6 +169,14 @@ export interface WorkflowOptions<Events extends readonly EventType[], Context> {
    * is for good, and `hourglass check` warns
    */
   readonly startOverOn?: readonly Events[number][];
+  /**
+   * The definition's version. Each instance finishes under the version it started with:
+   * bump it for a change that must not touch instances in flight, and keep the earlier
+   * definition as `previous`. @default 1
+   */
+  readonly version?: number;
+  /** The definition of the version before this one, for the instances that started under it. */
+  readonly previous?: Workflow;
 }
 
 /** A compiled schedule action. */
@@ -241,6 +249,10 @@ export interface Workflow {
   readonly taskTypes: readonly TaskType[];
   /** Every transition, in definition order. */
   readonly transitions: readonly Transition[];
+  /** This definition's version (instances finish under the one they started with). */
+  readonly version: number;
+  /** The definition of an earlier version, still running in-flight instances; or null. */
+  readonly previous: Workflow | null;
 }
 
 const STATE_NAME = /^[A-Za-z][\w-]{0,63}$/;
@@ -317,6 +329,7 @@ export function defineWorkflow<
     startOverOn: compileStartOver(where, options.startOverOn, states, options.initial),
     taskTypes: [...taskTypes.values()],
     transitions,
+    ...compileVersion(where, options),
   };
 }
 

@@ -44,6 +44,32 @@ describe('hourglass check', () => {
     expect(out).toContain('1 error, 1 warning');
   });
 
+  it('with --against, lists what deploying over the running definitions would do in flight, and exits 1', async () => {
+    const { code, out } = await run(
+      'check',
+      '--workflows',
+      'test/fixtures/versions/changed-in-place.ts',
+      '--against',
+      'test/fixtures/versions/v1.ts',
+    );
+    expect(code).toBe(1);
+    expect(out).toContain(
+      "error   schedule-moved: workflow 'onboarding': state 'new' on 'SignedUp' schedules 'send-tips' in 2d instead of in 1d",
+    );
+    expect(out).toContain("error   task-type-removed: task type 'send-survey' is gone");
+    expect(out).toContain('5 errors');
+    // The same change as a new version that keeps the running one: nothing in flight moves.
+    const versioned = await run(
+      'check',
+      '--workflows',
+      'test/fixtures/versions/versioned.ts',
+      '--against',
+      'test/fixtures/versions/v1.ts',
+    );
+    expect(versioned.code).toBe(0);
+    expect(versioned.out).toContain('instances in flight finish under version 1, kept as previous');
+  });
+
   it('exits 2 with one line when the module exports no definitions', async () => {
     const { code, err } = await run('check', '--workflows', 'test/fixtures/broken-workflows.ts');
     expect(code).toBe(2);
