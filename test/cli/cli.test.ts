@@ -86,6 +86,22 @@ describe('hourglass check', () => {
 });
 
 describe('hourglass graph', () => {
+  it('draws timers that need no worker and recurring schedules as labelled transitions', async () => {
+    const { code, out } = await run('graph', 'trial-conversion');
+    expect(code).toBe(0);
+    expect(out).toContain('s_trialing --> s_lapsed : after 14d / schedule send-trial-mail in 1d');
+    expect(out).toContain('s_lapsed --> s_closed : after 30d / cancel send-trial-mail');
+    const recurring = await run(
+      'graph',
+      'digest',
+      '--workflows',
+      'test/fixtures/digest/definitions.ts',
+    );
+    expect(recurring.out).toContain(
+      "s_new --> s_subscribed : Subscribed / schedule send-digest every '*/15 * * * *' detail.timeZone or UTC",
+    );
+  });
+
   it('prints the Mermaid diagram of a workflow', async () => {
     const { code, out } = await run('graph', 'welcome-discount');
     expect(code).toBe(0);
