@@ -95,7 +95,10 @@ export function isStarted(fact: TaskFact | undefined): boolean {
  */
 function startedBefore(fact: TaskFact | undefined, appliedAt: number): boolean {
   if (!isStarted(fact)) return false;
-  return fact!.startedAt === null || fact!.startedAt <= appliedAt;
+  // A task that finished without starting (expired, or dropped by a frequency cap) was
+  // open until it finished.
+  const since = fact!.startedAt ?? fact!.finishedAt;
+  return since === null || since <= appliedAt;
 }
 
 /** Applies events and outcomes to a workflow's state, one item at a time. */
@@ -326,9 +329,11 @@ export class Replay {
   /** True when the runtime had fired a timer's row by `arrived`. */
   private firedBy(timer: PlannedTask, arrived: number): boolean {
     const fact = this.facts.get(timer.taskId)?.at(-1);
+    // Strictly before: an event applied in the decision that fired the timer (both at that
+    // decision's now) came first, as it did then.
     return (
       fact?.status === TaskStatus.COMPLETED &&
-      (fact.startedAt ?? Number.NEGATIVE_INFINITY) <= arrived
+      (fact.startedAt ?? Number.NEGATIVE_INFINITY) < arrived
     );
   }
 
@@ -341,8 +346,13 @@ export class Replay {
       return;
     }
     const saved = this.appliedAt;
-    // A timer's move sees tasks as they were when the runtime fired it.
-    this.appliedAt = this.facts.get(task.taskId)?.at(-1)?.startedAt ?? saved;
+    // A timer's move sees tasks as they were when the runtime fired it; one firing in this
+    // decision sees them as they are now.
+    const fired = this.facts.get(task.taskId)?.at(-1);
+    this.appliedAt =
+      fired?.status === TaskStatus.COMPLETED
+        ? (fired.startedAt ?? saved)
+        : Number.POSITIVE_INFINITY;
     const detail: TimerDetail = {
       state: timer.state,
       after: timer.after,
