@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { TaskStatus, TERMINAL_STATUSES } from '../core/definitions';
+import { isTimerType } from '../core/timers';
 import type { TaskQueue } from './config';
 import {
   delaySecondsFor,
@@ -207,7 +208,13 @@ export async function relayBatch(
         await armTimer(deps, after, (timer) => queueTimers.push({ timer, index }));
         deps.telemetry.count(Metric.timersArmed, 1, { taskType: after.taskType });
       }
-      if (after.status === TaskStatus.CANCELLED && before?.status === TaskStatus.SCHEDULED)
+      // A cancelled task's schedule goes; so does that of a timer its instance fired before
+      // the schedule did (an event timed after it was applied first).
+      const firedTimer = isTimerType(after.taskType) && after.status === TaskStatus.COMPLETED;
+      if (
+        (after.status === TaskStatus.CANCELLED || firedTimer) &&
+        before?.status === TaskStatus.SCHEDULED
+      )
         await disarmTimer(deps, before);
       if (after.publish && TERMINAL_STATUSES.has(after.status) && before?.status !== after.status) {
         publish.push({

@@ -44,6 +44,10 @@ export async function releaseCap(
 ): Promise<void> {
   const journey = taskType.journey;
   if (journey === null || task.journeyKey === undefined || task.attempt > 0) return;
+  // Another copy of the message may have won the claim with this very slot (a slot is one
+  // per task): give it back only while no attempt of the task has started.
+  const now = await deps.tasks.get(task);
+  if (now === undefined || now.attempt > 0 || now.status !== 'SCHEDULED') return;
   await deps.caps?.release(journey.control, task.journeyKey, task.taskId).catch((error: Error) =>
     deps.telemetry.warn('giving back a frequency cap slot failed; it counts until it ages out', {
       taskId: task.taskId,

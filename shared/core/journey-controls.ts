@@ -1,7 +1,7 @@
 import { DefinitionError, describeValue, HourglassError } from './errors';
 import type { WorkflowEvent } from './event-types';
 import { assertPath, readPath } from './path';
-import { assertTimeZone, instantOf, wallClock } from './recurrence';
+import { assertTimeZone, instantOf, instantsOf, wallClock } from './recurrence';
 import type { TaskJourney } from './task-types';
 import { formatDuration, MS, parseDuration } from './time';
 import { assertName, within } from './validation';
@@ -154,7 +154,11 @@ export function afterQuietHours(control: JourneyControl, dueAt: number, zone: st
   if (!inside) return dueAt;
   const midnight = wall - (wall % MS.day);
   const day = wraps && minute >= quiet.from ? midnight + MS.day : midnight;
-  return instantOf(day + quiet.to * MS.minute, zone);
+  const end = day + quiet.to * MS.minute;
+  // The end as an instant not before the due time: when clocks go back over it, the due
+  // time may lie between its two occurrences.
+  const later = instantsOf(end, zone).find((t) => t >= dueAt);
+  return later ?? Math.max(dueAt, instantOf(end, zone));
 }
 
 /** A planned task's due time and deadline after quiet hours, and what they did to it. */

@@ -132,6 +132,16 @@ describe('relayBatch', () => {
     );
   });
 
+  it('deletes the schedule of a timer that needs no worker when its instance fires it first', async () => {
+    const armed = task({ taskType: '@timer', runAt: T0 + days(1), publish: undefined });
+    await relayBatch(deps(), [
+      record(armed, { ...armed, status: 'COMPLETED', generation: 2, finishedAt: T0 }),
+    ]);
+    expect(scheduler.commandCalls(DeleteScheduleCommand)[0]!.args[0].input.Name).toBe(
+      scheduleName('t1', 1),
+    );
+  });
+
   it('arms the longest SQS delay for a task due in 15 to 30 minutes, which the worker re-sends once', async () => {
     await relayBatch(deps(), [record(undefined, task({ runAt: T0 + minutes(30) }))]);
     expect(scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(0);

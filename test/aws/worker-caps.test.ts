@@ -172,3 +172,28 @@ describe('a worker under frequency caps', () => {
     expect(starts.get('u1')?.size).toBe(0);
   });
 });
+
+describe('a duplicate message under frequency caps', () => {
+  it('does not give back the slot that the copy which won the claim is using', async () => {
+    const { caps, released, starts } = memoryCaps();
+    // Another copy of the message claimed the task first, with the slot this copy finds.
+    await caps.take(marketing, 'u1', 't5', T0);
+    const tasks = memoryTasks([{ ...capped('t5', 'promo'), status: 'RUNNING', attempt: 1 }], {
+      loseClaims: true,
+    });
+    const deps = {
+      tasks: tasks.store,
+      caps,
+      clock: () => T0,
+      sqs: new SQSClient({ region: 'us-east-1' }),
+      queueUrl: 'q',
+      telemetry: memoryTelemetry().telemetry,
+    };
+    // This copy read the row before the claim: SCHEDULED, no attempt.
+    const stale = capped('t5', 'promo');
+    const { releaseCap } = await import('../../shared/aws/worker-caps');
+    await releaseCap(deps, promo, stale);
+    expect(released).toEqual([]);
+    expect(starts.get('u1')?.has('t5')).toBe(true);
+  });
+});

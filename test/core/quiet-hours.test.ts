@@ -146,3 +146,29 @@ describe('quiet hours', () => {
     expect(() => defineJourneyControl(options as never)).toThrow(message);
   });
 });
+
+describe('quiet hours when clocks go back over their end', () => {
+  it('never move a task earlier than it was due', async () => {
+    const lateNight = defineJourneyControl({
+      name: 'late-night',
+      timeZone: 'Europe/Paris',
+      quietHours: { from: '23:00', to: '02:30' },
+    });
+    const ping = defineTaskType({ name: 'ping', journey: { control: lateNight } });
+    const pings = defineWorkflow({
+      name: 'pings',
+      key: 'detail.userId',
+      events: [Browsed],
+      initial: 'idle',
+      states: { idle: { on: { Browsed: { schedule: { task: ping } } } } },
+    });
+    // 25 October 2026, 01:15 UTC is 02:15 CET, after the first 02:30 (00:30 UTC, CEST) and
+    // before the second (01:30 UTC, CET): the quiet hours end at the second.
+    const result = await scenario(defineHourglass({ taskTypes: [ping], workflows: [pings] }), {
+      start: '2026-10-25T01:15:00.000Z',
+    })
+      .emit(Browsed, { userId: 'u7' })
+      .run('1d');
+    expect(result.task(ping, 'u7').startedAt).toBe('2026-10-25T01:30:00.000Z');
+  });
+});
