@@ -399,6 +399,7 @@ function replayHistory(
       instance.key,
       startState(workflow, instance.snapshot),
       factsById,
+      now,
     );
     let failed: { event: RecordedEvent; error: unknown } | null = null;
     for (const item of items) {

@@ -110,17 +110,20 @@ export function continueRecurrence(
   key: string,
   s: PlanState,
   timer: PlannedTask,
+  firedAt: number,
 ): void {
   const link = timer.timer!.recurrence!;
-  planOccurrence(
-    workflow,
-    key,
-    s,
-    recurringAction(workflow, link.taskType),
-    link,
-    timer.dueAt,
-    timer.taskId,
-  );
+  const action = recurringAction(workflow, link.taskType);
+  // Fired late (Hourglass itself fell behind): the occurrences it missed are not planned,
+  // only the next one after it caught up, so a catch-up never writes a row per missed
+  // period. An interval keeps its phase.
+  const { recurrence } = action.every!;
+  const after =
+    recurrence.kind === 'interval' && firedAt > timer.dueAt
+      ? timer.dueAt +
+        Math.floor((firedAt - timer.dueAt) / recurrence.periodMs) * recurrence.periodMs
+      : firedAt;
+  planOccurrence(workflow, key, s, action, link, after, timer.taskId);
 }
 
 /** `{ [field]: value }`, or nothing for null. */

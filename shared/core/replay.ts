@@ -113,6 +113,8 @@ export class Replay {
     start: ReplayState,
     /** Every incarnation's fact of each planned task, oldest first, by planned id. */
     private readonly facts: TaskIncarnations,
+    /** The decision's time: when a timer not fired before is fired. Absent when folding. */
+    private readonly now?: number,
   ) {
     this.s = start;
   }
@@ -342,7 +344,13 @@ export class Replay {
     const timer = task.timer!;
     task.phase = 'finished';
     if (timer.state === null) {
-      continueRecurrence(this.workflow, this.key, this.s, task);
+      // When the runtime fired it: recorded, or (firing in this decision) now.
+      const fact = this.facts.get(task.taskId)?.at(-1);
+      const firedAt =
+        fact?.status === TaskStatus.COMPLETED
+          ? (fact.startedAt ?? task.dueAt)
+          : (this.now ?? task.dueAt);
+      continueRecurrence(this.workflow, this.key, this.s, task, Math.max(task.dueAt, firedAt));
       return;
     }
     const saved = this.appliedAt;

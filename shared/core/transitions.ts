@@ -121,6 +121,14 @@ function compileEvery(
     );
   }
   const cron = within(here, () => parseCron(every.cron));
+  const first = cron.nextRun(new Date(0));
+  const second = first === null ? null : cron.nextRun(first);
+  if (first !== null && second !== null && second.getTime() - first.getTime() < MS.minute) {
+    throw new DefinitionError(
+      here,
+      `every '${every.cron}' recurs more often than once a minute; recur at most once a minute`,
+    );
+  }
   const dst = { ...DEFAULT_DST_POLICY, ...(every.dst ?? {}) };
   if (
     !['first', 'last', 'both'].includes(dst.repeated) ||

@@ -2,12 +2,15 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import {
   DefinitionError,
+  decide,
   defineEvent,
   defineHourglass,
   defineTaskType,
   defineWorkflow,
   diagram,
   type EverySpec,
+  newInstance,
+  type RecordedEvent,
   TIMER_TASK_TYPE,
 } from '../../shared/core';
 import { scenario } from '../../shared/core/testing';
@@ -232,5 +235,35 @@ describe('daylight saving, by policy', () => {
       '2026-03-08T07:30:00.000Z', // 03:30 EDT
       '2026-03-09T06:30:00.000Z', // 02:30 EDT
     ]);
+  });
+});
+
+describe('a recurrence that Hourglass itself fell behind on', () => {
+  it('plans the next occurrence after it caught up, not one row per missed period', async () => {
+    const { workflow } = digestWith('1h');
+    const now = Date.parse('2026-06-04T10:20:00.000Z');
+    const started: RecordedEvent = {
+      id: 'late',
+      source: Subscribed.source,
+      detailType: Subscribed.detailType,
+      time: now - 3 * 86_400_000, // a start timed three days ago, decided only now
+      detail: { userId: 'u9' },
+    };
+    const decision = decide(workflow, newInstance(workflow, 'u9'), [started], [], now);
+    const planned = decision.commands.flatMap((c) =>
+      c.type === 'schedule-task' ? [[c.task.taskType, new Date(c.task.dueAt).toISOString()]] : [],
+    );
+    // The first occurrence (long past: it expires at the next one's time), its timer (fired
+    // now), and the next occurrence on the hour's phase after now, with its timer.
+    expect(planned).toEqual([
+      ['send-digest', '2026-06-01T11:20:00.000Z'],
+      ['@timer', '2026-06-01T11:20:00.000Z'],
+      ['send-digest', '2026-06-04T11:20:00.000Z'],
+      ['@timer', '2026-06-04T11:20:00.000Z'],
+    ]);
+  });
+
+  it('refuses a cron expression that recurs more often than once a minute', () => {
+    expect(() => digestWith({ cron: '*/10 * * * * *' })).toThrow('more often than once a minute');
   });
 });
