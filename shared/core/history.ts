@@ -55,6 +55,9 @@ export const MAX_HISTORY_BYTES = 200 * 1024;
 
 const utf8 = new TextEncoder();
 
+/** How far the horizon of an instance without events to fold must move before it folds. */
+const FOLD_STEP_MS = MS.day;
+
 /** How recent an event must be never to be folded for size. */
 const SIZE_FOLD_MARGIN_MS = MS.minute;
 
@@ -104,7 +107,12 @@ export function fold(
   }
   horizon = Math.max(horizon, sizeHorizon(events, now), now - replayWindowMs(workflow));
   const old = instance.snapshot?.horizon ?? Number.NEGATIVE_INFINITY;
-  if (horizon <= old || events.length === 0 || events[0]!.time >= horizon) {
+  // Fold when there are events to fold, or, for an instance that decides without events
+  // (its timers and recurrences), at least daily: its outcomes and fired timers must be
+  // folded too, before their rows expire.
+  const foldsEvents = events.length > 0 && events[0]!.time < horizon;
+  const advancesSnapshot = old !== Number.NEGATIVE_INFINITY && horizon - old >= FOLD_STEP_MS;
+  if (horizon <= old || (!foldsEvents && !advancesSnapshot)) {
     return { snapshot: instance.snapshot, events };
   }
   const kept = events.filter((e) => e.time >= horizon);
@@ -115,6 +123,8 @@ export function fold(
     .sort(compareItems);
   const replay = new Replay(workflow, instance.key, startState(workflow, instance.snapshot), facts);
   for (const item of items) replay.apply(item);
+  // Timers due before the horizon had fired (an unfired one holds the horizon back).
+  replay.fireDueTimers(horizon - 1);
   // Finished and cancelled tasks need no more bookkeeping once folded.
   const s = replay.s;
   return {

@@ -169,3 +169,51 @@ describe('replaying timers', () => {
     expect(facts.map((f) => [f.taskId, f.status])).toEqual([['reminders#k1#remind#1', 'EXPIRED']]);
   });
 });
+
+describe('a recurrence that runs for months without an event', () => {
+  it('folds its outcomes and fired timers, so rows that expired are never planned again', () => {
+    const tick = defineTaskType({ name: 'tick' });
+    const workflow = defineWorkflow({
+      name: 'ticker',
+      key: 'detail.k',
+      events: [Start],
+      initial: 'idle',
+      states: {
+        idle: { on: { Start: { target: 'on', schedule: { task: tick, every: '6h' } } } },
+        on: {},
+      },
+    });
+    const DAY = 24 * 60 * MIN;
+    const RETENTION = 30 * DAY;
+    let instance: Instance = newInstance(workflow, 'k1');
+    let facts: TaskFact[] = [];
+    let now = T;
+    const replanned: string[] = [];
+    for (let step = 0; now < T + 90 * DAY; step++) {
+      const d = decide(workflow, instance, step === 0 ? [event(Start, 's', T)] : [], facts, now);
+      for (const c of d.commands)
+        if (c.type === 'schedule-task' && c.task.dueAt < now - DAY) replanned.push(c.task.taskId);
+      instance = d.instance;
+      facts = factsAfter(d.commands, now, facts)
+        // The worker runs each occurrence when due; TTL deletes rows 30 days after they finish.
+        .map((f) =>
+          f.taskType === 'tick' && f.status === 'SCHEDULED' && f.dueAt <= now
+            ? {
+                ...f,
+                status: 'COMPLETED' as const,
+                attempts: 1,
+                startedAt: f.dueAt,
+                finishedAt: f.dueAt,
+              }
+            : f,
+        )
+        .filter((f) => f.finishedAt === null || f.finishedAt > now - RETENTION);
+      // The next decision: when the next chain timer is due.
+      const next = facts.filter((f) => f.taskType === '@timer' && f.status === 'SCHEDULED');
+      now = Math.min(...next.map((f) => f.dueAt));
+    }
+    expect(replanned).toEqual([]);
+    // The snapshot keeps up: its horizon is within the replay window of the last decision.
+    expect(instance.snapshot!.horizon).toBeGreaterThan(now - 15 * DAY);
+  });
+});
