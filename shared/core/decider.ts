@@ -3,14 +3,8 @@ import { HourglassError } from './errors';
 import type { RecordedEvent } from './events';
 import { fold } from './history';
 import { diff } from './plan-diff';
-import {
-  compareItems,
-  type Item,
-  outcomeItems,
-  Replay,
-  type ReplayState,
-  startState,
-} from './replay';
+import { compareItems, type Item, Replay, type ReplayState } from './replay';
+import { outcomeItems, startState } from './replay-start';
 import { formatInstant, MS } from './time';
 import { definitionOf } from './workflow-checks';
 

@@ -1,14 +1,8 @@
 import type { Instance, InstanceSnapshot, TaskIncarnations } from './decider';
 import { type HourglassDefinitions, TERMINAL_STATUSES, type Workflow } from './definitions';
 import type { RecordedEvent } from './events';
-import {
-  compareItems,
-  HORIZON_MARGIN_MS,
-  type Item,
-  Replay,
-  type ReplayState,
-  startState,
-} from './replay';
+import { compareItems, HORIZON_MARGIN_MS, type Item, Replay, type ReplayState } from './replay';
+import { startState } from './replay-start';
 import { MS } from './time';
 
 /**

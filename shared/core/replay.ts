@@ -1,5 +1,4 @@
 import {
-  type InstanceSnapshot,
   type PlannedTask,
   plannedTaskId,
   type TaskFact,
@@ -11,7 +10,6 @@ import {
   OUTCOME_OF_STATUS,
   type ScheduleAction,
   TaskStatus,
-  TERMINAL_STATUSES,
   type Transition,
   tenantOf,
   type Workflow,
@@ -28,14 +26,7 @@ import {
 import { readPath } from './path';
 import { continueRecurrence, startRecurrence, stopRecurrence } from './recurring-plan';
 import { formatInstant, MS, parseInstant } from './time';
-import {
-  armTimers,
-  disarmTimers,
-  isTimerType,
-  nextTimer,
-  TIMER_SOURCE,
-  type TimerDetail,
-} from './timers';
+import { armTimers, disarmTimers, nextTimer, TIMER_SOURCE, type TimerDetail } from './timers';
 
 /**
  * Replaying an instance's history: its events and its tasks' outcomes, in event-time order,
@@ -470,37 +461,4 @@ export class Replay {
     });
     return quiet.dropped === null ? [] : [s.tasks.at(-1)!];
   }
-}
-
-/** Where a replay starts: the snapshot, or the workflow's initial state. */
-export function startState(workflow: Workflow, snapshot: InstanceSnapshot | null): ReplayState {
-  // A deep copy: user functions must never be able to change a stored snapshot.
-  if (snapshot === null) {
-    return {
-      state: workflow.initial,
-      context: structuredClone(workflow.initialContext),
-      tasks: [],
-      counters: {},
-    };
-  }
-  return {
-    state: snapshot.state,
-    context: structuredClone(snapshot.context),
-    tasks: structuredClone(snapshot.tasks) as PlannedTask[],
-    counters: { ...snapshot.counters },
-  };
-}
-
-/** The outcomes of finished tasks at or after the horizon, as replay items. */
-export function outcomeItems(facts: readonly TaskFact[], horizon: number): Item[] {
-  const items: Item[] = [];
-  for (const fact of facts) {
-    // CANCELLED outcomes come from the replay itself, at the cancelling event's time; a
-    // timer fires in the replay at its due time.
-    if (fact.finishedAt === null || fact.status === TaskStatus.CANCELLED) continue;
-    if (isTimerType(fact.taskType)) continue;
-    if (!TERMINAL_STATUSES.has(fact.status) || fact.finishedAt < horizon) continue;
-    items.push({ kind: 'outcome', time: fact.finishedAt, id: fact.taskId, fact });
-  }
-  return items;
 }
