@@ -408,10 +408,16 @@ function replayHistory(
       }
     }
     if (failed === null) {
-      try {
-        replay.fireDueTimers(now);
-      } catch (error) {
-        throw new HistoryReplayError(workflow.name, instance.key, 'a timer due now', error);
+      replay.fireDueTimers(now);
+      // A timer whose move failed is reported once: in the decision that fires it.
+      for (const failure of replay.timerFailures) {
+        const fact = factsById.get(failure.taskId)?.at(-1);
+        if (fact?.status !== 'COMPLETED')
+          rejections.push({
+            type: 'reject-event',
+            eventId: failure.taskId,
+            reason: failure.reason,
+          });
       }
       return { state: replay.s, applied: fresh, rejections };
     }

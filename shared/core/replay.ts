@@ -357,19 +357,33 @@ export class Replay {
       after: timer.after,
       armedBy: task.createdBy,
     };
-    this.fire(
-      timer.trigger,
-      {
-        id: task.taskId,
-        source: TIMER_SOURCE,
-        detailType: timer.trigger,
-        time: formatInstant(task.dueAt),
-        detail,
-      },
-      task.dueAt,
-    );
+    // A move whose guard, assign or schedule throws is undone: the timer has fired and the
+    // instance stays where it was, the same on every replay, and the decision reports it.
+    const before = structuredClone({ ...this.s });
+    try {
+      this.fire(
+        timer.trigger,
+        {
+          id: task.taskId,
+          source: TIMER_SOURCE,
+          detailType: timer.trigger,
+          time: formatInstant(task.dueAt),
+          detail,
+        },
+        task.dueAt,
+      );
+    } catch (error) {
+      Object.assign(this.s, before);
+      this.timerFailures.push({
+        taskId: task.taskId,
+        reason: `timer '${timer.trigger}' of state '${timer.state}' fired, but its transition failed, so the instance stayed in '${timer.state}': ${(error as Error)?.message ?? String(error)}`,
+      });
+    }
     this.appliedAt = saved;
   }
+
+  /** Timers whose move failed in this replay, with why. */
+  readonly timerFailures: { readonly taskId: string; readonly reason: string }[] = [];
 
   /** The newest task of a type that has not finished and was not cancelled. */
   private latestOpen(taskType: string): PlannedTask | undefined {

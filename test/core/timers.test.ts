@@ -234,3 +234,44 @@ describe('a timer that needs no worker', () => {
     ).toThrow(message);
   });
 });
+
+describe('a timer whose move fails', () => {
+  it('leaves the instance where it was, says why once, and does not block later events', async () => {
+    // The tenant is read from the event that schedules the task: a timer's event has none.
+    const billed = defineTaskType({ name: 'billed-mail', tenant: 'detail.accountId' });
+    const flawed = defineWorkflow({
+      name: 'flawed-timer',
+      key: 'detail.userId',
+      events: [CheckoutStarted, OrderPlaced],
+      initial: 'browsing',
+      startOverOn: [],
+      states: {
+        browsing: { on: { CheckoutStarted: { target: 'checkingOut' } } },
+        checkingOut: {
+          on: { OrderPlaced: { target: 'ordered' } },
+          after: { '2h': { target: 'abandoned', schedule: { task: billed } } },
+        },
+        abandoned: {},
+        ordered: { final: true },
+      },
+    });
+    const s = scenario(defineHourglass({ taskTypes: [billed], workflows: [flawed] }))
+      .emit(CheckoutStarted, { userId: 'u1', cartId: 'c1' })
+      .emit(OrderPlaced, { userId: 'u1', orderId: 'o1' }, { at: '3h' });
+    const result = await s.run('1d');
+    expect(result.rejected).toEqual([
+      {
+        eventId: 'flawed-timer#u1#@timer#checkingOut~2h~1',
+        reason: expect.stringContaining(
+          "timer 'after 2h' of state 'checkingOut' fired, but its transition failed, so the instance stayed in 'checkingOut': detail.accountId is missing",
+        ),
+      },
+    ]);
+    expect(result.task(TIMER_TASK_TYPE, 'u1')).toMatchObject({
+      status: 'COMPLETED',
+      finishedAt: s.time('2h'),
+    });
+    // The order an hour later still moves it on.
+    expect(result.instance(flawed, 'u1').state).toBe('ordered');
+  });
+});
