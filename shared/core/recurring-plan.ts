@@ -159,8 +159,11 @@ function planOccurrence(
   if (dueAt === null) return;
   const following = nextOccurrence(recurrence, dueAt, link.zone);
   const own = action.task.deadlineMs === null ? null : dueAt + action.task.deadlineMs;
+  // An occurrence that quiet hours would carry past the next one is dropped, whatever the
+  // task type says: moving it would bunch a night's occurrences at the end of the hours.
+  const journey = action.task.journey;
   const quiet = quietHoursFor(
-    action.task.journey,
+    journey === null ? null : { ...journey, pastDeadline: 'drop' },
     link.controlZone ?? 'UTC',
     dueAt,
     following === null ? own : own === null ? following : Math.min(own, following),
