@@ -90,19 +90,22 @@ const event = (tasks: TaskItem[]): SQSEvent =>
   }) as SQSEvent;
 const lambda = { getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
 
+/** A worker's dependencies on these stores, at T0. */
+const workerDeps = (tasks: TaskStore, caps: CapStore) => ({
+  tasks,
+  caps,
+  clock: () => T0,
+  sqs: new SQSClient({ region: 'us-east-1' }),
+  queueUrl: 'q',
+  telemetry: memoryTelemetry().telemetry,
+});
+
 describe('a worker under frequency caps', () => {
   it('runs the first task, and defers the second to the first free slot without using an attempt', async () => {
     const { caps } = memoryCaps();
     const tasks = memoryTasks([capped('t1', 'promo'), capped('t2', 'promo')]);
     const ran: string[] = [];
-    const deps = {
-      tasks: tasks.store,
-      caps,
-      clock: () => T0,
-      sqs: new SQSClient({ region: 'us-east-1' }),
-      queueUrl: 'q',
-      telemetry: memoryTelemetry().telemetry,
-    };
+    const deps = workerDeps(tasks.store, caps);
     await processTaskBatch(
       deps,
       promo,
@@ -132,14 +135,7 @@ describe('a worker under frequency caps', () => {
     await caps.take(marketing, 'u1', 'earlier', T0 - 1_000);
     const tasks = memoryTasks([capped('t3', 'nudge')]);
     let ran = false;
-    const deps = {
-      tasks: tasks.store,
-      caps,
-      clock: () => T0,
-      sqs: new SQSClient({ region: 'us-east-1' }),
-      queueUrl: 'q',
-      telemetry: memoryTelemetry().telemetry,
-    };
+    const deps = workerDeps(tasks.store, caps);
     await processTaskBatch(
       deps,
       nudge,
@@ -159,14 +155,7 @@ describe('a worker under frequency caps', () => {
   it('gives the slot back when its claim loses to another writer', async () => {
     const { caps, released, starts } = memoryCaps();
     const tasks = memoryTasks([capped('t4', 'promo')], { loseClaims: true });
-    const deps = {
-      tasks: tasks.store,
-      caps,
-      clock: () => T0,
-      sqs: new SQSClient({ region: 'us-east-1' }),
-      queueUrl: 'q',
-      telemetry: memoryTelemetry().telemetry,
-    };
+    const deps = workerDeps(tasks.store, caps);
     await processTaskBatch(deps, promo, async () => {}, event([capped('t4', 'promo')]), lambda);
     expect(released).toEqual(['t4']);
     expect(starts.get('u1')?.size).toBe(0);
@@ -181,14 +170,7 @@ describe('a duplicate message under frequency caps', () => {
     const tasks = memoryTasks([{ ...capped('t5', 'promo'), status: 'RUNNING', attempt: 1 }], {
       loseClaims: true,
     });
-    const deps = {
-      tasks: tasks.store,
-      caps,
-      clock: () => T0,
-      sqs: new SQSClient({ region: 'us-east-1' }),
-      queueUrl: 'q',
-      telemetry: memoryTelemetry().telemetry,
-    };
+    const deps = workerDeps(tasks.store, caps);
     // This copy read the row before the claim: SCHEDULED, no attempt.
     const stale = capped('t5', 'promo');
     const { releaseCap } = await import('../../shared/aws/worker-caps');
