@@ -295,7 +295,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         ];
         for (const f of findings) io.out(`${f.severity.padEnd(7)} ${f.code}: ${f.message}\n`);
         const errors = findings.filter((f) => f.severity === 'error').length;
-        const warnings = findings.length - errors;
+        const warnings = findings.filter((f) => f.severity === 'warning').length;
         const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
         const timers = definitions.workflows.flatMap((w) =>
           Object.values(w.states).flatMap((s) =>

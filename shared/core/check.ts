@@ -1,9 +1,10 @@
+import type { TaskType } from './definitions';
 import { type EventType, type HourglassDefinitions, keyPathOf, type Workflow } from './definitions';
 import { describeSchedule } from './diagram';
 import { formatDuration } from './time';
 
-/** How serious a finding is: errors fail `hourglass check` (exit 1), warnings do not. */
-export const Severity = { error: 'error', warning: 'warning' } as const;
+/** How serious a finding is: errors fail `hourglass check` (exit 1), warnings and notes (`info`) do not. */
+export const Severity = { error: 'error', warning: 'warning', info: 'info' } as const;
 /** One of {@link Severity}. */
 export type Severity = (typeof Severity)[keyof typeof Severity];
 
@@ -35,6 +36,45 @@ function pendingOnEntry(workflow: Workflow): Map<string, Set<string>> {
     }
   }
   return pending;
+}
+
+/**
+ * A timer's move and a task's outcome carry none of the fields a task type may read from
+ * the event that schedules it: a tenant or a control's person key there fails the move
+ * (error); a control's time-zone path falls back to its default (warning).
+ */
+function checkPathsOfMove(
+  trigger: string,
+  at: string,
+  task: TaskType,
+  error: (code: string, message: string) => void,
+  warning: (code: string, message: string) => void,
+): void {
+  const move = trigger.startsWith('after ')
+    ? "a timer's move"
+    : trigger.includes('.')
+      ? "a task's outcome"
+      : null;
+  if (move === null) return;
+  const control = task.journey?.control;
+  const read = [
+    ...(task.tenantPath === null ? [] : [`its tenant (${task.tenantPath})`]),
+    ...(control?.keyPath && control.caps.length > 0
+      ? [`its journey control's person (${control.keyPath})`]
+      : []),
+  ];
+  if (read.length > 0) {
+    error(
+      'path-not-in-move',
+      `${at}: task type '${task.name}' reads ${read.join(' and ')} from the event that schedules it, and ${move} carries no such field, so the move would fail; schedule it from an event that carries it (e.g. with after: on that event)`,
+    );
+  }
+  if (control !== undefined && control.quietHours !== null && 'path' in control.zone) {
+    warning(
+      'zone-not-in-move',
+      `${at}: journey control '${control.name}' reads the time zone from ${control.zone.path}, which ${move} does not carry: quiet hours use ${control.zone.fallback} for '${task.name}' scheduled here`,
+    );
+  }
 }
 
 /** Warns when a workflow's reachable final states hold an instance for good without saying so. */
@@ -110,6 +150,7 @@ export function check(definitions: HourglassDefinitions): Finding[] {
             `${at}: task type '${s.task.name}' has a deadline of 0s after its due time (${describeSchedule(s)}), so it always expires; give it a longer deadline`,
           );
         }
+        checkPathsOfMove(t.trigger, at, s.task, error, warning);
       }
     }
     for (const task of new Set(

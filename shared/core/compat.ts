@@ -29,13 +29,13 @@ function versionsOf(workflow: Workflow): Workflow[] {
 }
 
 /** The changes between two definitions of one workflow that touch instances in flight. */
-function compareWorkflow(before: Workflow, after: Workflow): Finding[] {
+function compareWorkflow(before: Workflow, after: Workflow, fix = BUMP): Finding[] {
   const findings: Finding[] = [];
   const error = (code: string, message: string) =>
     findings.push({
       severity: 'error',
       code,
-      message: `workflow '${after.name}': ${message}; ${BUMP}`,
+      message: `workflow '${after.name}': ${message}; ${fix}`,
     });
   const warning = (code: string, message: string) =>
     findings.push({ severity: 'warning', code, message: `workflow '${after.name}': ${message}` });
@@ -69,7 +69,8 @@ function compareWorkflow(before: Workflow, after: Workflow): Finding[] {
         }
         compareSchedules(where, t, n, error);
         const lostCancels = t.cancels
-          .filter((c) => !n.cancels.includes(c))
+          // By name: the running definitions come from another module, other objects.
+          .filter((c) => !n.cancels.some((x) => x.name === c.name))
           .map((c) => `'${c.name}'`);
         if (lostCancels.length > 0) {
           warning(
@@ -121,7 +122,7 @@ function compareSchedules(
  * (`after`), workflow by workflow and task type by task type. Errors: changes that
  * cancel, move or orphan pending tasks, or break the replay of instances in flight.
  * Warnings: changes a replay survives that may still surprise (a cancel no longer made, a
- * task type's timing). Notes (severity warning, code `versioned`): workflows whose
+ * task type's timing). Notes (severity info, code `versioned`): workflows whose
  * instances in flight keep their version.
  *
  * @example
@@ -145,11 +146,17 @@ export function compareDefinitions(
     const kept = versionsOf(next).find((w) => w.version === old.version);
     if (next.version > old.version && kept !== undefined) {
       findings.push({
-        severity: 'warning',
+        severity: 'info',
         code: 'versioned',
         message: `workflow '${old.name}': version ${next.version} for new instances; instances in flight finish under version ${old.version}, kept as previous`,
       });
-      findings.push(...compareWorkflow(old, kept));
+      findings.push(
+        ...compareWorkflow(
+          old,
+          kept,
+          `the version ${old.version} kept as previous differs from the one running: keep it exactly as deployed`,
+        ),
+      );
       continue;
     }
     if (next.version > old.version) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import {
+  check,
   DefinitionError,
   defineEvent,
   defineHourglass,
@@ -254,6 +255,13 @@ describe('a timer whose move fails', () => {
         abandoned: {},
         ordered: { final: true },
       },
+    });
+    // hourglass check says so before deploy.
+    expect(check(defineHourglass({ taskTypes: [billed], workflows: [flawed] }))).toContainEqual({
+      severity: 'error',
+      code: 'path-not-in-move',
+      message:
+        "workflow 'flawed-timer' state 'checkingOut' on 'after 2h': task type 'billed-mail' reads its tenant (detail.accountId) from the event that schedules it, and a timer's move carries no such field, so the move would fail; schedule it from an event that carries it (e.g. with after: on that event)",
     });
     const s = scenario(defineHourglass({ taskTypes: [billed], workflows: [flawed] }))
       .emit(CheckoutStarted, { userId: 'u1', cartId: 'c1' })

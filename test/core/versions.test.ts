@@ -10,6 +10,7 @@ import {
 import changedInPlace from '../fixtures/versions/changed-in-place';
 import { SignedUp } from '../fixtures/versions/shared';
 import v1, { onboardingV1 } from '../fixtures/versions/v1';
+import v1Copy from '../fixtures/versions/v1-copy';
 import versioned, { onboardingV2 } from '../fixtures/versions/versioned';
 
 /**
@@ -87,7 +88,7 @@ describe('check --against: what a deploy would do to instances in flight', () =>
   it('finds nothing to fear in a new version that keeps the running one', () => {
     expect(compareDefinitions(v1, versioned)).toEqual([
       {
-        severity: 'warning',
+        severity: 'info',
         code: 'versioned',
         message:
           "workflow 'onboarding': version 2 for new instances; instances in flight finish under version 1, kept as previous",
@@ -95,8 +96,9 @@ describe('check --against: what a deploy would do to instances in flight', () =>
     ]);
   });
 
-  it('finds nothing when nothing changed', () => {
+  it('finds nothing when nothing changed, also in definitions loaded from another module', () => {
     expect(compareDefinitions(v1, v1)).toEqual([]);
+    expect(compareDefinitions(v1Copy, v1)).toEqual([]);
   });
 });
 
