@@ -339,6 +339,7 @@ function taskCreateWrite(
     ...(flags.publish ? { publish: true as const } : {}),
     ...(r.tenant === undefined ? {} : { tenant: r.tenant }),
     ...(r.journeyKey === undefined ? {} : { journeyKey: r.journeyKey }),
+    ...(r.journeyZone === undefined ? {} : { journeyZone: r.journeyZone }),
     ...(r.startedAt === undefined ? {} : { startedAt: r.startedAt }),
     ...(finished
       ? {

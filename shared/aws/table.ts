@@ -78,6 +78,8 @@ export interface TaskItem {
   readonly tenant?: string;
   /** Whose frequency caps it counts against (its task type's journey control). */
   readonly journeyKey?: string;
+  /** The person's time zone for its control's quiet hours, checked again at start. */
+  readonly journeyZone?: string;
   /** While RUNNING: the claim holds until then; past it, a redelivered message re-claims. */
   readonly leaseUntil?: number;
   readonly input: Json;

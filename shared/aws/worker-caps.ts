@@ -1,10 +1,13 @@
-import { capCause } from '../core/journey-controls';
+import { capCause, quietCause, quietUntil } from '../core/journey-controls';
 import type { TaskType } from '../core/task-types';
 import type { TaskItem } from './table';
 import { Metric } from './telemetry';
 import type { MessageOutcome, WorkerDeps } from './worker';
 
-/** The worker's side of frequency caps: a slot before a capped task's first claim. */
+/**
+ * The worker's side of journey controls: quiet hours checked again, and a slot of the
+ * person's caps, before a controlled task's first claim.
+ */
 
 /**
  * A task's first attempt under a journey control with caps takes a slot of its person's
@@ -18,14 +21,28 @@ export async function passCaps(
   now: number,
 ): Promise<MessageOutcome | null> {
   const journey = taskType.journey;
-  if (journey === null || task.journeyKey === undefined || task.attempt > 0) return null;
+  if (journey === null || task.attempt > 0) return null;
+  // Quiet hours again at start: a task deferred by a cap, or kept back by an outage, waits
+  // for their end too (a deadline that passes meanwhile still expires it).
+  const quietEnd = quietUntil(journey.control, task.journeyZone, now);
+  if (quietEnd > now) {
+    const reason = quietCause(journey.control, task.journeyZone!, quietEnd);
+    const won = await deps.tasks.defer(task, { at: now, runAt: quietEnd, reason });
+    return won ? 'deferred' : 'lost-race';
+  }
+  if (task.journeyKey === undefined) return null;
   if (deps.caps === undefined) {
     throw new Error(
       `task type '${taskType.name}' has frequency caps (journey control '${journey.control.name}') and the worker has no cap store; pass caps in its deps`,
     );
   }
-  const decision = await deps.caps.take(journey.control, task.journeyKey, task.taskId, now);
-  if (decision.allowed) return null;
+  const taken = await deps.caps.take(journey.control, task.journeyKey, task.taskId, now);
+  if (taken.allowed) return null;
+  // The first free slot, out of the quiet hours.
+  const decision = {
+    ...taken,
+    freeAt: quietUntil(journey.control, task.journeyZone, taken.freeAt),
+  };
   const cause = capCause(journey, decision);
   if (journey.overCap === 'drop') {
     if (!(await deps.tasks.expire(task, now, cause))) return 'lost-race';

@@ -41,6 +41,8 @@ export interface NewTaskRow {
   readonly tenant?: string;
   /** Whose frequency caps it counts against, if any. */
   readonly journeyKey?: string;
+  /** The person's time zone for quiet hours, if any. */
+  readonly journeyZone?: string;
   readonly finishedAt?: number;
   readonly timeline: readonly TimelineEntry[];
 }
@@ -210,6 +212,7 @@ function newTaskRow(t: NewTask, now: number): NewTaskRow {
     createdBy: t.createdBy,
     ...(t.tenant === undefined ? {} : { tenant: t.tenant }),
     ...(t.journeyKey === undefined ? {} : { journeyKey: t.journeyKey }),
+    ...(t.journeyZone === undefined ? {} : { journeyZone: t.journeyZone }),
     ...(cancelled ? { cancelledBy: t.cancelledBy!, finishedAt: now } : {}),
     timeline: [
       { at, status: TaskStatus.SCHEDULED, cause: t.createdBy },

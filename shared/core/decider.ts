@@ -36,6 +36,8 @@ export interface PlannedTask {
   readonly note?: string;
   /** Whose frequency caps it counts against (its task type's journey control), if any. */
   readonly journeyKey?: string;
+  /** The person's time zone for its control's quiet hours, checked again at start. */
+  readonly journeyZone?: string;
   /**
    * Set for a timer that needs no worker: the state it was armed in and its trigger; or,
    * for the timer that plans a recurring task's next occurrence, no state and the link.
@@ -136,6 +138,8 @@ export interface NewTask {
   readonly note?: string;
   /** Whose frequency caps it counts against, if its task type's control has caps. */
   readonly journeyKey?: string;
+  /** The person's time zone, if its task type's control has quiet hours. */
+  readonly journeyZone?: string;
 }
 
 /** What the decider asks the store to do. Applying a decision twice changes nothing. */

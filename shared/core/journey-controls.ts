@@ -289,3 +289,66 @@ export function capCause(
     ? `dropped: over ${what}`
     : `deferred to ${new Date(decision.freeAt).toISOString()} by ${what}`;
 }
+
+/** The person's zone a task keeps for its control's quiet hours (checked again at start), or null. */
+export function journeyZoneOf(journey: TaskJourney | null, event: WorkflowEvent): string | null {
+  if (journey === null || journey.control.quietHours === null) return null;
+  return controlZone(journey.control, event);
+}
+
+/**
+ * When a task about to start at `now` may start under its control: now, or the end of the
+ * quiet hours `now` falls in (a task deferred by a cap, or kept back by an outage, must not
+ * start at night either).
+ */
+export function quietUntil(control: JourneyControl, zone: string | undefined, now: number): number {
+  return zone === undefined ? now : afterQuietHours(control, now, zone);
+}
+
+/** Why a task about to start was held until the end of its quiet hours, for its timeline. */
+export function quietCause(control: JourneyControl, zone: string, until: number): string {
+  return `deferred to ${new Date(until).toISOString()} by quiet hours ${control.quietHours?.label ?? ''} ${zone} (journey control '${control.name}')`;
+}
+
+/** Whether a controlled task's first attempt may start now, and if not, why and until when. */
+export type StartGate =
+  | { readonly start: true }
+  | {
+      readonly start: false;
+      readonly drop: boolean;
+      readonly until: number;
+      readonly cause: string;
+    };
+
+/**
+ * The journey control's word on a task's first attempt at `now`: held until the end of
+ * quiet hours it falls in; then, with `starts` (when the person's earlier capped tasks
+ * started; null without caps), over a cap it is dropped or deferred to the first free slot
+ * out of the quiet hours, as its task type says. The simulator and the worker both ask it.
+ */
+export function startGate(
+  journey: TaskJourney,
+  zone: string | undefined,
+  starts: readonly number[] | null,
+  now: number,
+): StartGate {
+  const quietEnd = quietUntil(journey.control, zone, now);
+  if (quietEnd > now) {
+    return {
+      start: false,
+      drop: false,
+      until: quietEnd,
+      cause: quietCause(journey.control, zone!, quietEnd),
+    };
+  }
+  if (starts === null) return { start: true };
+  const taken = capDecision(journey.control, starts, now);
+  if (taken.allowed) return { start: true };
+  const decision = { ...taken, freeAt: quietUntil(journey.control, zone, taken.freeAt) };
+  return {
+    start: false,
+    drop: journey.overCap === 'drop',
+    until: decision.freeAt,
+    cause: capCause(journey, decision),
+  };
+}

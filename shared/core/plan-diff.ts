@@ -157,6 +157,7 @@ function scheduleCommand(
       ...(task.tenant === undefined ? {} : { tenant: task.tenant }),
       ...(task.note === undefined ? {} : { note: task.note }),
       ...(task.journeyKey === undefined ? {} : { journeyKey: task.journeyKey }),
+      ...(task.journeyZone === undefined ? {} : { journeyZone: task.journeyZone }),
     },
   };
 }

@@ -188,6 +188,9 @@ function planOccurrence(
     ...(quiet.moved === null ? {} : { note: quiet.moved }),
     ...(quiet.dropped === null ? {} : { phase: 'cancelled' as const, cancelledBy: quiet.dropped }),
     ...(link.journeyKey === undefined ? {} : { journeyKey: link.journeyKey }),
+    ...(link.controlZone === undefined || action.task.journey?.control.quietHours == null
+      ? {}
+      : { journeyZone: link.controlZone }),
   });
   s.tasks.push({
     ...planned,

@@ -16,7 +16,7 @@ import {
   type WorkflowEvent,
 } from './definitions';
 import type { RecordedEvent } from './events';
-import { journeyKeyOf, quietHoursFor } from './journey-controls';
+import { journeyKeyOf, journeyZoneOf, quietHoursFor } from './journey-controls';
 import {
   LIFECYCLE_SOURCE,
   OPERATOR_SOURCE,
@@ -440,6 +440,7 @@ export class Replay {
     } else if (action.task.deadlineMs !== null) deadlineAt = dueAt + action.task.deadlineMs;
     const quiet = quietHoursFor(action.task.journey, event, dueAt, deadlineAt);
     const journeyKey = journeyKeyOf(action.task.journey, event, this.key);
+    const journeyZone = journeyZoneOf(action.task.journey, event);
 
     if (existing !== undefined) {
       if (collapse.kind === 'keep-first') return [];
@@ -472,6 +473,7 @@ export class Replay {
       ...(tenant === null ? {} : { tenant }),
       ...(quiet.moved === null ? {} : { note: quiet.moved }),
       ...(journeyKey === null ? {} : { journeyKey }),
+      ...(journeyZone === null ? {} : { journeyZone }),
     });
     return quiet.dropped === null ? [] : [s.tasks.at(-1)!];
   }

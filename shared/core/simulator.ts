@@ -13,7 +13,7 @@ import {
 } from './definitions';
 import { HourglassError } from './errors';
 import { type Rejection, routeEvent } from './events';
-import { capCause, capDecision } from './journey-controls';
+import { startGate } from './journey-controls';
 import { formatInstant, MS, parseInstant } from './time';
 import { isTimerType } from './timers';
 
@@ -122,6 +122,7 @@ interface Row {
   result?: Json;
   tenant?: string;
   journeyKey?: string;
+  journeyZone?: string;
 }
 
 /** The simulated world: a task table, instances, and a virtual clock. */
@@ -195,6 +196,7 @@ class World {
           timeline: [...r.timeline],
           ...(r.tenant === undefined ? {} : { tenant: r.tenant }),
           ...(r.journeyKey === undefined ? {} : { journeyKey: r.journeyKey }),
+          ...(r.journeyZone === undefined ? {} : { journeyZone: r.journeyZone }),
         });
         return;
       }
@@ -273,24 +275,23 @@ class World {
    */
   private passesCaps(row: Row, now: number): boolean {
     const journey = this.typeOf(row).journey;
-    if (row.attempts > 0 || row.journeyKey === undefined || journey === null) return true;
+    if (row.attempts > 0 || journey === null) return true;
     const id = `${journey.control.name}\u0000${row.journeyKey}`;
-    const starts = this.capStarts.get(id) ?? [];
-    const decision = capDecision(journey.control, starts, now);
-    if (decision.allowed) {
-      this.capStarts.set(id, [...starts, now]);
+    const starts = row.journeyKey === undefined ? null : (this.capStarts.get(id) ?? []);
+    const gate = startGate(journey, row.journeyZone, starts, now);
+    if (gate.start) {
+      if (starts !== null) this.capStarts.set(id, [...starts, now]);
       return true;
     }
     const at = formatInstant(now);
-    const cause = capCause(journey, decision);
-    if (journey.overCap === 'drop') {
+    if (gate.drop) {
       row.status = TaskStatus.EXPIRED;
       row.finishedAt = now;
-      row.timeline.push({ at, status: TaskStatus.EXPIRED, cause });
+      row.timeline.push({ at, status: TaskStatus.EXPIRED, cause: gate.cause });
       this.decideFor(row.workflow, row.key, [], now);
     } else {
-      row.nextAttemptAt = decision.freeAt;
-      row.timeline.push({ at, status: TaskStatus.SCHEDULED, cause });
+      row.nextAttemptAt = gate.until;
+      row.timeline.push({ at, status: TaskStatus.SCHEDULED, cause: gate.cause });
     }
     return false;
   }

@@ -179,3 +179,36 @@ describe('a duplicate message under frequency caps', () => {
     expect(starts.get('u1')?.has('t5')).toBe(true);
   });
 });
+
+describe('a worker under quiet hours', () => {
+  it('holds a task about to start inside them until their end, without using an attempt', async () => {
+    // 09:00 UTC is inside 08:00–10:00 UTC.
+    const morning = defineJourneyControl({
+      name: 'no-mornings',
+      quietHours: { from: '08:00', to: '10:00' },
+    });
+    const note = defineTaskType({ name: 'note', journey: { control: morning } });
+    const held = {
+      ...taskItem({ taskId: 't6', taskType: 'note', runAt: T0, dueAt: T0 }),
+      journeyZone: 'UTC',
+    };
+    const tasks = memoryTasks([held]);
+    let ran = false;
+    await processTaskBatch(
+      workerDeps(tasks.store, memoryCaps().caps),
+      note,
+      async () => {
+        ran = true;
+      },
+      event([held]),
+      lambda,
+    );
+    expect(ran).toBe(false);
+    expect(tasks.row('t6')).toMatchObject({
+      status: 'SCHEDULED',
+      attempt: 0,
+      runAt: T0 + 3_600_000,
+      lastError: `deferred to ${new Date(T0 + 3_600_000).toISOString()} by quiet hours 08:00–10:00 UTC (journey control 'no-mornings')`,
+    });
+  });
+});

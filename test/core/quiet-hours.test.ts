@@ -172,3 +172,47 @@ describe('quiet hours when clocks go back over their end', () => {
     expect(result.task(ping, 'u7').startedAt).toBe('2026-10-25T01:30:00.000Z');
   });
 });
+
+describe('quiet hours at start', () => {
+  const billing = defineJourneyControl({
+    name: 'billing',
+    timeZone: 'Europe/Paris',
+    quietHours: { from: '21:00', to: '08:00' },
+    caps: [{ max: 1, per: '4h' }],
+  });
+  const mail = defineTaskType({ name: 'mail', journey: { control: billing } });
+  const mails = defineWorkflow({
+    name: 'mails',
+    key: 'detail.userId',
+    events: [Browsed],
+    initial: 'idle',
+    states: { idle: { on: { Browsed: { schedule: { task: mail, collapse: 'per-trigger' } } } } },
+  });
+  const definitions2 = defineHourglass({ taskTypes: [mail], workflows: [mails] });
+
+  it('a task a cap defers into the quiet hours waits for their end', async () => {
+    // 18:00 and 19:00 in Paris: the second is over the cap until 22:00, inside the quiet hours.
+    const s = scenario(definitions2, { start: '2026-01-12T17:00:00.000Z' })
+      .emit(Browsed, { userId: 'u8' })
+      .emit(Browsed, { userId: 'u8' }, { at: '1h' });
+    const result = await s.run('1d');
+    expect(result.tasksOf(mail).map((t) => t.startedAt)).toEqual([
+      '2026-01-12T17:00:00.000Z',
+      '2026-01-13T07:00:00.000Z', // 08:00 in Paris
+    ]);
+  });
+
+  it('a task whose workers come back at night waits for the morning', async () => {
+    const s = scenario(definitions2, { start: '2026-01-12T17:00:00.000Z' })
+      .emit(Browsed, { userId: 'u9' })
+      .workersDown(mail, { from: '0s', to: '5h' }); // back at 23:00 in Paris
+    const result = await s.run('1d');
+    const task = result.task(mail, 'u9');
+    expect(task.startedAt).toBe('2026-01-13T07:00:00.000Z');
+    expect(
+      task.timeline.some((e) =>
+        e.cause.startsWith('deferred to 2026-01-13T07:00:00.000Z by quiet hours'),
+      ),
+    ).toBe(true);
+  });
+});
