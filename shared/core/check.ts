@@ -39,6 +39,40 @@ function pendingOnEntry(workflow: Workflow): Map<string, Set<string>> {
 }
 
 /**
+ * Each schedule of a workflow: recorded as scheduled; a deadline that always expires; the
+ * fields its task type reads from the event (or move) that schedules it.
+ */
+function checkSchedules(
+  workflow: Workflow,
+  where: string,
+  scheduled: Set<string>,
+  error: (code: string, message: string) => void,
+  warning: (code: string, message: string) => void,
+): void {
+  for (const t of workflow.transitions) {
+    for (const s of t.schedules) {
+      scheduled.add(s.task.name);
+      const delay = s.afterMs ?? 0;
+      const at = `${where} state '${t.source}' on '${t.trigger}'`;
+      if (s.deadline?.afterMs !== undefined && s.atPath === null && s.deadline.afterMs <= delay) {
+        error(
+          'deadline-not-after-delay',
+          `${at}: ${s.task.name}'s deadline (${formatDuration(s.deadline.afterMs)} after the event) is at or before its delay (${formatDuration(delay)}), so it always expires; make the deadline later`,
+        );
+      } else if (s.deadline === null && s.task.deadlineMs === 0) {
+        error(
+          'deadline-not-after-delay',
+          `${at}: task type '${s.task.name}' has a deadline of 0s after its due time (${describeSchedule(s)}), so it always expires; give it a longer deadline`,
+        );
+      }
+      checkPathsOfMove(t.trigger, at, s.task, error, warning);
+      const trigger = workflow.events.find((e) => e.detailType === t.trigger);
+      if (trigger !== undefined) checkPathsInEvent(trigger, at, s.task, error, warning);
+    }
+  }
+}
+
+/**
  * A timer's move and a task's outcome carry none of the fields a task type may read from
  * the event that schedules it: a tenant or a control's person key there fails the move
  * (error); a control's time-zone path falls back to its default (warning).
@@ -73,6 +107,45 @@ function checkPathsOfMove(
     warning(
       'zone-not-in-move',
       `${at}: journey control '${control.name}' reads the time zone from ${control.zone.path}, which ${move} does not carry: quiet hours use ${control.zone.fallback} for '${task.name}' scheduled here`,
+    );
+  }
+}
+
+/**
+ * The fields a task type reads from the event that schedules it (its tenant, its journey
+ * control's person and time zone), against that event's schema: a missing tenant or person
+ * rejects every such event (error); a missing zone silently means the default (warning).
+ */
+function checkPathsInEvent(
+  event: EventType,
+  at: string,
+  task: TaskType,
+  error: (code: string, message: string) => void,
+  warning: (code: string, message: string) => void,
+): void {
+  const control = task.journey?.control;
+  const needed = [
+    ...(task.tenantPath === null ? [] : [{ path: task.tenantPath, what: 'its tenant' }]),
+    ...(control?.keyPath && control.caps.length > 0
+      ? [{ path: control.keyPath, what: `journey control '${control.name}''s person` }]
+      : []),
+  ];
+  for (const { path, what } of needed) {
+    if (schemaHas(event, path) === 'missing') {
+      error(
+        'path-not-in-event',
+        `${at}: task type '${task.name}' reads ${what} from ${path}, which event '${event.detailType}' does not have, so every such event would be rejected; fix the path or add the field`,
+      );
+    }
+  }
+  if (
+    control?.quietHours &&
+    'path' in control.zone &&
+    schemaHas(event, control.zone.path) === 'missing'
+  ) {
+    warning(
+      'zone-not-in-event',
+      `${at}: journey control '${control.name}' reads the time zone from ${control.zone.path}, which event '${event.detailType}' does not have: quiet hours always use ${control.zone.fallback} here; fix the path or add the field`,
     );
   }
 }
@@ -134,25 +207,7 @@ export function check(definitions: HourglassDefinitions): Finding[] {
     for (let w = workflow.previous; w !== null; w = w.previous)
       for (const t of w.transitions) for (const s of t.schedules) scheduled.add(s.task.name);
     const cancelled = new Set(workflow.transitions.flatMap((t) => t.cancels.map((c) => c.name)));
-    for (const t of workflow.transitions) {
-      for (const s of t.schedules) {
-        scheduled.add(s.task.name);
-        const delay = s.afterMs ?? 0;
-        const at = `${where} state '${t.source}' on '${t.trigger}'`;
-        if (s.deadline?.afterMs !== undefined && s.atPath === null && s.deadline.afterMs <= delay) {
-          error(
-            'deadline-not-after-delay',
-            `${at}: ${s.task.name}'s deadline (${formatDuration(s.deadline.afterMs)} after the event) is at or before its delay (${formatDuration(delay)}), so it always expires; make the deadline later`,
-          );
-        } else if (s.deadline === null && s.task.deadlineMs === 0) {
-          error(
-            'deadline-not-after-delay',
-            `${at}: task type '${s.task.name}' has a deadline of 0s after its due time (${describeSchedule(s)}), so it always expires; give it a longer deadline`,
-          );
-        }
-        checkPathsOfMove(t.trigger, at, s.task, error, warning);
-      }
-    }
+    checkSchedules(workflow, where, scheduled, error, warning);
     for (const task of new Set(
       workflow.transitions.flatMap((t) => t.schedules.map((s) => s.task.name)),
     )) {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DefinitionError, defineHourglass, defineTaskType } from '../../shared/core';
+import {
+  check,
+  DefinitionError,
+  defineHourglass,
+  defineJourneyControl,
+  defineTaskType,
+  defineWorkflow,
+} from '../../shared/core';
 import { scenario } from '../../shared/core/testing';
 import { buildReport, ReportRequested, reports } from '../fixtures/reports/definitions';
 
@@ -42,6 +49,34 @@ describe('a task type with a tenant', () => {
     );
     expect(() => defineTaskType({ name: 'bad', tenant: 'detail..accountId' })).toThrow(
       'tenant must be a dotted path',
+    );
+  });
+});
+
+describe('hourglass check on the paths a task type reads', () => {
+  it('refuses a tenant path the scheduling event does not have, and warns on a zone path', () => {
+    const typo = defineTaskType({ name: 'build-report', tenant: 'detail.orgId' });
+    const control = defineJourneyControl({
+      name: 'reporting',
+      timeZone: { path: 'detail.tz', default: 'UTC' },
+      quietHours: { from: '22:00', to: '06:00' },
+    });
+    const quiet = defineTaskType({ name: 'quiet-report', journey: { control } });
+    const rule = defineWorkflow({
+      name: 'reports',
+      key: 'detail.reportId',
+      events: [ReportRequested],
+      initial: 'idle',
+      states: {
+        idle: { on: { ReportRequested: { schedule: [{ task: typo }, { task: quiet }] } } },
+      },
+    });
+    const findings = check(defineHourglass({ taskTypes: [typo, quiet], workflows: [rule] }));
+    expect(findings.map((f) => `${f.severity} ${f.code}`)).toEqual(
+      expect.arrayContaining(['error path-not-in-event', 'warning zone-not-in-event']),
+    );
+    expect(findings.find((f) => f.code === 'path-not-in-event')?.message).toContain(
+      "task type 'build-report' reads its tenant from detail.orgId, which event 'ReportRequested' does not have",
     );
   });
 });
