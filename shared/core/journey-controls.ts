@@ -1,7 +1,15 @@
 import { DefinitionError, describeValue, HourglassError } from './errors';
 import type { WorkflowEvent } from './event-types';
 import { assertPath, readPath } from './path';
-import { assertTimeZone, instantOf, instantsOf, wallClock } from './recurrence';
+import {
+  compileTimeZone,
+  instantOf,
+  instantsOf,
+  type TimeZoneSource,
+  type TimeZoneSpec,
+  timeZoneFor,
+  wallClock,
+} from './recurrence';
 import type { TaskJourney } from './task-types';
 import { formatDuration, MS, parseDuration } from './time';
 import { assertName, within } from './validation';
@@ -20,7 +28,7 @@ export interface JourneyControlOptions {
    * The person's time zone: an IANA name, or read from the event that schedules the task,
    * with a default for events without one. @default 'UTC'
    */
-  readonly timeZone?: string | { readonly path: string; readonly default?: string };
+  readonly timeZone?: TimeZoneSpec;
   /** Local hours in which no task runs, e.g. `{ from: '21:00', to: '08:00' }` (may wrap midnight). */
   readonly quietHours?: { readonly from: string; readonly to: string };
   /** At most `max` tasks in any window of `per`, e.g. `[{ max: 2, per: '1d' }, { max: 5, per: '7d' }]`. */
@@ -36,7 +44,7 @@ export interface JourneyControlOptions {
 export interface JourneyControl {
   readonly kind: 'journey-control';
   readonly name: string;
-  readonly zone: { readonly fixed: string } | { readonly path: string; readonly fallback: string };
+  readonly zone: TimeZoneSource;
   /** Minutes after local midnight; `label` as written, e.g. `21:00–08:00`. */
   readonly quietHours: {
     readonly from: number;
@@ -80,17 +88,7 @@ function minutesOf(value: unknown, field: string, where: string): number {
 export function defineJourneyControl(options: JourneyControlOptions): JourneyControl {
   const where = `journey control '${String(options?.name)}'`;
   assertName(options?.name, where);
-  const zoneSpec = options.timeZone ?? 'UTC';
-  let zone: JourneyControl['zone'];
-  if (typeof zoneSpec === 'string') {
-    within(where, () => assertTimeZone(zoneSpec, 'timeZone'));
-    zone = { fixed: zoneSpec };
-  } else {
-    within(where, () => assertPath(zoneSpec?.path, 'timeZone.path'));
-    const fallback = zoneSpec.default ?? 'UTC';
-    within(where, () => assertTimeZone(fallback, 'timeZone.default'));
-    zone = { path: zoneSpec.path, fallback };
-  }
+  const zone = within(where, () => compileTimeZone(options.timeZone, 'timeZone'));
   let quietHours: JourneyControl['quietHours'] = null;
   if (options.quietHours !== undefined) {
     const from = minutesOf(options.quietHours?.from, 'quietHours.from', where);
@@ -130,11 +128,7 @@ export function defineJourneyControl(options: JourneyControlOptions): JourneyCon
 
 /** The person's time zone for a task scheduled by `event`; throws naming the field when it is not one. */
 export function controlZone(control: JourneyControl, event: WorkflowEvent | null): string {
-  if ('fixed' in control.zone) return control.zone.fixed;
-  const value = event === null ? undefined : readPath(event, control.zone.path);
-  if (value === undefined || value === null || value === '') return control.zone.fallback;
-  assertTimeZone(value, control.zone.path);
-  return value;
+  return timeZoneFor(control.zone, event);
 }
 
 /**

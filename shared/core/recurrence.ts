@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { HourglassError } from './errors';
+import { assertPath, readPath } from './path';
 
 /**
  * Recurring schedules: when the next occurrence of "every Monday at 09:00 in the user's
@@ -166,4 +167,41 @@ export function nextOccurrence(recurrence: Recurrence, after: number, zone: stri
     cursor = match;
   }
   return null;
+}
+
+/** Where a time zone comes from, as written: an IANA name, or an event field with a default. */
+export type TimeZoneSpec = string | { readonly path: string; readonly default?: string };
+
+/** Where a time zone comes from, checked: a fixed zone, or an event field and its fallback. */
+export type TimeZoneSource =
+  | { readonly fixed: string }
+  | { readonly path: string; readonly fallback: string };
+
+/**
+ * Checks a time-zone option (`field` names it in errors): the zone, or the path and the
+ * default zone. Recurring schedules and journey controls both take one. @default 'UTC'
+ */
+export function compileTimeZone(spec: TimeZoneSpec | undefined, field: string): TimeZoneSource {
+  const given = spec ?? 'UTC';
+  if (typeof given === 'string') {
+    assertTimeZone(given, field);
+    return { fixed: given };
+  }
+  assertPath(given?.path, `${field}.path`);
+  const fallback = given.default ?? 'UTC';
+  assertTimeZone(fallback, `${field}.default`);
+  return { path: given.path, fallback };
+}
+
+/**
+ * The time zone for `event` (null: none, e.g. a timer's move): the fixed zone, the event's
+ * field, or the fallback when the event has none. Throws, naming the field, when the event
+ * gives one that is not a zone.
+ */
+export function timeZoneFor(source: TimeZoneSource, event: unknown): string {
+  if ('fixed' in source) return source.fixed;
+  const value = event === null ? undefined : readPath(event, source.path);
+  if (value === undefined || value === null || value === '') return source.fallback;
+  assertTimeZone(value, source.path);
+  return value;
 }

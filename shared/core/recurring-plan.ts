@@ -2,8 +2,7 @@ import { type PlannedTask, type RecurrenceLink, taskIdFor } from './decider';
 import { HourglassError } from './errors';
 import type { WorkflowEvent } from './event-types';
 import { controlZone, journeyKeyOf, quietHoursFor } from './journey-controls';
-import { readPath } from './path';
-import { assertTimeZone, nextOccurrence } from './recurrence';
+import { nextOccurrence, timeZoneFor } from './recurrence';
 import { TIMER_TASK_TYPE } from './timers';
 import type { Json } from './validation';
 import type { ScheduleAction, Workflow } from './workflows';
@@ -34,12 +33,7 @@ export function recurringAction(workflow: Workflow, taskType: string): ScheduleA
 
 /** The time zone a recurrence counts in, for the event that starts it. */
 function zoneOf(action: ScheduleAction, event: WorkflowEvent): string {
-  const zone = action.every!.zone;
-  if ('fixed' in zone) return zone.fixed;
-  const value = readPath(event, zone.path);
-  if (value === undefined || value === null || value === '') return zone.fallback;
-  assertTimeZone(value, zone.path);
-  return value;
+  return timeZoneFor(action.every!.zone, event);
 }
 
 /** The pending chain timer of a recurring task type, if it runs. */

@@ -1,6 +1,6 @@
 import { DefinitionError, describeValue } from './errors';
 import { assertPath } from './path';
-import { assertTimeZone, DEFAULT_DST_POLICY, parseCron } from './recurrence';
+import { compileTimeZone, DEFAULT_DST_POLICY, parseCron } from './recurrence';
 import { assertTaskType, TaskOutcome, type TaskType } from './task-types';
 import { MS, parseDuration } from './time';
 import { type Json, within } from './validation';
@@ -139,17 +139,7 @@ function compileEvery(
       `every.dst must be { repeated: 'first' | 'last' | 'both', skipped: 'skip' | 'shift' }, got ${JSON.stringify(every.dst)}`,
     );
   }
-  const zoneSpec = every.timeZone ?? 'UTC';
-  let zone: NonNullable<ScheduleAction['every']>['zone'];
-  if (typeof zoneSpec === 'string') {
-    within(here, () => assertTimeZone(zoneSpec, 'every.timeZone'));
-    zone = { fixed: zoneSpec };
-  } else {
-    within(here, () => assertPath(zoneSpec?.path, 'every.timeZone.path'));
-    const fallback = zoneSpec.default ?? 'UTC';
-    within(here, () => assertTimeZone(fallback, 'every.timeZone.default'));
-    zone = { path: zoneSpec.path, fallback };
-  }
+  const zone = within(here, () => compileTimeZone(every.timeZone, 'every.timeZone'));
   const label = `'${every.cron}'${'fixed' in zone ? ` ${zone.fixed}` : ` ${zone.path} or ${zone.fallback}`}`;
   return { recurrence: { kind: 'cron', expression: every.cron, cron, dst, label }, zone };
 }

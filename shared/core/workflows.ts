@@ -2,7 +2,7 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { DefinitionError, describeValue } from './errors';
 import type { EventType, TaskOutcomeDetail, WorkflowEvent } from './event-types';
 import { assertPath } from './path';
-import type { DstPolicy, Recurrence } from './recurrence';
+import type { DstPolicy, Recurrence, TimeZoneSource, TimeZoneSpec } from './recurrence';
 import type { TaskOutcome, TaskType } from './task-types';
 import { parseDuration } from './time';
 import { compileTimers, type StateTimer, type TimerDetail } from './timers';
@@ -79,7 +79,7 @@ export interface EverySpec {
    * The time zone the expression counts in: an IANA name, or read from the event with a
    * default for events without one. @default 'UTC'
    */
-  readonly timeZone?: string | { readonly path: string; readonly default?: string };
+  readonly timeZone?: TimeZoneSpec;
   /** What to do when daylight saving repeats or skips a local time. @default { repeated: 'first', skipped: 'shift' } */
   readonly dst?: Partial<DstPolicy>;
 }
@@ -197,9 +197,7 @@ export interface ScheduleAction {
   /** Set for a recurring task: when its occurrences fall, and in which time zone. */
   readonly every: {
     readonly recurrence: Recurrence;
-    readonly zone:
-      | { readonly fixed: string }
-      | { readonly path: string; readonly fallback: string };
+    readonly zone: TimeZoneSource;
   } | null;
 }
 
