@@ -1,9 +1,10 @@
 import { type NewTaskRow, type TaskRowChange, taskRowEffect } from '../core/commands';
 import type { Decision } from '../core/decider';
-import { TaskStatus, type Transition, type Workflow } from '../core/definitions';
+import { TaskStatus, type Workflow } from '../core/definitions';
 import { HourglassError } from '../core/errors';
 import type { RecordedEvent, Rejection } from '../core/events';
 import { formatInstant } from '../core/time';
+import { versionsOf } from '../core/workflow-checks';
 import type { LoadedInstance, TransactWriteItem } from './store';
 import {
   expiresAt,
@@ -220,9 +221,7 @@ function taskTypeSets(workflow: Workflow) {
   let sets = typeSets.get(workflow);
   if (sets === undefined) {
     // Every version's: an instance still running under a previous one schedules its tasks.
-    const transitions: Transition[] = [];
-    for (let w: Workflow | null = workflow; w !== null; w = w.previous)
-      transitions.push(...w.transitions);
+    const transitions = versionsOf(workflow).flatMap((w) => w.transitions);
     const schedules = transitions.flatMap((t) => t.schedules);
     sets = {
       scheduled: new Set(schedules.map((s) => s.task.name)),

@@ -2,6 +2,7 @@ import type { TaskType } from './definitions';
 import { type EventType, type HourglassDefinitions, keyPathOf, type Workflow } from './definitions';
 import { describeSchedule } from './diagram';
 import { formatDuration } from './time';
+import { versionsOf } from './workflow-checks';
 
 /** How serious a finding is: errors fail `hourglass check` (exit 1), warnings and notes (`info`) do not. */
 export const Severity = { error: 'error', warning: 'warning', info: 'info' } as const;
@@ -204,7 +205,7 @@ export function check(definitions: HourglassDefinitions): Finding[] {
     }
     checkStartOver(workflow, pending, warning);
     // A previous version still schedules its task types for the instances it runs.
-    for (let w = workflow.previous; w !== null; w = w.previous)
+    for (const w of versionsOf(workflow).slice(1))
       for (const t of w.transitions) for (const s of t.schedules) scheduled.add(s.task.name);
     const cancelled = new Set(workflow.transitions.flatMap((t) => t.cancels.map((c) => c.name)));
     checkSchedules(workflow, where, scheduled, error, warning);

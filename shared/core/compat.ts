@@ -2,6 +2,7 @@ import type { Finding } from './check';
 import type { HourglassDefinitions, Transition, Workflow } from './definitions';
 import { describeSchedule } from './diagram';
 import { formatDuration } from './time';
+import { versionsOf } from './workflow-checks';
 
 /**
  * What deploying new definitions over running ones would do to instances in flight. A
@@ -19,13 +20,6 @@ const BUMP =
 /** One transition, named for messages: `state 'waiting' on 'OrderPlaced'` (alternative N when there are several). */
 function transitionName(t: Transition, index: number, count: number): string {
   return `state '${t.source}' on '${t.trigger}'${count > 1 ? ` (alternative ${index + 1})` : ''}`;
-}
-
-/** The versions a workflow carries: itself, then its previous ones. */
-function versionsOf(workflow: Workflow): Workflow[] {
-  const versions: Workflow[] = [];
-  for (let w: Workflow | null = workflow; w !== null; w = w.previous) versions.push(w);
-  return versions;
 }
 
 /** The changes between two definitions of one workflow that touch instances in flight. */

@@ -1,6 +1,7 @@
 import { DefinitionError, HourglassError } from './errors';
 import type { EventType } from './event-types';
 import { assertTaskType, type TaskType } from './task-types';
+import { versionsOf } from './workflow-checks';
 import type { Workflow } from './workflows';
 
 /**
@@ -86,9 +87,7 @@ export function defineHourglass(options: {
     }
     workflows.set(workflow.name, workflow);
     // Earlier versions still run their in-flight instances: their task types need workers too.
-    const versions: Workflow[] = [];
-    for (let w: Workflow | null = workflow; w !== null; w = w.previous) versions.push(w);
-    for (const task of versions.flatMap((w) => w.taskTypes)) {
+    for (const task of versionsOf(workflow).flatMap((w) => w.taskTypes)) {
       const known = taskTypes.get(task.name);
       if (known === undefined) {
         throw new DefinitionError(

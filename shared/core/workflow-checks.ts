@@ -93,11 +93,14 @@ export function compileVersion(
   return { version, previous };
 }
 
+/** The versions a workflow carries: itself, then its `previous` ones, newest first. */
+export function versionsOf(workflow: Workflow): Workflow[] {
+  const versions: Workflow[] = [];
+  for (let w: Workflow | null = workflow; w !== null; w = w.previous) versions.push(w);
+  return versions;
+}
+
 /** The definition an instance started under: `workflow` or one of its `previous` versions. */
 export function definitionOf(workflow: Workflow, version: number | undefined): Workflow | null {
-  const wanted = version ?? 1;
-  for (let w: Workflow | null = workflow; w !== null; w = w.previous) {
-    if (w.version === wanted) return w;
-  }
-  return null;
+  return versionsOf(workflow).find((w) => w.version === (version ?? 1)) ?? null;
 }
