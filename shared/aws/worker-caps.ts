@@ -1,4 +1,4 @@
-import { capCause, quietCause, quietUntil } from '../core/journey-controls';
+import { overCapGate, startGate } from '../core/journey-controls';
 import type { TaskType } from '../core/task-types';
 import type { TaskItem } from './table';
 import { Metric } from './telemetry';
@@ -24,32 +24,23 @@ export async function passCaps(
   if (journey === null || task.attempt > 0) return null;
   // Quiet hours again at start: a task deferred by a cap, or kept back by an outage, waits
   // for their end too (a deadline that passes meanwhile still expires it).
-  const quietEnd = quietUntil(journey.control, task.journeyZone, now);
-  if (quietEnd > now) {
-    const reason = quietCause(journey.control, task.journeyZone!, quietEnd);
-    const won = await deps.tasks.defer(task, { at: now, runAt: quietEnd, reason });
-    return won ? 'deferred' : 'lost-race';
+  let gate = startGate(journey, task.journeyZone, null, now);
+  if (gate.start && task.journeyKey !== undefined) {
+    if (deps.caps === undefined) {
+      throw new Error(
+        `task type '${taskType.name}' has frequency caps (journey control '${journey.control.name}') and the worker has no cap store; pass caps in its deps`,
+      );
+    }
+    const taken = await deps.caps.take(journey.control, task.journeyKey, task.taskId, now);
+    if (!taken.allowed) gate = overCapGate(journey, task.journeyZone, taken);
   }
-  if (task.journeyKey === undefined) return null;
-  if (deps.caps === undefined) {
-    throw new Error(
-      `task type '${taskType.name}' has frequency caps (journey control '${journey.control.name}') and the worker has no cap store; pass caps in its deps`,
-    );
-  }
-  const taken = await deps.caps.take(journey.control, task.journeyKey, task.taskId, now);
-  if (taken.allowed) return null;
-  // The first free slot, out of the quiet hours.
-  const decision = {
-    ...taken,
-    freeAt: quietUntil(journey.control, task.journeyZone, taken.freeAt),
-  };
-  const cause = capCause(journey, decision);
-  if (journey.overCap === 'drop') {
-    if (!(await deps.tasks.expire(task, now, cause))) return 'lost-race';
+  if (gate.start) return null;
+  if (gate.drop) {
+    if (!(await deps.tasks.expire(task, now, gate.cause))) return 'lost-race';
     deps.telemetry.count(Metric.expired, 1, { taskType: task.taskType });
     return 'expired';
   }
-  const won = await deps.tasks.defer(task, { at: now, runAt: decision.freeAt, reason: cause });
+  const won = await deps.tasks.defer(task, { at: now, runAt: gate.until, reason: gate.cause });
   return won ? 'deferred' : 'lost-race';
 }
 

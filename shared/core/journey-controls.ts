@@ -337,7 +337,18 @@ export function startGate(
   }
   if (starts === null) return { start: true };
   const taken = capDecision(journey.control, starts, now);
-  if (taken.allowed) return { start: true };
+  return taken.allowed ? { start: true } : overCapGate(journey, zone, taken);
+}
+
+/**
+ * What becomes of a task over a cap: dropped, or deferred to the first free slot moved out
+ * of the quiet hours, as its task type says (the worker asks it after its cap store said so).
+ */
+export function overCapGate(
+  journey: TaskJourney,
+  zone: string | undefined,
+  taken: { readonly freeAt: number; readonly cap: string },
+): StartGate & { readonly start: false } {
   const decision = { ...taken, freeAt: quietUntil(journey.control, zone, taken.freeAt) };
   return {
     start: false,
